@@ -27,8 +27,6 @@ class Foresporsel(StrEnum):
     KT = "KT"  # Kommunikasjonstest
 
 
-
-
 class Svar(StrEnum):
     """7602 Svar til bruk i digital dialog: the answer in Notat/TemaKodet."""
 

@@ -171,7 +171,9 @@ class PatientText:
 
     def __post_init__(self) -> None:
         if len(self.subject) > MAX_SUBJECT:
-            raise InvalidValue(f"subject is {len(self.subject)} characters, more than {MAX_SUBJECT}")
+            raise InvalidValue(
+                f"subject is {len(self.subject)} characters, more than {MAX_SUBJECT}"
+            )
         if len(self.text) > MAX_TEXT:
             raise InvalidValue(f"text is {len(self.text)} characters, more than {MAX_TEXT}")
 
@@ -323,7 +325,9 @@ class Appointment:
             slot_id=slot.id,
         )
 
-    def _to(self, target: AppointmentState, action: str, now: datetime, **changes: object) -> Appointment:
+    def _to(
+        self, target: AppointmentState, action: str, now: datetime, **changes: object
+    ) -> Appointment:
         if target not in _TRANSITIONS.get(self.state, frozenset()):
             raise InvalidTransition("appointment", self.id, self.state.value, action)
         return replace(self, state=target, updated_at=require_aware(now, "now"), **changes)  # type: ignore[arg-type]
@@ -389,7 +393,11 @@ class WishState(StrEnum):
 #: Answers a clinic may give to each kind of wish (guide 3.5).
 WISH_ANSWERS: Final[dict[WishKind, frozenset[Svar]]] = {
     WishKind.NEW: frozenset(
-        {Svar.TIMERESERVASJON_BEKREFTET, Svar.TIME_IKKE_TILGJENGELIG, Svar.HOS_ANNEN_BEHANDLER_BEKREFTET}
+        {
+            Svar.TIMERESERVASJON_BEKREFTET,
+            Svar.TIME_IKKE_TILGJENGELIG,
+            Svar.HOS_ANNEN_BEHANDLER_BEKREFTET,
+        }
     ),
     WishKind.CHANGE: frozenset({Svar.ENDRING_BEKREFTET, Svar.KUNNE_IKKE_ENDRES}),
     WishKind.CANCEL: frozenset({Svar.AVBESTILLING_BEKREFTET, Svar.KUNNE_IKKE_AVBESTILLES}),
@@ -421,7 +429,9 @@ class Wish:
             raise InvalidTransition("wish", self.id, self.state.value, "answer")
         if code not in WISH_ANSWERS[self.kind]:
             allowed = ", ".join(sorted(c.value for c in WISH_ANSWERS[self.kind]))
-            raise InvalidValue(f"a {self.kind.value} wish is answered with {allowed}, not {code.value}")
+            raise InvalidValue(
+                f"a {self.kind.value} wish is answered with {allowed}, not {code.value}"
+            )
         return replace(
             self,
             state=WishState.ANSWERED,
