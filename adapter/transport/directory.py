@@ -1,0 +1,427 @@
+"""The directory transport: queues as folders, messages as file pairs (SPEC's contract).
+
+Layout under ``root``:
+
+- one folder per queue, named as the Adresseregister names it (``<HER-id>_async``,
+  ``<HER-id>_sync``, ``<HER-id>_syncreply``, ``<HER-id>_error``);
+- a message is ``<name>.xml`` (the payload) plus ``<name>.json`` (the AMQP properties,
+  see :func:`properties_to_json`). The ``.xml`` is written first and the ``.json``
+  last, each under a temporary name (``.tmp-...``), fsynced and then renamed, so a
+  ``.json`` means the message is complete. A message with an empty body (an
+  error-queue report) is a ``.json`` alone;
+- accepted messages are removed, or moved to ``<root>/.archive/<queue>/`` with
+  ``archive=True``; a message released ``max_delivery_attempts`` times is moved to
+  ``<root>/.dead/<queue>/`` beside a ``<name>.reason.txt`` (never silently dropped).
+  Attempts are counted in a ``<name>.attempts`` sidecar, so they survive a restart.
+
+One consumer process per root is assumed (the daemon holds a lock); messages in hand
+are not handed out twice by the same :class:`DirectoryTransport`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from adapter.logs import get_logger
+from adapter.transport.base import CONTENT_TYPE_XML, TransportMessage
+
+__all__ = [
+    "ARCHIVE_DIR",
+    "DEAD_DIR",
+    "DirectoryDelivery",
+    "DirectoryTransport",
+    "properties_from_json",
+    "properties_to_json",
+    "read_messages",
+    "write_message",
+]
+
+_log = get_logger("adapter.transport.directory")
+
+#: Folder (under the root) for accepted messages when archiving is on.
+ARCHIVE_DIR = ".archive"
+#: Folder (under the root) for dead-lettered messages.
+DEAD_DIR = ".dead"
+_TMP_PREFIX = ".tmp-"
+_STALE_SECONDS = 3600.0
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary name in the same folder, fsync, rename to ``path``."""
+    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def properties_to_json(message: TransportMessage) -> dict[str, Any]:
+    """The ``.json`` content for ``message``, shaped exactly as in SPEC.
+
+    Keys: message_id, correlation_id, reply_to, subject, content_type, expires_at (only
+    when set: sync requests), application_properties. The queue is the folder, so ``to``
+    is not repeated.
+    """
+    data: dict[str, Any] = {
+        "message_id": message.message_id,
+        "correlation_id": message.correlation_id,
+        "reply_to": message.reply_to,
+        "subject": message.subject,
+        "content_type": message.content_type,
+    }
+    if message.expires_at is not None:
+        data["expires_at"] = _iso(message.expires_at)
+    data["application_properties"] = {
+        str(k): str(v) for k, v in message.application_properties.items()
+    }
+    return data
+
+
+def properties_from_json(data: Mapping[str, Any], body: bytes, queue: str) -> TransportMessage:
+    """A :class:`TransportMessage` from a ``.json`` mapping and the payload.
+
+    Raises ValueError when the mapping is not shaped as the contract says.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError("properties are not a JSON object")
+    message_id = data.get("message_id")
+    if not isinstance(message_id, str) or not message_id:
+        raise ValueError("message_id missing")
+    app = data.get("application_properties") or {}
+    if not isinstance(app, Mapping):
+        raise ValueError("application_properties is not an object")
+    expires_raw = data.get("expires_at")
+    expires_at: datetime | None = None
+    if expires_raw:
+        if not isinstance(expires_raw, str):
+            raise ValueError("expires_at is not a string")
+        expires_at = datetime.fromisoformat(expires_raw)
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)
+
+    def opt(key: str) -> str | None:
+        value = data.get(key)
+        return None if value is None or value == "" else str(value)
+
+    return TransportMessage(
+        body=body,
+        message_id=message_id,
+        subject=str(data.get("subject") or ""),
+        content_type=str(data.get("content_type") or CONTENT_TYPE_XML),
+        reply_to=opt("reply_to"),
+        correlation_id=opt("correlation_id"),
+        expires_at=expires_at,
+        to=queue,
+        application_properties={str(k): "" if v is None else str(v) for k, v in app.items()},
+    )
+
+
+def _check_queue_name(queue: str) -> None:
+    if not queue or queue.startswith(".") or "/" in queue or "\\" in queue or queue in {"..", "."}:
+        raise ValueError(f"not a queue name: {queue!r}")
+
+
+def _new_name(message_id: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    safe_id = _SAFE.sub("_", message_id)[:80] or "msg"
+    return f"{stamp}-{safe_id}-{uuid.uuid4().hex[:6]}"
+
+
+def write_message(root: Path, queue: str, message: TransportMessage) -> Path:
+    """Put ``message`` on ``queue`` under ``root`` as the contract says; returns the ``.json``.
+
+    The payload is written first, the properties last, each atomically; an empty body
+    (an error-queue report) writes the ``.json`` alone. Usable by any tool playing the
+    other side.
+    """
+    _check_queue_name(queue)
+    folder = Path(root) / queue
+    folder.mkdir(parents=True, exist_ok=True)
+    name = _new_name(message.message_id)
+    if message.body:
+        _atomic_write(folder / f"{name}.xml", message.body)
+    props = json.dumps(properties_to_json(message), ensure_ascii=False, indent=2).encode()
+    json_path = folder / f"{name}.json"
+    _atomic_write(json_path, props)
+    _fsync_dir(folder)
+    return json_path
+
+
+def _complete(folder: Path) -> list[tuple[int, str, Path]]:
+    """(mtime_ns, name, path) of every complete message in ``folder``, oldest first."""
+    found: list[tuple[int, str, Path]] = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return found
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.name.endswith(".json"):
+            continue
+        try:
+            mtime = entry.stat().st_mtime_ns
+        except FileNotFoundError:
+            continue
+        found.append((mtime, entry.name, Path(entry.path)))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return found
+
+
+def _load(json_path: Path, queue: str) -> TransportMessage:
+    data = json.loads(json_path.read_bytes())
+    xml_path = json_path.with_suffix(".xml")
+    body = xml_path.read_bytes() if xml_path.exists() else b""
+    return properties_from_json(data, body, queue)
+
+
+def read_messages(root: Path, queue: str) -> list[TransportMessage]:
+    """Every complete message on ``queue`` (oldest first), left in place.
+
+    For tests, the demo and tools: unreadable ``.json`` files are skipped.
+    """
+    _check_queue_name(queue)
+    messages = []
+    for _mtime, _name, path in _complete(Path(root) / queue):
+        with contextlib.suppress(OSError, ValueError):
+            messages.append(_load(path, queue))
+    return messages
+
+
+def _companions(json_path: Path) -> Iterator[Path]:
+    """The files of one message: payload, properties, attempts sidecar."""
+    yield json_path.with_suffix(".xml")
+    yield json_path
+    yield json_path.with_suffix(".attempts")
+
+
+@dataclass(eq=False)
+class DirectoryDelivery:
+    """A message taken from a queue folder; the files stay until :meth:`accept`."""
+
+    transport: DirectoryTransport
+    json_path: Path
+    _queue: str
+    _message: TransportMessage
+    attempts: int = 0
+    _done: bool = field(default=False, repr=False)
+
+    @property
+    def queue(self) -> str:
+        """The queue it came from."""
+        return self._queue
+
+    @property
+    def message(self) -> TransportMessage:
+        """The message."""
+        return self._message
+
+    def accept(self) -> None:
+        """Remove (or archive) the pair: call only after the effect has committed."""
+        if self._done:
+            return
+        self._done = True
+        self.transport._accept(self)
+
+    def release(self, reason: str | None = None) -> None:
+        """Leave it for another try; after the last allowed try it goes to ``.dead``."""
+        if self._done:
+            return
+        self._done = True
+        self.transport._release(self, reason)
+
+
+class DirectoryTransport:
+    """:class:`~adapter.transport.base.Transport` over a folder tree (the SPEC contract)."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        archive: bool = False,
+        max_delivery_attempts: int = 5,
+        poll_interval: float = 0.05,
+    ) -> None:
+        if max_delivery_attempts < 1:
+            raise ValueError("max_delivery_attempts must be at least 1")
+        self.root = Path(root)
+        self.archive = archive
+        self.max_delivery_attempts = max_delivery_attempts
+        self.poll_interval = poll_interval
+        self._in_hand: set[Path] = set()
+        self._last_sweep = 0.0
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def ensure_queues(self, queues: list[str]) -> None:
+        """Create the queue folders."""
+        for queue in queues:
+            _check_queue_name(queue)
+            (self.root / queue).mkdir(parents=True, exist_ok=True)
+
+    def send(self, queue: str, message: TransportMessage) -> None:
+        """Put a message on a queue, durably (fsynced before this returns)."""
+        path = write_message(self.root, queue, message)
+        _log.debug("transport.sent", queue=queue, message_id=message.message_id, file=path.name)
+
+    def receive(self, queues: list[str], timeout: float) -> DirectoryDelivery | None:
+        """The oldest complete message from any of ``queues``, or None after ``timeout``."""
+        for queue in queues:
+            _check_queue_name(queue)
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            self._sweep_if_due(queues)
+            delivery = self._take(queues)
+            if delivery is not None:
+                return delivery
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            time.sleep(min(self.poll_interval, remaining))
+
+    def close(self) -> None:
+        """Nothing to release but the record of messages in hand (they stay on disk)."""
+        self._in_hand.clear()
+
+    # -- internals ---------------------------------------------------------------
+
+    def _take(self, queues: list[str]) -> DirectoryDelivery | None:
+        candidates: list[tuple[int, str, Path, str]] = []
+        for queue in queues:
+            for mtime, name, path in _complete(self.root / queue):
+                if path not in self._in_hand:
+                    candidates.append((mtime, name, path, queue))
+        candidates.sort(key=lambda item: (item[0], item[1]))
+        for _mtime, _name, path, queue in candidates:
+            try:
+                message = _load(path, queue)
+            except FileNotFoundError:
+                continue  # taken or removed meanwhile
+            except (OSError, ValueError) as exc:
+                _log.warning("transport.unreadable_message", queue=queue, file=path.name)
+                self._dead(path, queue, f"unreadable properties: {type(exc).__name__}")
+                continue
+            attempts = self._attempts(path)
+            self._in_hand.add(path)
+            return DirectoryDelivery(self, path, queue, message, attempts)
+        return None
+
+    def _attempts(self, json_path: Path) -> int:
+        try:
+            return int(json_path.with_suffix(".attempts").read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def _accept(self, delivery: DirectoryDelivery) -> None:
+        path = delivery.json_path
+        self._in_hand.discard(path)
+        if self.archive:
+            self._move(path, self.root / ARCHIVE_DIR / delivery.queue)
+        else:
+            # The .json first: without it the message is no longer complete.
+            for part in (path, path.with_suffix(".xml"), path.with_suffix(".attempts")):
+                with contextlib.suppress(FileNotFoundError):
+                    part.unlink()
+            _fsync_dir(path.parent)
+        _log.debug(
+            "transport.accepted", queue=delivery.queue, message_id=delivery.message.message_id
+        )
+
+    def _release(self, delivery: DirectoryDelivery, reason: str | None) -> None:
+        path = delivery.json_path
+        self._in_hand.discard(path)
+        attempts = self._attempts(path) + 1
+        if attempts >= self.max_delivery_attempts:
+            why = f"released {attempts} times"
+            if reason:
+                why += f"; last reason: {reason}"
+            self._dead(path, delivery.queue, why)
+            _log.warning(
+                "transport.dead_lettered",
+                queue=delivery.queue,
+                message_id=delivery.message.message_id,
+                attempts=attempts,
+            )
+            return
+        if path.exists():
+            _atomic_write(path.with_suffix(".attempts"), str(attempts).encode())
+
+    def _move(self, json_path: Path, target: Path) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        for part in _companions(json_path):
+            if part == json_path:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(part, target / part.name)
+        # The .json last, so the target holds a complete message only when all is there.
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(json_path, target / json_path.name)
+        _fsync_dir(target)
+        _fsync_dir(json_path.parent)
+
+    def _dead(self, json_path: Path, queue: str, reason: str) -> None:
+        target = self.root / DEAD_DIR / queue
+        target.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).isoformat()
+        _atomic_write(target / f"{json_path.stem}.reason.txt", f"{stamp} {reason}\n".encode())
+        self._move(json_path, target)
+
+    def _sweep_if_due(self, queues: list[str]) -> None:
+        now = time.time()
+        if now - self._last_sweep < 60.0:
+            return
+        self._last_sweep = now
+        for queue in queues:
+            self._sweep(self.root / queue, queue, now)
+
+    def _sweep(self, folder: Path, queue: str, now: float) -> None:
+        """Remove stale temporary files; dead-letter payloads whose .json never came."""
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            try:
+                age = now - entry.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if age < _STALE_SECONDS:
+                continue
+            if entry.name.startswith(_TMP_PREFIX):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+            elif entry.name.endswith(".xml"):
+                json_path = Path(entry.path).with_suffix(".json")
+                if not json_path.exists():
+                    target = self.root / DEAD_DIR / queue
+                    target.mkdir(parents=True, exist_ok=True)
+                    _atomic_write(
+                        target / f"{json_path.stem}.reason.txt",
+                        b"payload without properties (.json) for over an hour\n",
+                    )
+                    with contextlib.suppress(FileNotFoundError):
+                        os.replace(entry.path, target / entry.name)
