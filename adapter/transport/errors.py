@@ -1,0 +1,173 @@
+"""Transport-level faults: checking AMQP properties and reports for the error queue.
+
+HITS 1216 §2.2.3 says which faults go to the sender's error queue, §2.2.6 how the
+report looks: an AMQP message with properties and application properties only (no
+application data), a NEW message-id, and originalMessageId, receiverTimeStamp,
+errorCondition, errorDescription (and errorConditionData when there is extra data).
+
+Reports are built fresh from the few values they need, never by cloning the received
+message (a clone carried the original's body and ids in the reference client).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from adapter.transport.base import CONTENT_TYPE_CMS, CONTENT_TYPE_XML, TransportMessage
+
+__all__ = [
+    "ABUSE_SPOOFING_ATTACK",
+    "CONDITIONS",
+    "DECRYPTION_FAILED",
+    "DEFAULT_DESCRIPTIONS",
+    "INTERNAL_ERROR",
+    "INVALID_CERTIFICATE",
+    "INVALID_FIELD_VALUE",
+    "INVALID_SIGNATURE",
+    "KNOWN_CONTENT_TYPES",
+    "NOT_WELL_FORMED_XML",
+    "UNSUPPORTED_MESSAGE",
+    "check_properties",
+    "error_report",
+    "invalid_fields",
+]
+
+INVALID_FIELD_VALUE = "transport:invalid-field-value"
+NOT_WELL_FORMED_XML = "transport:not-well-formed-xml"
+DECRYPTION_FAILED = "transport:decryption-failed"
+INVALID_SIGNATURE = "transport:invalid-signature"
+INVALID_CERTIFICATE = "transport:invalid-certificate"
+UNSUPPORTED_MESSAGE = "transport:unsupported-message"
+INTERNAL_ERROR = "transport:internal-error"
+ABUSE_SPOOFING_ATTACK = "abuse:spoofing-attack"
+
+#: The default errorDescription per condition (HITS 1216 §2.2.6 wording where it has one).
+DEFAULT_DESCRIPTIONS: dict[str, str] = {
+    INVALID_FIELD_VALUE: "Invalid value in field: '{field}'.",
+    NOT_WELL_FORMED_XML: "XML cannot be interpreted.",
+    DECRYPTION_FAILED: "Could not decrypt message because of unknown reason.",
+    INVALID_SIGNATURE: "Digital signature could not be verified.",
+    INVALID_CERTIFICATE: "Could not decrypt message because of unknown/incorrect certificate.",
+    UNSUPPORTED_MESSAGE: "The communication process is not supported.",
+    INTERNAL_ERROR: "Internal error at the receiver.",
+    ABUSE_SPOOFING_ATTACK: "Possible spoofing attack detected.",
+}
+
+#: Every condition this module knows.
+CONDITIONS: frozenset[str] = frozenset(DEFAULT_DESCRIPTIONS)
+
+#: Content types HITS 1216 §2.1.2 allows, plus plain XML (directory transport, tests).
+KNOWN_CONTENT_TYPES: frozenset[str] = frozenset(
+    {
+        CONTENT_TYPE_XML,
+        CONTENT_TYPE_CMS,
+        "application/pkcs7-mime; smime-type=enveloped-data",
+        "application/pkcs7-mime; smime-type=signed-data",
+        "application/soap+xml",
+    }
+)
+
+
+def _iso(now: datetime) -> str:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def error_report(
+    original: TransportMessage,
+    condition: str,
+    description: str,
+    now: datetime,
+    our_her_id: str,
+    *,
+    condition_data: str | None = None,
+    to: str | None = None,
+) -> TransportMessage:
+    """A fresh error-queue report about ``original`` (HITS 1216 §2.2.6).
+
+    Empty body; a new message-id; correlation-id = the original's message-id; the
+    original's subject (the message function it is about); application properties
+    fromHerId = ``our_her_id``, toHerId = the original's fromHerId (when it had one),
+    applicationTimeStamp and receiverTimeStamp = ``now`` (UTC), cpaId when the original
+    carried one, originalMessageId, errorCondition, errorDescription, and
+    errorConditionData only when given. ``to`` is the sender's error queue (from the
+    routing), when known. Raises ValueError for an unknown condition.
+    """
+    if condition not in CONDITIONS:
+        raise ValueError(f"unknown error condition: {condition!r}")
+    stamp = _iso(now)
+    props: dict[str, str] = {"fromHerId": our_her_id}
+    sender = (original.prop("fromHerId") or "").strip()
+    if sender:
+        props["toHerId"] = sender
+    props["applicationTimeStamp"] = stamp
+    cpa = original.prop("cpaId")
+    if cpa is not None:
+        props["cpaId"] = cpa
+    props["originalMessageId"] = original.message_id
+    props["receiverTimeStamp"] = stamp
+    props["errorCondition"] = condition
+    props["errorDescription"] = description
+    if condition_data is not None:
+        props["errorConditionData"] = condition_data
+    return TransportMessage(
+        body=b"",
+        message_id=str(uuid.uuid4()),
+        subject=original.subject,
+        content_type=original.content_type,
+        reply_to=None,
+        correlation_id=original.message_id or None,
+        expires_at=None,
+        to=to,
+        application_properties=props,
+    )
+
+
+def invalid_fields(fields: Iterable[str]) -> str:
+    """errorConditionData for invalid-field-value: a JSON array of field names."""
+    return json.dumps(sorted(set(fields)))
+
+
+def _parse_timestamp(value: str) -> datetime | None:
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def check_properties(message: TransportMessage, now: datetime) -> list[tuple[str, str]]:
+    """What is wrong with a received message's AMQP properties, as (condition, description).
+
+    Checks message-id present, toHerId and fromHerId present and numeric,
+    applicationTimeStamp ISO 8601 with a time zone, and a known content type (HITS 1216
+    §2.1.2). Every fault here is ``transport:invalid-field-value``; an empty list means
+    the properties are fine. ``now`` is the receive time (kept for checks against it).
+    """
+    del now  # no check depends on it yet; kept so callers need not change
+    problems: list[tuple[str, str]] = []
+
+    def bad(field: str) -> None:
+        problems.append(
+            (INVALID_FIELD_VALUE, DEFAULT_DESCRIPTIONS[INVALID_FIELD_VALUE].format(field=field))
+        )
+
+    if not (message.message_id or "").strip():
+        bad("messageId")
+    for name in ("toHerId", "fromHerId"):
+        value = (message.prop(name) or "").strip()
+        if not value.isascii() or not value.isdigit():
+            bad(name)
+    stamp = message.prop("applicationTimeStamp")
+    if stamp is None or _parse_timestamp(stamp) is None:
+        bad("applicationTimeStamp")
+    if (message.content_type or "").strip().lower() not in KNOWN_CONTENT_TYPES:
+        bad("contentType")
+    return problems
