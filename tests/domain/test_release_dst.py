@@ -1,0 +1,97 @@
+"""Release rules on both DST nights of 2026 (Europe/Oslo): 29 March and 25 October."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from adapter.domain.release import VisibilityKind, release_instant, shift_back, visibility
+from adapter.domain.rules import Action, ReleaseRule, ReleaseTime, RuleSet
+from tests.domain.builders import CAL, make_slot, oslo
+
+US = timedelta(microseconds=1)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def hold(release: ReleaseTime, **kw: timedelta) -> RuleSet:
+    return RuleSet(
+        release_rules=(ReleaseRule("hold", action=Action.HOLD_BACK, release=release, **kw),)
+    )
+
+
+def test_release_in_the_spring_gap_moves_forward() -> None:
+    # Released "1 day before at 02:30": 02:30 on 29 March does not exist -> 03:30 CEST.
+    slot = make_slot("p", "t", oslo(2026, 3, 30, 9, 0))
+    release = ReleaseTime(days_before=1, at=time(2, 30))
+    assert release_instant(slot.start, release, CAL) == utc(2026, 3, 29, 1, 30)
+    rules = hold(release)
+    assert (
+        visibility(slot, rules, utc(2026, 3, 29, 1, 30) - US, calendar=CAL).kind
+        is VisibilityKind.HELD_BACK
+    )
+    assert (
+        visibility(slot, rules, utc(2026, 3, 29, 1, 30), calendar=CAL).kind
+        is VisibilityKind.BOOKABLE
+    )
+
+
+def test_release_in_the_autumn_fold_is_the_first_occurrence() -> None:
+    slot = make_slot("p", "t", oslo(2026, 10, 26, 9, 0))
+    release = ReleaseTime(days_before=1, at=time(2, 30))
+    assert release_instant(slot.start, release, CAL) == utc(2026, 10, 25, 0, 30)
+    vis = visibility(slot, hold(release), utc(2026, 10, 25, 0, 0), calendar=CAL)
+    assert vis.available_at == utc(2026, 10, 25, 0, 30)
+    assert vis.next_change == utc(2026, 10, 25, 0, 30)
+
+
+def test_same_day_release_on_dst_sundays_uses_that_days_offset() -> None:
+    release = ReleaseTime(days_before=0, at=time(8, 0))
+    spring = make_slot("p", "hastetime", oslo(2026, 3, 29, 13, 0), 15)
+    autumn = make_slot("p", "hastetime", oslo(2026, 10, 25, 13, 0), 15)
+    assert release_instant(spring.start, release, CAL) == utc(2026, 3, 29, 6, 0)  # CEST
+    assert release_instant(autumn.start, release, CAL) == utc(2026, 10, 25, 7, 0)  # CET
+
+
+def test_horizon_in_weeks_keeps_the_wall_time_across_dst() -> None:
+    slot = make_slot("p", "t", oslo(2026, 11, 5, 8, 0))  # CET
+    opens = shift_back(slot.start, timedelta(weeks=6))
+    assert opens == oslo(2026, 9, 24, 8, 0)  # CEST, 08:00 wall time
+    rules = RuleSet()
+    assert visibility(slot, rules, opens - US, calendar=CAL).kind is VisibilityKind.HIDDEN
+    assert visibility(slot, rules, opens, calendar=CAL).kind is VisibilityKind.BOOKABLE
+    spring = make_slot("p", "t", oslo(2026, 4, 20, 8, 0))  # CEST, published in CET
+    assert shift_back(spring.start, timedelta(weeks=6)) == oslo(2026, 3, 9, 8, 0)
+
+
+def test_lead_time_in_hours_is_absolute_across_the_fold() -> None:
+    slot = make_slot("p", "t", utc(2026, 10, 25, 2, 30))  # 03:30 CET
+    rules = RuleSet(default_min_lead=timedelta(hours=2))
+    cutoff = utc(2026, 10, 25, 0, 30)  # 02:30 CEST, the first 02:30
+    assert visibility(slot, rules, cutoff - US, calendar=CAL).next_change == cutoff
+    assert visibility(slot, rules, cutoff, calendar=CAL).kind is VisibilityKind.CLOSED
+
+
+def test_hours_before_release_is_absolute_across_the_gap() -> None:
+    slot = make_slot("p", "t", oslo(2026, 3, 29, 12, 0))  # 10:00 UTC
+    release = ReleaseTime(hours_before=timedelta(hours=24))
+    assert release_instant(slot.start, release, CAL) == utc(2026, 3, 28, 10, 0)  # 11:00 CET
+
+
+def test_slots_in_the_night_between_both_02_30s_are_told_apart() -> None:
+    first = make_slot("p", "t", utc(2026, 10, 25, 0, 30), 30)
+    second = make_slot("p", "t", utc(2026, 10, 25, 1, 30), 30)
+    rules = RuleSet(default_min_lead=timedelta(minutes=30))
+    now = utc(2026, 10, 25, 0, 15)
+    assert visibility(first, rules, now, calendar=CAL).kind is VisibilityKind.CLOSED
+    assert visibility(second, rules, now, calendar=CAL).kind is VisibilityKind.BOOKABLE
+    assert visibility(second, rules, now, calendar=CAL).next_change == utc(2026, 10, 25, 1, 0)
+
+
+def test_two_working_days_before_over_a_dst_weekend() -> None:
+    slot = make_slot("p", "t", oslo(2026, 3, 31, 9, 0))  # Tuesday after the spring change
+    release = ReleaseTime(days_before=2, at=time(7, 30), working_days=True)
+    assert release_instant(slot.start, release, CAL) == oslo(2026, 3, 27, 7, 30)  # Friday, CET
+    assert oslo(2026, 3, 27, 7, 30) == utc(2026, 3, 27, 6, 30)
+    assert date(2026, 3, 29).weekday() == 6
