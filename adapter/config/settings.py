@@ -1,0 +1,367 @@
+"""``adapter.toml``: settings for ops (database, transport, logging, paths, AMQP, CMS).
+
+Relative paths are relative to the config directory. Every setting has a default,
+so the file may be absent (an embedding EPJ then gets the directory transport and
+SQLite under ``<config dir>/state``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Final, Literal
+
+from adapter.config.reader import Reader, Table
+from adapter.config.syntax import parse_duration, parse_time
+
+FILE: Final = "adapter.toml"
+
+TransportKind = Literal["directory", "amqp"]
+LogFormat = Literal["auto", "json", "console"]
+AddressFormat = Literal["v1", "v2"]
+
+MIN_RETENTION: Final = timedelta(days=7)
+SYNC_TTL: Final = timedelta(seconds=15)
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    """Retries of outgoing messages: exponential backoff from ``backoff_initial``."""
+
+    max_attempts: int = 10
+    backoff_initial: timedelta = timedelta(seconds=5)
+    backoff_max: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSettings:
+    """How often the APScheduler jobs run."""
+
+    enabled: bool = True
+    release_interval: timedelta = timedelta(minutes=1)
+    deadline_interval: timedelta = timedelta(minutes=1)
+    outbox_interval: timedelta = timedelta(seconds=5)
+    housekeeping_at: time = time(3, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class AmqpSettings:
+    """NHN's AMQP 1.0 broker. The password is read from the environment variable named."""
+
+    url: str = ""
+    address_format: AddressFormat = "v2"
+    tls: bool = True
+    ca_file: Path | None = None
+    sasl_user: str = ""
+    sasl_password_env: str = "EPJ_ADAPTER_AMQP_PASSWORD"  # noqa: S105 - a variable name
+    sync_reply_queue: str = ""  # default: <clinic HER-id>_syncreply
+    max_delivery_attempts: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class CmsSettings:
+    """CMS signing and encryption of payloads."""
+
+    enabled: bool = False
+    signing_key: Path | None = None
+    signing_cert: Path | None = None
+    decryption_keys: tuple[Path, ...] = ()
+    allow_legacy_ciphers: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HelsenorgeSettings:
+    """Helsenorge's HER-ids (level 1 organisation, level 2 service), as in the examples."""
+
+    her_id: str = "115851"
+    service_her_id: str = "8093248"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything ``adapter.toml`` says, with defaults filled in."""
+
+    config_dir: Path = Path("config")
+    state_dir: Path = Path("config/state")
+    database_url: str = "sqlite:///config/state/adapter.db"
+    transport: TransportKind = "directory"
+    directory_root: Path = Path("config/state/queues")
+    routing_file: Path = Path("config/routing.toml")
+    log_format: LogFormat = "auto"
+    log_level: str = "info"
+    sync_ttl: timedelta = SYNC_TTL
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    processed_retention: timedelta = timedelta(days=30)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    amqp: AmqpSettings = field(default_factory=AmqpSettings)
+    cms: CmsSettings = field(default_factory=CmsSettings)
+    helsenorge: HelsenorgeSettings = field(default_factory=HelsenorgeSettings)
+
+    @classmethod
+    def defaults(cls, config_dir: Path) -> Settings:
+        """The settings when ``adapter.toml`` says nothing."""
+        state = config_dir / "state"
+        return cls(
+            config_dir=config_dir,
+            state_dir=state,
+            database_url=f"sqlite:///{state / 'adapter.db'}",
+            directory_root=state / "queues",
+            routing_file=config_dir / "routing.toml",
+        )
+
+
+SECTIONS: Final = {
+    "paths": ("state_dir", "routing"),
+    "database": ("url",),
+    "transport": ("kind", "directory_root"),
+    "logging": ("format", "level"),
+    "sync": ("ttl",),
+    "outbox": ("max_attempts", "backoff_initial", "backoff_max"),
+    "retention": ("processed_messages",),
+    "scheduler": (
+        "enabled",
+        "release_interval",
+        "deadline_interval",
+        "outbox_interval",
+        "housekeeping_at",
+    ),
+    "amqp": (
+        "url",
+        "address_format",
+        "tls",
+        "ca_file",
+        "sasl_user",
+        "sasl_password_env",
+        "sync_reply_queue",
+        "max_delivery_attempts",
+    ),
+    "cms": ("enabled", "signing_key", "signing_cert", "decryption_keys", "allow_legacy_ciphers"),
+    "helsenorge": ("her_id", "service_her_id"),
+}
+
+
+def read_settings(data: Table, reader: Reader, config_dir: Path) -> Settings:
+    """Read ``adapter.toml`` (already parsed); ``config_dir`` anchors relative paths."""
+    reader.known_keys(data, (), SECTIONS)
+    t: dict[str, Table] = {}
+    for name, keys in SECTIONS.items():
+        t[name] = reader.table(data, (), name) or {}
+        reader.known_keys(t[name], (name,), keys)
+    base = Settings.defaults(config_dir)
+
+    def path(section: str, key: str, default: Path) -> Path:
+        text = reader.text(t[section], (section,), key)
+        return config_dir / text if text else default
+
+    state = path("paths", "state_dir", base.state_dir)
+    routing = path("paths", "routing", base.routing_file)
+    database = reader.text(t["database"], ("database",), "url") or (
+        f"sqlite:///{state / 'adapter.db'}"
+    )
+    kind = _choice(reader, t["transport"], "transport", "kind", ("directory", "amqp"), "directory")
+    root = path("transport", "directory_root", state / "queues")
+    log_format = _choice(
+        reader, t["logging"], "logging", "format", ("auto", "json", "console"), "auto"
+    )
+    level = _choice(reader, t["logging"], "logging", "level", LOG_LEVELS, "info")
+
+    ttl = _duration(reader, t["sync"], "sync", "ttl", SYNC_TTL)
+    if ttl > SYNC_TTL or ttl <= timedelta(0):
+        reader.issue(
+            ("sync", "ttl"),
+            f"sync TTL {ttl} is outside (0, 15 s]",
+            'Helsenorge expires sync requests after 15 s; use "15 s" or less',
+        )
+        ttl = SYNC_TTL
+    outbox = OutboxSettings(
+        max_attempts=_positive(reader, t["outbox"], "outbox", "max_attempts", 10),
+        backoff_initial=_duration(
+            reader, t["outbox"], "outbox", "backoff_initial", timedelta(seconds=5)
+        ),
+        backoff_max=_duration(reader, t["outbox"], "outbox", "backoff_max", timedelta(minutes=10)),
+    )
+    retention = _duration(
+        reader, t["retention"], "retention", "processed_messages", timedelta(days=30)
+    )
+    if retention < MIN_RETENTION:
+        reader.issue(
+            ("retention", "processed_messages"),
+            f"processed messages kept only {retention}; "
+            "duplicates arriving later would be processed twice",
+            'keep them at least "7 days"',
+        )
+        retention = MIN_RETENTION
+    sched = t["scheduler"]
+    scheduler = SchedulerSettings(
+        enabled=reader.flag(sched, ("scheduler",), "enabled", True),
+        release_interval=_duration(
+            reader, sched, "scheduler", "release_interval", timedelta(minutes=1)
+        ),
+        deadline_interval=_duration(
+            reader, sched, "scheduler", "deadline_interval", timedelta(minutes=1)
+        ),
+        outbox_interval=_duration(
+            reader, sched, "scheduler", "outbox_interval", timedelta(seconds=5)
+        ),
+        housekeeping_at=reader.parsed(sched, ("scheduler",), "housekeeping_at", parse_time)
+        or time(3, 0),
+    )
+    amqp = _amqp(reader, t["amqp"], config_dir, kind)
+    cms = _cms(reader, t["cms"], config_dir)
+    hn = t["helsenorge"]
+    helsenorge = HelsenorgeSettings(
+        her_id=_her(reader, hn, "her_id", "115851"),
+        service_her_id=_her(reader, hn, "service_her_id", "8093248"),
+    )
+    return Settings(
+        config_dir=config_dir,
+        state_dir=state,
+        database_url=database,
+        transport=kind,  # type: ignore[arg-type]
+        directory_root=root,
+        routing_file=routing,
+        log_format=log_format,  # type: ignore[arg-type]
+        log_level=level,
+        sync_ttl=ttl,
+        outbox=outbox,
+        processed_retention=retention,
+        scheduler=scheduler,
+        amqp=amqp,
+        cms=cms,
+        helsenorge=helsenorge,
+    )
+
+
+def _choice(
+    reader: Reader, table: Table, section: str, key: str, allowed: tuple[str, ...], default: str
+) -> str:
+    value = reader.text(table, (section,), key)
+    if value is None:
+        return default
+    if value.lower() not in allowed:
+        reader.issue((section, key), f"unknown {key} '{value}'", "use one of " + ", ".join(allowed))
+        return default
+    return value.lower()
+
+
+def _duration(
+    reader: Reader, table: Table, section: str, key: str, default: timedelta
+) -> timedelta:
+    value = reader.parsed(table, (section,), key, parse_duration)
+    return default if value is None else value
+
+
+def _positive(reader: Reader, table: Table, section: str, key: str, default: int) -> int:
+    value = reader.integer(table, (section,), key)
+    if value is None:
+        return default
+    if value < 1:
+        reader.issue(
+            (section, key), f"{key} must be 1 or more, got {value}", f"e.g. {key} = {default}"
+        )
+        return default
+    return value
+
+
+def _her(reader: Reader, table: Table, key: str, default: str) -> str:
+    if key not in table:
+        return default
+    value = table[key]
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not text.isdigit():
+        reader.issue(("helsenorge", key), f"bad HER-id {value!r}", f'e.g. {key} = "{default}"')
+        return default
+    return text
+
+
+def _file(
+    reader: Reader, table: Table, section: str, key: str, config_dir: Path, must_exist: bool
+) -> Path | None:
+    text = reader.text(table, (section,), key)
+    if not text:
+        return None
+    found = config_dir / text
+    if must_exist and not found.is_file():
+        reader.issue(
+            (section, key),
+            f"file not found: {text}",
+            f"put the file at {found} or correct the path (relative to the config directory)",
+        )
+    return found
+
+
+def _amqp(reader: Reader, table: Table, config_dir: Path, kind: str) -> AmqpSettings:
+    path = ("amqp",)
+    url = reader.text(table, path, "url") or ""
+    if kind == "amqp" and not url:
+        reader.issue(
+            (*path, "url"),
+            "transport is amqp but no broker url is set",
+            'add url = "amqps://<host>:5671" under [amqp]',
+        )
+    fmt = _choice(reader, table, "amqp", "address_format", ("v1", "v2"), "v2")
+    tls = reader.flag(table, path, "tls", True)
+    if kind == "amqp" and not tls:
+        reader.warn(
+            (*path, "tls"),
+            "TLS is off: messages travel unprotected",
+            "set tls = true outside a test network",
+        )
+    ca = _file(reader, table, "amqp", "ca_file", config_dir, must_exist=kind == "amqp")
+    return AmqpSettings(
+        url=url,
+        address_format=fmt,  # type: ignore[arg-type]
+        tls=tls,
+        ca_file=ca,
+        sasl_user=reader.text(table, path, "sasl_user") or "",
+        sasl_password_env=reader.text(table, path, "sasl_password_env")
+        or "EPJ_ADAPTER_AMQP_PASSWORD",
+        sync_reply_queue=reader.text(table, path, "sync_reply_queue") or "",
+        max_delivery_attempts=_positive(reader, table, "amqp", "max_delivery_attempts", 5),
+    )
+
+
+def _cms(reader: Reader, table: Table, config_dir: Path) -> CmsSettings:
+    path = ("cms",)
+    enabled = reader.flag(table, path, "enabled", False)
+    key = _file(reader, table, "cms", "signing_key", config_dir, must_exist=enabled)
+    cert = _file(reader, table, "cms", "signing_cert", config_dir, must_exist=enabled)
+    if enabled and (key is None or cert is None):
+        reader.issue(
+            path,
+            "CMS is enabled but the signing key or certificate is not set",
+            'add signing_key = "keys/signing.key" and signing_cert = "keys/signing.pem"',
+        )
+    keys: list[Path] = []
+    for index, item in enumerate(reader.typed(table, path, "decryption_keys", list) or []):
+        if not isinstance(item, str):
+            reader.issue(
+                (*path, "decryption_keys", index),
+                f"wrong type: expected a file path, got {item!r}",
+                'write decryption_keys = ["keys/enc.key"]',
+            )
+            continue
+        found = config_dir / item
+        if enabled and not found.is_file():
+            reader.issue(
+                (*path, "decryption_keys"),
+                f"file not found: {item}",
+                f"put the key at {found} or correct the path",
+            )
+        keys.append(found)
+    legacy = reader.flag(table, path, "allow_legacy_ciphers", False)
+    if legacy:
+        reader.warn(
+            (*path, "allow_legacy_ciphers"),
+            "legacy ciphers are accepted",
+            "turn this off once every partner sends AES-GCM/OAEP",
+        )
+    return CmsSettings(
+        enabled=enabled,
+        signing_key=key,
+        signing_cert=cert,
+        decryption_keys=tuple(keys),
+        allow_legacy_ciphers=legacy,
+    )
