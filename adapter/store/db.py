@@ -1,0 +1,158 @@
+"""Engines and schema: SQLite (embedded default) and PostgreSQL (by URL).
+
+SQLite settings, per connection:
+
+* ``journal_mode=WAL``: readers do not block the writer and vice versa;
+* ``foreign_keys=ON``: SQLite ignores foreign keys unless asked;
+* ``busy_timeout``: a writer waits for the lock instead of failing at once;
+* ``synchronous=FULL``: every commit is fsynced to the WAL. ``NORMAL`` would be
+  faster and is safe against a process crash, but a power cut could lose the last
+  commits, and the adapter acts on a commit at once (it removes the inbound
+  message from its queue and sends AppRecs from the outbox). A lost commit would
+  then be a lost reservation nobody resends, so durability wins; the volume
+  (a few messages a second at most per clinic) makes the cost irrelevant.
+* every transaction starts with ``BEGIN IMMEDIATE`` (SQLAlchemy's pysqlite
+  recipe: driver autocommit off via ``isolation_level=None`` and our own BEGIN on
+  the "begin" event). A writer takes the write lock up front, so two writers
+  serialise cleanly instead of failing with "database is locked" when a read
+  lock cannot be upgraded. Read-only units of work use a plain (deferred)
+  ``BEGIN`` (:data:`READ_ONLY`).
+
+PostgreSQL goes through psycopg 3 (``postgresql+psycopg://``; a bare
+``postgresql://`` URL is read as that).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from adapter.store.errors import SchemaMismatch
+from adapter.store.tables import TABLES, SchemaVersionRow
+
+#: The schema version this code writes and expects.
+SCHEMA_VERSION: Final = 1
+
+#: Execution option that makes a SQLite transaction start with a deferred BEGIN.
+READ_ONLY: Final = "adapter_read_only"
+
+#: How long a SQLite writer waits for the write lock, in milliseconds.
+BUSY_TIMEOUT_MS: Final = 30_000
+
+
+def normalise_url(url: str) -> str:
+    """Map ``postgresql://`` and ``postgres://`` to the psycopg 3 driver."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """An engine for ``url`` with the settings described in this module's docstring.
+
+    ``sqlite:///path/to.db`` is a file database; ``sqlite://`` an in-memory one
+    shared by every thread of the process (for quick tests; no WAL there).
+    """
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, in_memory=parsed.database in (None, "", ":memory:"), echo=echo)
+    return create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+
+
+def _sqlite_engine(url: str, *, in_memory: bool, echo: bool) -> Engine:
+    kwargs: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    }
+    if in_memory:
+        kwargs["poolclass"] = StaticPool
+    # hide_parameters: bound values (a fødselsnummer, say) stay out of error messages.
+    engine = create_engine(url, echo=echo, hide_parameters=True, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+        # Driver autocommit: pysqlite then never emits BEGIN itself; we do, below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=FULL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+_SQLITE_TRIGGERS: Final = (
+    """CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+       BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+       BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END""",
+)
+
+_POSTGRES_TRIGGERS: Final = (
+    """CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger
+       LANGUAGE plpgsql AS $$
+       BEGIN
+         RAISE EXCEPTION 'audit is append-only' USING ERRCODE = 'integrity_constraint_violation';
+       END $$""",
+    "DROP TRIGGER IF EXISTS audit_no_update ON audit",
+    """CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit
+       FOR EACH ROW EXECUTE FUNCTION audit_append_only()""",
+    "DROP TRIGGER IF EXISTS audit_no_truncate ON audit",
+    """CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
+       FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()""",
+)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table, index and trigger that is missing; check the version.
+
+    Idempotent: safe to run at every start. Raises :class:`SchemaMismatch` when
+    the database carries another schema version than :data:`SCHEMA_VERSION`.
+    """
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            # Two processes creating the schema at once would race on the catalog.
+            conn.execute(text("SELECT pg_advisory_xact_lock(7202611)"))
+        for table in TABLES:
+            table.create(conn, checkfirst=True)
+        triggers = _POSTGRES_TRIGGERS if engine.dialect.name == "postgresql" else _SQLITE_TRIGGERS
+        for statement in triggers:
+            conn.exec_driver_sql(statement)
+        version_table = SchemaVersionRow.__table__  # type: ignore[attr-defined]
+        found = conn.execute(select(version_table.c.version)).scalar_one_or_none()
+        if found is None:
+            conn.execute(
+                version_table.insert().values(
+                    id=1, version=SCHEMA_VERSION, applied_at=datetime.now(UTC)
+                )
+            )
+        elif found != SCHEMA_VERSION:
+            raise SchemaMismatch(found, SCHEMA_VERSION)
+
+
+def schema_version(engine: Engine) -> int | None:
+    """The schema version recorded in the database, or ``None`` before ``create_schema``."""
+    version_table = SchemaVersionRow.__table__  # type: ignore[attr-defined]
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        if not engine.dialect.has_table(conn, version_table.name):
+            return None
+        value = conn.execute(select(version_table.c.version)).scalar_one_or_none()
+        return int(value) if value is not None else None

@@ -1,0 +1,189 @@
+"""The append-only audit and the event feed the EPJ reads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+
+from adapter.store.base import Repository
+from adapter.store.errors import PersonalDataRefused
+from adapter.store.records import AuditEntry, Event
+from adapter.store.tables import AuditRow, EventRow
+
+#: An 11-digit run: the shape of a fødselsnummer or D-nummer.
+_PERSON_NUMBER: Final = re.compile(r"(?<!\d)\d{11}(?!\d)")
+
+
+def _refuse_person_numbers(where: str, value: Any) -> None:
+    """Raise :class:`PersonalDataRefused` if ``value`` holds a fødselsnummer-shaped string."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_person_numbers(where, key)
+            _refuse_person_numbers(where, item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_person_numbers(where, item)
+    elif isinstance(value, str | int) and _PERSON_NUMBER.search(str(value)):
+        raise PersonalDataRefused(where)
+
+
+def _audit(row: AuditRow) -> AuditEntry:
+    assert row.id is not None
+    return AuditEntry(
+        id=row.id,
+        at=row.at,
+        clinic=row.clinic,
+        actor=row.actor,
+        action=row.action,
+        appointment_id=row.appointment_id,
+        msg_id=row.msg_id,
+        detail=dict(row.detail),
+    )
+
+
+class AuditRepository(Repository):
+    """Who did what to which appointment, when, through which message.
+
+    Append-only: the database refuses UPDATE and DELETE on the table (triggers),
+    and this repository has no method for either. Entries carry ids, never a
+    fødselsnummer, a name or free text; a detail holding an 11-digit number is
+    refused with :class:`PersonalDataRefused`.
+    """
+
+    def append(
+        self,
+        *,
+        at: datetime,
+        clinic: str,
+        actor: str,
+        action: str,
+        appointment_id: str | None = None,
+        msg_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Add one entry. ``actor`` is e.g. ``helsenorge``, ``clinic:<user>``, ``system``."""
+        detail = dict(detail or {})
+        _refuse_person_numbers("audit detail", detail)
+        _refuse_person_numbers("audit actor", actor)
+        row = AuditRow(
+            at=at,
+            clinic=clinic,
+            actor=actor,
+            action=action,
+            appointment_id=appointment_id,
+            msg_id=msg_id,
+            detail=detail,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return _audit(row)
+
+    def for_appointment(self, clinic: str, appointment_id: str) -> list[AuditEntry]:
+        """The appointment's history, oldest first."""
+        rows = self.session.exec(
+            select(AuditRow)
+            .where(AuditRow.clinic == clinic, AuditRow.appointment_id == appointment_id)
+            .order_by(col(AuditRow.id))
+        ).all()
+        return [_audit(r) for r in rows]
+
+    def recent(self, clinic: str, limit: int = 100) -> list[AuditEntry]:
+        """The clinic's latest entries, newest first."""
+        rows = self.session.exec(
+            select(AuditRow)
+            .where(AuditRow.clinic == clinic)
+            .order_by(col(AuditRow.id).desc())
+            .limit(limit)
+        ).all()
+        return [_audit(r) for r in rows]
+
+
+def _event(row: EventRow) -> Event:
+    assert row.seq is not None
+    return Event(
+        seq=row.seq,
+        clinic=row.clinic,
+        kind=row.kind,
+        at=row.at,
+        payload=dict(row.payload),
+        appointment_id=row.appointment_id,
+        wish_id=row.wish_id,
+        consumed=row.consumed,
+    )
+
+
+class EventRepository(Repository):
+    """The feed of things the EPJ must know about, numbered by ``seq``.
+
+    On SQLite writers are serialised, so ``seq`` order is commit order. On
+    PostgreSQL a transaction that started earlier may commit a lower ``seq`` later;
+    readers that must not miss anything use :meth:`unconsumed` and
+    :meth:`mark_consumed` rather than only :meth:`since`.
+    """
+
+    def append(
+        self,
+        *,
+        clinic: str,
+        kind: str,
+        at: datetime,
+        payload: dict[str, Any] | None = None,
+        appointment_id: str | None = None,
+        wish_id: str | None = None,
+    ) -> Event:
+        """Add an event; returns it with its ``seq``. Payloads carry ids, not identities."""
+        payload = dict(payload or {})
+        _refuse_person_numbers("event payload", payload)
+        row = EventRow(
+            clinic=clinic,
+            kind=kind,
+            at=at,
+            payload=payload,
+            appointment_id=appointment_id,
+            wish_id=wish_id,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return _event(row)
+
+    def since(self, clinic: str, seq: int = 0, limit: int = 1000) -> list[Event]:
+        """The clinic's events with a ``seq`` greater than ``seq``, in order."""
+        query = select(EventRow).where(EventRow.clinic == clinic, col(EventRow.seq) > seq)
+        rows = self.session.exec(query.order_by(col(EventRow.seq)).limit(limit)).all()
+        return [_event(r) for r in rows]
+
+    def unconsumed(self, clinic: str, limit: int = 1000) -> list[Event]:
+        """The clinic's events not yet marked consumed, in order."""
+        rows = self.session.exec(
+            select(EventRow)
+            .where(EventRow.clinic == clinic, col(EventRow.consumed).is_(False))
+            .order_by(col(EventRow.seq))
+            .limit(limit)
+        ).all()
+        return [_event(r) for r in rows]
+
+    def mark_consumed(self, clinic: str, seqs: Iterable[int]) -> int:
+        """Mark events of ``clinic`` as consumed; return how many changed."""
+        wanted = list(seqs)
+        if not wanted:
+            return 0
+        result = self.session.execute(
+            update(EventRow)
+            .where(
+                col(EventRow.clinic) == clinic,
+                col(EventRow.seq).in_(wanted),
+                col(EventRow.consumed).is_(False),
+            )
+            .values(consumed=True)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def last_seq(self, clinic: str) -> int:
+        """The clinic's highest ``seq`` so far (0 when there is none)."""
+        query = select(func.max(EventRow.seq)).where(EventRow.clinic == clinic)
+        return int(self.session.exec(query).one() or 0)

@@ -1,0 +1,325 @@
+"""Message bookkeeping: dedupe of received MsgIds, the outbox, delivery state."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from adapter.store.base import Repository
+from adapter.store.errors import AlreadyProcessed, NotFound
+from adapter.store.records import (
+    DeliveryState,
+    OutboxMessage,
+    OutboxState,
+    ProcessedMessage,
+    SentMessage,
+)
+from adapter.store.tables import OutboxRow, ProcessedMessageRow, SentMessageRow
+
+
+class ProcessedMessageRepository(Repository):
+    """MsgIds already handled, so a duplicate changes nothing (keep them ≥ 7 days)."""
+
+    def seen(self, clinic: str, msg_id: str) -> ProcessedMessage | None:
+        """The record of an earlier message with this MsgId, if any.
+
+        Compare its ``body_sha256`` with the new body: equal is a duplicate,
+        different is a reused MsgId (an alarm).
+        """
+        row = self.session.get(ProcessedMessageRow, (clinic, msg_id))
+        if row is None:
+            return None
+        return ProcessedMessage(
+            msg_id=row.msg_id,
+            clinic=row.clinic,
+            body_sha256=row.body_sha256,
+            received_at=row.received_at,
+            result=row.result,
+        )
+
+    def record(
+        self, clinic: str, msg_id: str, body_sha256: str, received_at: datetime, result: str = ""
+    ) -> ProcessedMessage:
+        """Record a handled message. Raises :class:`AlreadyProcessed` if one got there first."""
+        try:
+            with self.session.begin_nested():
+                self.session.add(
+                    ProcessedMessageRow(
+                        msg_id=msg_id,
+                        clinic=clinic,
+                        body_sha256=body_sha256,
+                        received_at=received_at,
+                        result=result,
+                    )
+                )
+        except IntegrityError:
+            raise AlreadyProcessed(msg_id) from None
+        return ProcessedMessage(msg_id, clinic, body_sha256, received_at, result)
+
+    def last_received(self, clinic: str) -> datetime | None:
+        """When the clinic's latest message was received (for status), or None."""
+        value = self.session.exec(
+            select(ProcessedMessageRow.received_at)
+            .where(ProcessedMessageRow.clinic == clinic)
+            .order_by(col(ProcessedMessageRow.received_at).desc())
+            .limit(1)
+        ).first()
+        return value
+
+    def purge_before(self, t: datetime) -> int:
+        """Forget messages received before ``t``; return how many."""
+        result = self.session.execute(
+            delete(ProcessedMessageRow).where(col(ProcessedMessageRow.received_at) < t)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _outbox(row: OutboxRow) -> OutboxMessage:
+    return OutboxMessage(
+        id=row.id,
+        clinic=row.clinic,
+        queue=row.queue,
+        subject=row.subject,
+        body=bytes(row.body),
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        properties=dict(row.properties),
+        attempts=row.attempts,
+        sent_at=row.sent_at,
+        state=OutboxState(row.state),
+        last_error=row.last_error,
+    )
+
+
+class OutboxRepository(Repository):
+    """Messages committed with the change that caused them, waiting to be sent."""
+
+    def add(
+        self,
+        *,
+        clinic: str,
+        queue: str,
+        subject: str,
+        body: bytes,
+        now: datetime,
+        properties: dict[str, Any] | None = None,
+        id: str | None = None,
+    ) -> OutboxMessage:
+        """Queue a message for sending; due at once."""
+        row = OutboxRow(
+            id=id or str(uuid.uuid4()),
+            clinic=clinic,
+            queue=queue,
+            subject=subject,
+            properties=dict(properties or {}),
+            body=body,
+            created_at=now,
+            next_attempt_at=now,
+            state=OutboxState.PENDING.value,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return _outbox(row)
+
+    def get(self, id: str) -> OutboxMessage | None:
+        """One outbox entry."""
+        row = self.session.get(OutboxRow, id)
+        return _outbox(row) if row else None
+
+    def due(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        """Pending messages whose next attempt is at or before ``now``, oldest first.
+
+        On PostgreSQL the rows are locked (``SKIP LOCKED``) for this transaction, so
+        two dispatchers never send the same message.
+        """
+        query = (
+            select(OutboxRow)
+            .where(
+                OutboxRow.state == OutboxState.PENDING.value,
+                col(OutboxRow.next_attempt_at) <= now,
+            )
+            .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.created_at), col(OutboxRow.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_outbox(r) for r in self.session.exec(query).all()]
+
+    def _row(self, id: str) -> OutboxRow:
+        row = self.session.get(OutboxRow, id)
+        if row is None:
+            raise NotFound("outbox message", id)
+        return row
+
+    def mark_sent(self, id: str, at: datetime) -> None:
+        """The message is on its queue."""
+        row = self._row(id)
+        row.state = OutboxState.SENT.value
+        row.sent_at = at
+        row.attempts += 1
+        self.session.flush()
+
+    def mark_failed(self, id: str, next_attempt_at: datetime, error: str = "") -> None:
+        """A send failed; try again at ``next_attempt_at`` (the caller's backoff)."""
+        row = self._row(id)
+        row.attempts += 1
+        row.next_attempt_at = next_attempt_at
+        row.last_error = error
+        self.session.flush()
+
+    def mark_dead(self, id: str, error: str = "") -> None:
+        """Give up on a message; it stays for an operator to see."""
+        row = self._row(id)
+        row.attempts += 1
+        row.state = OutboxState.DEAD.value
+        row.last_error = error
+        self.session.flush()
+
+    def count(self, state: OutboxState = OutboxState.PENDING, *, clinic: str | None = None) -> int:
+        """How many entries are in ``state`` (pending by default)."""
+        query = select(func.count()).select_from(OutboxRow).where(OutboxRow.state == state.value)
+        if clinic is not None:
+            query = query.where(OutboxRow.clinic == clinic)
+        return int(self.session.exec(query).one())
+
+    def purge_sent_before(self, t: datetime) -> int:
+        """Delete entries sent before ``t``; return how many."""
+        result = self.session.execute(
+            delete(OutboxRow).where(
+                col(OutboxRow.state) == OutboxState.SENT.value, col(OutboxRow.sent_at) < t
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _sent(row: SentMessageRow) -> SentMessage:
+    return SentMessage(
+        msg_id=row.msg_id,
+        clinic=row.clinic,
+        function=row.function,
+        to_her_id=row.to_her_id,
+        created_at=row.created_at,
+        code=row.code,
+        appointment_id=row.appointment_id,
+        wish_id=row.wish_id,
+        state=DeliveryState(row.state),
+        apprec_status=row.apprec_status,
+        apprec_errors=tuple(row.apprec_errors),
+        sent_at=row.sent_at,
+        apprec_at=row.apprec_at,
+    )
+
+
+class SentMessageRepository(Repository):
+    """Delivery state of each message we sent, up to its AppRec."""
+
+    def add(self, message: SentMessage) -> None:
+        """Record a message we are about to send."""
+        m = message
+        self.session.add(
+            SentMessageRow(
+                msg_id=m.msg_id,
+                clinic=m.clinic,
+                function=m.function,
+                code=m.code,
+                to_her_id=m.to_her_id,
+                appointment_id=m.appointment_id,
+                wish_id=m.wish_id,
+                state=m.state.value,
+                apprec_status=m.apprec_status,
+                apprec_errors=list(m.apprec_errors),
+                created_at=m.created_at,
+                sent_at=m.sent_at,
+                apprec_at=m.apprec_at,
+            )
+        )
+        self.session.flush()
+
+    def get(self, clinic: str, msg_id: str) -> SentMessage | None:
+        """The message the clinic sent with this MsgId."""
+        row = self.session.get(SentMessageRow, msg_id)
+        return _sent(row) if row is not None and row.clinic == clinic else None
+
+    def _row(self, clinic: str, msg_id: str) -> SentMessageRow:
+        row = self.session.get(SentMessageRow, msg_id)
+        if row is None or row.clinic != clinic:
+            raise NotFound("sent message", msg_id)
+        return row
+
+    def mark_sent(self, clinic: str, msg_id: str, at: datetime) -> None:
+        """The message left us."""
+        row = self._row(clinic, msg_id)
+        if row.state == DeliveryState.NEW.value:
+            row.state = DeliveryState.SENT.value
+        row.sent_at = at
+        self.session.flush()
+
+    def record_apprec(
+        self,
+        clinic: str,
+        msg_id: str,
+        *,
+        status: str,
+        errors: Iterable[str] = (),
+        at: datetime,
+    ) -> SentMessage | None:
+        """Record the AppRec for ``msg_id``: 8258 ``status``, 8221 ``errors``.
+
+        Status ``"1"`` is ok; anything else (2 avvist, 3 ok with errors in part)
+        counts as rejected, so someone looks at it. Returns the updated record, or
+        None when the clinic never sent that MsgId (the caller logs it).
+        """
+        row = self.session.get(SentMessageRow, msg_id)
+        if row is None or row.clinic != clinic:
+            return None
+        row.apprec_status = status
+        row.apprec_errors = list(errors)
+        row.apprec_at = at
+        row.state = (
+            DeliveryState.APPREC_OK if status == "1" else DeliveryState.APPREC_REJECTED
+        ).value
+        self.session.flush()
+        return _sent(row)
+
+    def awaiting_apprec(self, clinic: str, sent_before: datetime) -> list[SentMessage]:
+        """The clinic's messages sent before ``sent_before`` that still have no AppRec."""
+        rows = self.session.exec(
+            select(SentMessageRow)
+            .where(
+                SentMessageRow.clinic == clinic,
+                SentMessageRow.state == DeliveryState.SENT.value,
+                col(SentMessageRow.sent_at) < sent_before,
+            )
+            .order_by(col(SentMessageRow.sent_at))
+        ).all()
+        return [_sent(r) for r in rows]
+
+    def count_waiting(self, clinic: str) -> int:
+        """How many of the clinic's sent messages await their AppRec."""
+        query = (
+            select(func.count())
+            .select_from(SentMessageRow)
+            .where(
+                SentMessageRow.clinic == clinic, SentMessageRow.state == DeliveryState.SENT.value
+            )
+        )
+        return int(self.session.exec(query).one())
+
+    def mark_no_apprec(self, clinic: str, msg_id: str) -> None:
+        """Give up waiting for an AppRec."""
+        self._row(clinic, msg_id).state = DeliveryState.NO_APPREC.value
+        self.session.flush()
+
+    def for_appointment(self, clinic: str, appointment_id: str) -> list[SentMessage]:
+        """Every message we sent about one appointment, oldest first."""
+        rows = self.session.exec(
+            select(SentMessageRow)
+            .where(SentMessageRow.clinic == clinic, SentMessageRow.appointment_id == appointment_id)
+            .order_by(col(SentMessageRow.created_at))
+        ).all()
+        return [_sent(r) for r in rows]

@@ -1,0 +1,135 @@
+"""Records of the store's own bookkeeping (no domain class for these).
+
+Plain frozen dataclasses returned by the repositories: dedupe records, the
+outbox, delivery state of sent messages, audit entries, events, releases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+
+class SlotSource(StrEnum):
+    """Where a slot came from."""
+
+    TEMPLATE = "template"  # opening-hours templates in clinic.toml
+    IMPORT = "import"  # `epj-adapter slots import FILE`
+    API = "api"  # the EPJ through the Python API
+
+
+class UpsertResult(NamedTuple):
+    """Counts from an idempotent upsert."""
+
+    added: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedMessage:
+    """A received message already handled (dedupe on MsgId)."""
+
+    msg_id: str
+    clinic: str
+    body_sha256: str
+    received_at: datetime
+    result: str = ""
+
+
+class OutboxState(StrEnum):
+    """Life of an outbox entry."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"  # gave up after too many attempts; needs an operator
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A message waiting to be put on a queue."""
+
+    id: str
+    clinic: str
+    queue: str
+    subject: str
+    body: bytes
+    created_at: datetime
+    next_attempt_at: datetime
+    properties: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    sent_at: datetime | None = None
+    state: OutboxState = OutboxState.PENDING
+    last_error: str = ""
+
+
+class DeliveryState(StrEnum):
+    """Where a message we sent stands, from our side up to its AppRec."""
+
+    NEW = "new"
+    SENT = "sent"
+    APPREC_OK = "apprec_ok"
+    APPREC_REJECTED = "apprec_rejected"
+    NO_APPREC = "no_apprec"
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """A message we sent (or will send), with its AppRec once it arrives.
+
+    ``function`` is the MsgInfo/Type (8279), ``code`` the 7602 answer if any.
+    """
+
+    msg_id: str
+    clinic: str
+    function: str
+    to_her_id: str
+    created_at: datetime
+    code: str = ""
+    appointment_id: str | None = None
+    wish_id: str | None = None
+    state: DeliveryState = DeliveryState.NEW
+    apprec_status: str | None = None
+    apprec_errors: tuple[str, ...] = ()
+    sent_at: datetime | None = None
+    apprec_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the append-only audit: ids only, no personal data."""
+
+    id: int
+    at: datetime
+    clinic: str
+    actor: str
+    action: str
+    appointment_id: str | None = None
+    msg_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An entry of the feed the EPJ reads, in ``seq`` order."""
+
+    seq: int
+    clinic: str
+    kind: str
+    at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+    appointment_id: str | None = None
+    wish_id: str | None = None
+    consumed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A slot's release instant for the release job; ``done_at`` once handled."""
+
+    clinic: str
+    slot_id: str
+    due_at: datetime
+    done_at: datetime | None = None

@@ -1,0 +1,142 @@
+"""Release instants for the catch-up release job, and the scheduler lock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from adapter.store.base import Repository
+from adapter.store.records import Release
+from adapter.store.tables import ReleaseRow, SchedulerLockRow
+
+
+def _release(row: ReleaseRow) -> Release:
+    return Release(clinic=row.clinic, slot_id=row.slot_id, due_at=row.due_at, done_at=row.done_at)
+
+
+class ReleaseRepository(Repository):
+    """When held-back slots are released: one row per (clinic, slot, instant)."""
+
+    def schedule(self, clinic: str, slot_id: str, due_at: datetime) -> bool:
+        """Record a release instant; False if it was already there (idempotent)."""
+        if self.session.get(ReleaseRow, (clinic, slot_id, due_at)) is not None:
+            return False
+        self.session.add(ReleaseRow(clinic=clinic, slot_id=slot_id, due_at=due_at))
+        self.session.flush()
+        return True
+
+    def due(self, clinic: str, now: datetime, limit: int = 1000) -> list[Release]:
+        """The clinic's releases not yet done whose instant is at or before ``now``.
+
+        Oldest first. After downtime this is every overdue release; each comes
+        back until :meth:`mark_done`, so the job handles each exactly once.
+        """
+        rows = self.session.exec(
+            select(ReleaseRow)
+            .where(
+                ReleaseRow.clinic == clinic,
+                col(ReleaseRow.done_at).is_(None),
+                col(ReleaseRow.due_at) <= now,
+            )
+            .order_by(col(ReleaseRow.due_at), col(ReleaseRow.clinic), col(ReleaseRow.slot_id))
+            .limit(limit)
+        ).all()
+        return [_release(r) for r in rows]
+
+    def mark_done(self, release: Release, at: datetime) -> bool:
+        """Mark a release handled; False if it was unknown or already done."""
+        row = self.session.get(ReleaseRow, (release.clinic, release.slot_id, release.due_at))
+        if row is None or row.done_at is not None:
+            return False
+        row.done_at = at
+        self.session.flush()
+        return True
+
+    def next_due(self, clinic: str) -> datetime | None:
+        """The clinic's earliest release not yet done (the job's next fire time)."""
+        value = self.session.exec(
+            select(func.min(ReleaseRow.due_at)).where(
+                ReleaseRow.clinic == clinic, col(ReleaseRow.done_at).is_(None)
+            )
+        ).one()
+        if value is None:
+            return None
+        # func.min bypasses the column type on SQLite: read back through it.
+        return ReleaseRow.__table__.c.due_at.type.process_result_value(  # type: ignore[attr-defined,no-any-return]
+            value, self.session.get_bind().dialect
+        )
+
+    def cancel(self, clinic: str, slot_id: str) -> int:
+        """Drop the slot's pending releases (the slot was withdrawn or moved)."""
+        result = self.session.execute(
+            delete(ReleaseRow).where(
+                col(ReleaseRow.clinic) == clinic,
+                col(ReleaseRow.slot_id) == slot_id,
+                col(ReleaseRow.done_at).is_(None),
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class LockRepository(Repository):
+    """Named locks with a heartbeat: one scheduler per database.
+
+    A lock whose heartbeat is older than ``stale_after`` is taken over (its holder
+    is presumed dead). Each call changes the row with one conditional statement,
+    so two contenders cannot both win. Commit the unit of work to publish it.
+    """
+
+    def acquire(self, name: str, holder: str, now: datetime, stale_after: timedelta) -> bool:
+        """Take (or keep, or steal when stale) the lock; True if ``holder`` now holds it."""
+        result = self.session.execute(
+            update(SchedulerLockRow)
+            .where(
+                col(SchedulerLockRow.name) == name,
+                (col(SchedulerLockRow.holder) == holder)
+                | (col(SchedulerLockRow.heartbeat_at) < now - stale_after),
+            )
+            .values(holder=holder, acquired_at=now, heartbeat_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            self.session.expire_all()
+            return True
+        if self.holder(name) is not None:
+            return False
+        try:
+            with self.session.begin_nested():
+                self.session.add(
+                    SchedulerLockRow(name=name, holder=holder, acquired_at=now, heartbeat_at=now)
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def heartbeat(self, name: str, holder: str, now: datetime) -> bool:
+        """Refresh the lock; False if ``holder`` no longer holds it (it was stolen)."""
+        result = self.session.execute(
+            update(SchedulerLockRow)
+            .where(col(SchedulerLockRow.name) == name, col(SchedulerLockRow.holder) == holder)
+            .values(heartbeat_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return getattr(result, "rowcount", 0) == 1
+
+    def release(self, name: str, holder: str) -> bool:
+        """Give the lock up; False if ``holder`` did not hold it."""
+        result = self.session.execute(
+            delete(SchedulerLockRow)
+            .where(col(SchedulerLockRow.name) == name, col(SchedulerLockRow.holder) == holder)
+            .execution_options(synchronize_session=False)
+        )
+        return getattr(result, "rowcount", 0) == 1
+
+    def holder(self, name: str) -> str | None:
+        """Who holds the lock now (whether or not stale)."""
+        value = self.session.exec(
+            select(SchedulerLockRow.holder).where(SchedulerLockRow.name == name)
+        ).first()
+        return value

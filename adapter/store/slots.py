@@ -1,0 +1,143 @@
+"""Slots: the periods a clinic offers, from templates, imports or the API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import ColumnElement
+from sqlmodel import col, select
+
+from adapter.domain.model import AppointmentState, Slot
+from adapter.store.base import Repository
+from adapter.store.errors import StoreError
+from adapter.store.records import SlotSource, UpsertResult
+from adapter.store.tables import AppointmentRow, SlotRow
+
+LIVE = (AppointmentState.REQUESTED.value, AppointmentState.CONFIRMED.value)
+
+
+def _slot(row: SlotRow) -> Slot:
+    return Slot(
+        id=row.id,
+        clinic=row.clinic,
+        practitioner=row.practitioner,
+        appointment_type=row.appointment_type,
+        start=row.start_utc,
+        end=row.end_utc,
+    )
+
+
+def _has_live_appointment() -> ColumnElement[bool]:
+    return (
+        select(AppointmentRow.id)
+        .where(AppointmentRow.slot_id == SlotRow.id, col(AppointmentRow.state).in_(LIVE))
+        .exists()
+    )
+
+
+class SlotRepository(Repository):
+    """Slots of every clinic; only active slots are ever offered."""
+
+    def upsert_slots(
+        self, slots: Iterable[Slot], source: SlotSource = SlotSource.API
+    ) -> UpsertResult:
+        """Add new slots, update changed ones, leave equal ones alone (idempotent).
+
+        A slot counts as changed when its practitioner, type, times or source
+        differ, or when it was deactivated (it is reactivated). A slot id owned by
+        another clinic is refused.
+        """
+        added = updated = unchanged = 0
+        for slot in slots:
+            row = self.session.get(SlotRow, slot.id)
+            if row is None:
+                self.session.add(
+                    SlotRow(
+                        id=slot.id,
+                        clinic=slot.clinic,
+                        practitioner=slot.practitioner,
+                        appointment_type=slot.appointment_type,
+                        start_utc=slot.start,
+                        end_utc=slot.end,
+                        source=source.value,
+                        active=True,
+                    )
+                )
+                added += 1
+                continue
+            if row.clinic != slot.clinic:
+                raise StoreError(f"slot {slot.id} belongs to another clinic")
+            if _slot(row) == slot and row.source == source.value and row.active:
+                unchanged += 1
+                continue
+            row.practitioner = slot.practitioner
+            row.appointment_type = slot.appointment_type
+            row.start_utc = slot.start
+            row.end_utc = slot.end
+            row.source = source.value
+            row.active = True
+            updated += 1
+        self.session.flush()
+        return UpsertResult(added, updated, unchanged)
+
+    def add(self, slot: Slot, source: SlotSource = SlotSource.API) -> None:
+        """Add one slot (or update it: same as :meth:`upsert_slots`)."""
+        self.upsert_slots([slot], source)
+
+    def get(self, clinic: str, slot_id: str, *, include_inactive: bool = False) -> Slot | None:
+        """The slot, if it belongs to ``clinic`` (and is active unless asked otherwise)."""
+        row = self.session.get(SlotRow, slot_id)
+        if row is None or row.clinic != clinic or not (row.active or include_inactive):
+            return None
+        return _slot(row)
+
+    def deactivate(self, clinic: str, slot_id: str) -> bool:
+        """Withdraw a slot from offer; False when there is no such active slot."""
+        row = self.session.get(SlotRow, slot_id)
+        if row is None or row.clinic != clinic or not row.active:
+            return False
+        row.active = False
+        self.session.flush()
+        return True
+
+    def in_window(
+        self,
+        clinic: str,
+        start: datetime,
+        end: datetime,
+        *,
+        practitioner: str | None = None,
+        free_only: bool = False,
+    ) -> list[Slot]:
+        """Active slots starting in [start, end), by start; ``free_only``: no live appointment."""
+        query = select(SlotRow).where(
+            SlotRow.clinic == clinic,
+            col(SlotRow.active).is_(True),
+            col(SlotRow.start_utc) >= start,
+            col(SlotRow.start_utc) < end,
+        )
+        if practitioner is not None:
+            query = query.where(SlotRow.practitioner == practitioner)
+        if free_only:
+            query = query.where(~_has_live_appointment())
+        rows = self.session.exec(query.order_by(col(SlotRow.start_utc), col(SlotRow.id))).all()
+        return [_slot(r) for r in rows]
+
+    def free_in_window(
+        self, clinic: str, start: datetime, end: datetime, *, practitioner: str | None = None
+    ) -> list[Slot]:
+        """Active slots starting in [start, end) that hold no live appointment."""
+        return self.in_window(clinic, start, end, practitioner=practitioner, free_only=True)
+
+    def is_free(self, clinic: str, slot_id: str) -> bool:
+        """True when the slot exists, is active and holds no live appointment."""
+        found = self.session.exec(
+            select(SlotRow.id).where(
+                SlotRow.id == slot_id,
+                SlotRow.clinic == clinic,
+                col(SlotRow.active).is_(True),
+                ~_has_live_appointment(),
+            )
+        ).first()
+        return found is not None

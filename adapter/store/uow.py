@@ -1,0 +1,147 @@
+"""Unit of work and the store that makes them.
+
+Usage (cosmicpython style)::
+
+    store = Store("sqlite:///var/adapter.db")
+    store.create_schema()
+    with store.uow() as uow:
+        slot = uow.slots.get("ddfl", slot_id)
+        uow.appointments.add(appointment)      # may raise SlotTaken
+        uow.outbox.add(clinic="ddfl", ...)
+        uow.commit()                           # leaving without commit rolls back
+
+Everything written in one unit of work commits (or not) together: state, audit,
+events and every outgoing message (the outbox).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from adapter.store.bookings import AppointmentRepository, WishRepository
+from adapter.store.catalog import (
+    AppointmentTypeRepository,
+    ClinicRepository,
+    PractitionerRepository,
+)
+from adapter.store.db import READ_ONLY, create_schema, make_engine
+from adapter.store.journal import AuditRepository, EventRepository
+from adapter.store.messaging import (
+    OutboxRepository,
+    ProcessedMessageRepository,
+    SentMessageRepository,
+)
+from adapter.store.patients import PatientRepository
+from adapter.store.scheduling import LockRepository, ReleaseRepository
+from adapter.store.slots import SlotRepository
+
+
+class UnitOfWork:
+    """One transaction with a repository per table family.
+
+    Enter with ``with``; call :meth:`commit` to keep the changes. Leaving the
+    block without a commit (or by an exception) rolls back. After a commit the
+    same unit of work may go on and commit again.
+    """
+
+    clinics: ClinicRepository
+    practitioners: PractitionerRepository
+    types: AppointmentTypeRepository
+    slots: SlotRepository
+    appointments: AppointmentRepository
+    wishes: WishRepository
+    patients: PatientRepository
+    messages: ProcessedMessageRepository
+    outbox: OutboxRepository
+    sent: SentMessageRepository
+    audit: AuditRepository
+    events: EventRepository
+    releases: ReleaseRepository
+    locks: LockRepository
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        self._engine = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """The open session (only inside ``with``)."""
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open: use it in a with block")
+        return self._session
+
+    def __enter__(self) -> UnitOfWork:
+        if self._session is not None:
+            raise RuntimeError("the unit of work is already open")
+        session = Session(self._engine, expire_on_commit=False)
+        self._session = session
+        self.clinics = ClinicRepository(session)
+        self.practitioners = PractitionerRepository(session)
+        self.types = AppointmentTypeRepository(session)
+        self.slots = SlotRepository(session)
+        self.appointments = AppointmentRepository(session)
+        self.wishes = WishRepository(session)
+        self.patients = PatientRepository(session)
+        self.messages = ProcessedMessageRepository(session)
+        self.outbox = OutboxRepository(session)
+        self.sent = SentMessageRepository(session)
+        self.audit = AuditRepository(session)
+        self.events = EventRepository(session)
+        self.releases = ReleaseRepository(session)
+        self.locks = LockRepository(session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            session.rollback()
+        finally:
+            session.close()
+            self._session = None
+
+    def commit(self) -> None:
+        """Make everything done so far durable, at once."""
+        self.session.commit()
+
+    def rollback(self) -> None:
+        """Undo everything since the last commit."""
+        self.session.rollback()
+
+
+class Store:
+    """The database: makes units of work. One per process, shared by threads."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.engine = make_engine(url, echo=echo)
+
+    @classmethod
+    def from_engine(cls, engine: Engine) -> Store:
+        """A store over an engine made elsewhere (with :func:`make_engine`)."""
+        store = cls.__new__(cls)
+        store.engine = engine
+        return store
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def create_schema(self) -> None:
+        """Create what is missing (idempotent); see :func:`adapter.store.db.create_schema`."""
+        create_schema(self.engine)
+
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work. ``read_only`` lets SQLite readers run beside the writer."""
+        return UnitOfWork(self.engine, read_only=read_only)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
