@@ -78,7 +78,7 @@ class PostgresServer:
             )
         return result
 
-    def execute(self, statement: sql.Composable) -> None:
+    def execute(self, statement: sql.SQL | sql.Composed) -> None:
         """Run one statement in autocommit on the maintenance database."""
         with psycopg.connect(
             host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True
