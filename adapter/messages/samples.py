@@ -110,34 +110,34 @@ def example_clinic() -> SampleClinic:
     clinic = Clinic(
         key="ddfl",
         her_id="8142519",
-        org_number="921234565",
+        org_number="912345678",
         name="DDFL Ehelse Interntest med Mock",
-        address=Address("Storgata 1", "0155", "Oslo"),
-        phone="+4722000000",
+        address=Address("Universitetsgaten 7", "0164", "OSLO"),
+        phone="11 22 33 44",
     )
-    here = "Storgata 1, 0155 Oslo"
+    here = "Universitetsgaten 7, 0164 OSLO"
     return SampleClinic(
         clinic=clinic,
         fastlege=Practitioner(
-            key="benedikte", clinic="ddfl", her_id="8142520", hpr_number="9144900",
-            given_name="Benedikte", family_name="Fastlege", role=Rolle.FASTLEGE,
+            key="benedikte", clinic="ddfl", her_id="8142520", hpr_number="9144889",
+            given_name="Benedikte", family_name="Geiran", role=Rolle.FASTLEGE,
         ),
         vikar=Practitioner(
-            key="ingar", clinic="ddfl", her_id="8142521", hpr_number="9144889",
-            given_name="Ingar", family_name="Vikar", role=Rolle.VIKAR_FOR_FASTLEGE,
+            key="ingar", clinic="ddfl", her_id="8142521", hpr_number="9144890",
+            given_name="Ingar", family_name="Vikersund", role=Rolle.VIKAR_FOR_FASTLEGE,
             stands_in_for="benedikte",
         ),
         jordmor=Practitioner(
-            key="arna", clinic="ddfl", her_id="8142522", hpr_number="9144890",
-            given_name="Arna", family_name="Jordmor", role=Rolle.ANSVARLIG_JORDMOR,
+            key="arna", clinic="ddfl", her_id="8142522", hpr_number="9144891",
+            given_name="Arna", family_name="Jordal", role=Rolle.ANSVARLIG_JORDMOR,
             open_to_unlisted=True,
         ),
         ordinary=AppointmentType(
-            key="ordinary", clinic="ddfl", name="Konsultasjon", duration=minutes(20),
+            key="oppmote", clinic="ddfl", name="Legetime", duration=minutes(20),
             location=here,
         ),
         urgent=AppointmentType(
-            key="urgent", clinic="ddfl", name="Hastetime", duration=minutes(15),
+            key="hastetime", clinic="ddfl", name="Hastetime", duration=minutes(15),
             category=Timetype.HASTETIME, location=here,
         ),
         video=AppointmentType(
@@ -145,12 +145,12 @@ def example_clinic() -> SampleClinic:
             category=Timetype.VIDEO, location="Videotime", description=VIDEO_TEXT,
         ),
         phone=AppointmentType(
-            key="phone", clinic="ddfl", name="Telefontime", duration=minutes(30),
+            key="telefon", clinic="ddfl", name="Telefontime", duration=minutes(30),
             location="Telefontime", description=PHONE_TEXT,
         ),
         first_midwife=AppointmentType(
-            key="midwife-first", clinic="ddfl", name="Første svangerskapskontroll",
-            duration=minutes(45), location=here,
+            key="jordmor_forste", clinic="ddfl", name="Første svangerskapskonsultasjon",
+            duration=minutes(60), location=here,
         ),
     )  # fmt: skip
 
@@ -197,6 +197,9 @@ def load_example_clinic(config_dir: Path | None = None) -> SampleClinic:
         return sample_from(cfg.clinic, cfg.practitioners, cfg.appointment_types)
     return example_clinic()
 
+
+#: The example configuration in a checkout (absent in an installed package).
+CONFIG_DIR: Final = Path(__file__).resolve().parents[2] / "config"
 
 #: Patient and representative (the guide's test persons).
 PATIENT: Final = Person("13116900216", IdType.FNR, given_name="Line", family_name="Danser")
@@ -415,10 +418,14 @@ def build_samples(
 
 
 def write_samples(outdir: Path, sample: SampleClinic | None = None) -> list[Path]:
-    """Write every sample to ``outdir`` (created if missing); return the paths written."""
+    """Write every sample to ``outdir`` (created if missing); return the paths written.
+
+    Without ``sample`` the clinic comes from the checkout's ``config/`` when it loads,
+    else from :func:`example_clinic`.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for name, built in build_samples(sample).items():
+    for name, built in build_samples(sample or load_example_clinic(CONFIG_DIR)).items():
         path = outdir / f"{name}.xml"
         path.write_bytes(built.body)
         written.append(path)

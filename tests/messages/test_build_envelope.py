@@ -101,7 +101,7 @@ def test_parties_have_two_levels_with_her_ids() -> None:
         i.find("mh:TypeId", N).get("V"): i.findtext("mh:Id", namespaces=N)
         for i in sender.findall("mh:Ident", N)
     }
-    assert idents == {"ENH": "921234565", "HER": "8142519"}
+    assert idents == {"ENH": "912345678", "HER": "8142519"}
     hcp = sender.find("mh:HealthcareProfessional", N)
     assert hcp.find("mh:RoleToPatient", N).get("V") == "6"
     assert hcp.findtext("mh:Ident/mh:Id", namespaces=N) == "8142520"

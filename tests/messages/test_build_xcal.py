@@ -109,7 +109,7 @@ def test_offered_slot_is_tentative_with_type_practitioner_and_release_time() -> 
     assert event.uid == "slot-1"
     assert event.contact == SAMPLE.fastlege.her_id
     assert event.categories == ("Hastetime",)
-    assert event.attendee_name == "Benedikte Fastlege"
+    assert event.attendee_name == "Benedikte Geiran"
     assert event.available_at == slot.start - timedelta(hours=5)
     must_call = offered_event(OfferedSlot(slot, SAMPLE.fastlege, SAMPLE.video, must_call=True))
     assert must_call.categories == ("Video", "MustCall")
@@ -136,7 +136,7 @@ def test_appointment_event_keeps_slot_as_uid_and_appointment_as_related_to() -> 
     assert event.categories == ("Video",)
     no_place = replace(SAMPLE.ordinary, location="")
     other = appointment_event(replace(details, appointment_type=no_place), None)
-    assert other.location == "Storgata 1, 0155 Oslo"
+    assert other.location == "Universitetsgaten 7, 0164 OSLO"
 
 
 @pytest.mark.parametrize(
@@ -169,6 +169,6 @@ def test_icalendar_document_shape() -> None:
     assert props.findtext("ic:dtstart/ic:date-time", namespaces=N) == "2026-03-29T03:00:00"
     assert props.findtext("ic:dtend/ic:date-time", namespaces=N) == "2026-03-29T03:20:00"
     assert props.findtext("ic:attendee/ic:parameters/ic:cn/ic:text", namespaces=N) == (
-        "Benedikte Fastlege"
+        "Benedikte Geiran"
     )
     assert props.findtext("ic:attendee/ic:cal-address", namespaces=N)
