@@ -445,7 +445,11 @@ def _overlaps(reader: Reader, out: ClinicFile) -> None:
                 if hit:
                     days = ", ".join(_DAY_NAMES[d] for d in sorted(a.weekdays & b.weekdays))
                     reader.issue(
-                        ("templates", int(b.source.key[len("templates[") : -1])),
+                        (
+                            "templates",
+                            int(b.source.key[len("templates[") : -1]),
+                            "hours" if b.ranges else "at",
+                        ),
                         f"overlapping slots for '{a.practitioner}' on {days}: "
                         f"{hit[0]:%H:%M}-{hit[1]:%H:%M} ({b.appointment_type}) overlaps "
                         f"{sa:%H:%M}-{ea:%H:%M} ({a.appointment_type}, {a.source.key})",

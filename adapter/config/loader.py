@@ -78,7 +78,7 @@ def _read(
                     file=name,
                     line=0,
                     key="",
-                    message=f"missing file {name} in {directory}",
+                    message=f"file not found in {directory}",
                     fix=f"create {name}; the commented example is in the project's config/",
                 )
             )

@@ -10,6 +10,7 @@ from typing import Final
 from adapter.config.clinic_file import one_of
 from adapter.config.reader import Reader, Table
 from adapter.config.syntax import (
+    format_duration,
     parse_cutoff,
     parse_duration,
     parse_release,
@@ -243,8 +244,8 @@ def _rules(
         if horizon is not None and min_lead is not None and min_lead >= horizon:
             reader.warn(
                 (*path, "min_lead"),
-                f"rule '{name}': lead time {min_lead} is not shorter than horizon "
-                f"{horizon}, so nothing is bookable",
+                f"rule '{name}': lead time {format_duration(min_lead)} is not shorter than "
+                f"horizon {format_duration(horizon)}, so nothing is bookable",
                 "shorten min_lead or lengthen horizon",
             )
         if (

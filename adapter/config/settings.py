@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from adapter.config.reader import Reader, Table
-from adapter.config.syntax import parse_duration, parse_time
+from adapter.config.syntax import format_duration, parse_duration, parse_time
 
 FILE: Final = "adapter.toml"
 
@@ -171,7 +171,7 @@ def read_settings(data: Table, reader: Reader, config_dir: Path) -> Settings:
     if ttl > SYNC_TTL or ttl <= timedelta(0):
         reader.issue(
             ("sync", "ttl"),
-            f"sync TTL {ttl} is outside (0, 15 s]",
+            f"sync TTL {format_duration(ttl)} is outside (0, 15 s]",
             'Helsenorge expires sync requests after 15 s; use "15 s" or less',
         )
         ttl = SYNC_TTL
@@ -188,7 +188,7 @@ def read_settings(data: Table, reader: Reader, config_dir: Path) -> Settings:
     if retention < MIN_RETENTION:
         reader.issue(
             ("retention", "processed_messages"),
-            f"processed messages kept only {retention}; "
+            f"processed messages kept only {format_duration(retention)}; "
             "duplicates arriving later would be processed twice",
             'keep them at least "7 days"',
         )

@@ -64,6 +64,15 @@ def parse_duration(value: object) -> timedelta:
     return float(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
+def format_duration(value: timedelta) -> str:
+    """A duration in the config's own words: ``"2 days"``, ``"90 min"``, ``"15 s"``."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("weeks", 604800), ("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
 TIME_FIX: Final = 'write the time as HH:MM between 00:00 and 23:59, e.g. "07:30"'
 _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -184,7 +193,9 @@ def parse_release(value: object) -> ReleaseTime:
         try:
             at = parse_time(match.group(5))
         except BadValue as exc:
-            raise BadValue(f"impossible release time {value!r}: {exc.message}", exc.fix) from None
+            raise BadValue(
+                f"impossible release time {value!r}: no time of day {match.group(5)}", exc.fix
+            ) from None
         if match.group(1):
             return ReleaseTime(days_before=0, at=at)
         days = int(match.group(2))
