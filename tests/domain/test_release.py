@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import time as clock
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 
 from adapter.domain.calendar import WorkingCalendar
+from adapter.domain.model import Slot
 from adapter.domain.release import (
     CLOSED_DAY_RULE,
     Visibility,
@@ -42,12 +44,16 @@ BOOKABLE = VisibilityKind.BOOKABLE
 CLOSED = VisibilityKind.CLOSED
 
 
-def benedikte_day(day: date = WEDNESDAY) -> list:
+def benedikte_day(day: date = WEDNESDAY) -> list[Slot]:
     return day_of_slots("benedikte", "ordinary", day)
 
 
 def see(
-    slot, now, rules: RuleSet = EXAMPLE_RULES, day=(), cal: WorkingCalendar = CAL
+    slot: Slot,
+    now: datetime,
+    rules: RuleSet = EXAMPLE_RULES,
+    day: Sequence[Slot] = (),
+    cal: WorkingCalendar = CAL,
 ) -> Visibility:
     return visibility(slot, rules, now, calendar=cal, day_slots=day)
 
@@ -337,7 +343,7 @@ def test_a_clinic_open_on_holidays_shows_them() -> None:
 # --- evaluate and the scheduler ------------------------------------------------------
 
 
-def _mixed_week() -> list:
+def _mixed_week() -> list[Slot]:
     slots = []
     for offset in range(5):
         day = WEDNESDAY + timedelta(days=offset)
@@ -383,7 +389,7 @@ def test_next_release_after_is_the_earliest_change() -> None:
 
 
 def test_evaluate_of_ten_thousand_slots_is_fast() -> None:
-    slots = []
+    slots: list[Slot] = []
     day = date(2026, 11, 30)
     while len(slots) < 10_000:
         if day.weekday() < 5:
@@ -399,8 +405,6 @@ def test_evaluate_of_ten_thousand_slots_is_fast() -> None:
 
 
 def test_visibility_needs_an_aware_now() -> None:
-    from datetime import datetime
-
     from adapter.domain.errors import InvalidValue
 
     with pytest.raises(InvalidValue):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapter.domain.model import Slot
 from adapter.domain.release import (
     PHASE_ORDER,
     VisibilityKind,
@@ -27,6 +28,9 @@ from adapter.domain.rules import Action, ReleaseRule, ReleaseTime, RuleSet, Sele
 from tests.domain.builders import CAL, make_slot
 
 US = timedelta(microseconds=1)
+
+#: rule set, a practitioner's run of slots, one slot of it, moments in time order
+Case = tuple[RuleSet, list[Slot], Slot, list[datetime]]
 PROPERTY = settings(max_examples=200, deadline=None)
 
 wall_times = st.builds(time, hour=st.integers(0, 23), minute=st.sampled_from([0, 15, 30, 45, 59]))
@@ -78,7 +82,7 @@ offsets = st.integers(-70 * 24 * 60, 24 * 60).map(lambda m: timedelta(minutes=m)
 
 
 @st.composite
-def cases(draw: st.DrawFn):
+def cases(draw: st.DrawFn) -> Case:
     """A rule set, one practitioner's run of slots, one slot of it and some moments."""
     rules = draw(rule_sets)
     first = draw(starts)
@@ -94,13 +98,13 @@ def cases(draw: st.DrawFn):
     return rules, day, slot, sorted(moments)
 
 
-def kind_at(rules: RuleSet, day, slot, now: datetime) -> VisibilityKind:
+def kind_at(rules: RuleSet, day: list[Slot], slot: Slot, now: datetime) -> VisibilityKind:
     return visibility(slot, rules, now, calendar=CAL, day_slots=day).kind
 
 
 @PROPERTY
 @given(cases())
-def test_never_bookable_before_release_or_after_cut_off(case) -> None:
+def test_never_bookable_before_release_or_after_cut_off(case: Case) -> None:
     rules, day, slot, moments = case
     eff = effective_rule(slot, rules, slot.id in held_back_by_share(day, rules))
     for now in moments:
@@ -118,7 +122,7 @@ def test_never_bookable_before_release_or_after_cut_off(case) -> None:
 
 @PROPERTY
 @given(cases())
-def test_visibility_only_moves_forward(case) -> None:
+def test_visibility_only_moves_forward(case: Case) -> None:
     rules, day, slot, moments = case
     kinds = [kind_at(rules, day, slot, now) for now in moments]
     phases = [PHASE_ORDER[k] for k in kinds]
@@ -129,7 +133,7 @@ def test_visibility_only_moves_forward(case) -> None:
 
 @PROPERTY
 @given(cases(), st.floats(0.0, 1.0))
-def test_next_change_is_exact(case, fraction: float) -> None:
+def test_next_change_is_exact(case: Case, fraction: float) -> None:
     rules, day, slot, moments = case
     for now in moments:
         vis = visibility(slot, rules, now, calendar=CAL, day_slots=day)
@@ -147,7 +151,7 @@ def test_next_change_is_exact(case, fraction: float) -> None:
 
 @PROPERTY
 @given(cases())
-def test_held_back_shows_its_release_time(case) -> None:
+def test_held_back_shows_its_release_time(case: Case) -> None:
     rules, day, slot, moments = case
     for now in moments:
         vis = visibility(slot, rules, now, calendar=CAL, day_slots=day)
