@@ -14,7 +14,8 @@ from datetime import UTC, datetime, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapter.domain.model import Slot
+from adapter.domain.calendar import at_local
+from adapter.domain.model import OSLO, Slot
 from adapter.domain.release import (
     PHASE_ORDER,
     VisibilityKind,
@@ -159,3 +160,14 @@ def test_held_back_shows_its_release_time(case: Case) -> None:
             assert vis.available_at > now
         if vis.kind is not VisibilityKind.HELD_BACK:
             assert vis.available_at is None
+
+
+@PROPERTY
+@given(starts, st.integers(0, 60), st.integers(0, 24 * 60 - 1))
+def test_shift_back_counts_days_in_wall_time_and_the_rest_in_absolute_time(
+    start: datetime, days: int, minutes: int
+) -> None:
+    local_start = start.astimezone(OSLO)
+    wall = at_local(local_start.date() - timedelta(days=days), local_start.time())
+    expected = wall - timedelta(minutes=minutes) if days else start - timedelta(minutes=minutes)
+    assert shift_back(start, timedelta(days=days, minutes=minutes)) == expected
