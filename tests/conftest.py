@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.postgres import postgres_db_url, postgres_server, postgres_url  # noqa: F401
+from tests.servers.rabbitmq import rabbitmq  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -75,3 +75,10 @@ class Transport(Protocol):
     def close(self) -> None:
         """Release connections and files."""
         ...
+
+
+class TransportError(Exception):
+    """A transport could not do what was asked (broker unreachable, queue missing, ...).
+
+    Messages name queues and ids only, never message content.
+    """

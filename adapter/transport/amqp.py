@@ -1,0 +1,570 @@
+"""AMQP 1.0 transport (python-qpid-proton) for NHN's message bus and RabbitMQ.
+
+What it does (HITS 1216 §2.1.2, §2.1.3):
+
+- one persistent connection (``proton.utils.BlockingConnection``), reopened with
+  exponential backoff when it drops; links are cached per queue and rebuilt after a
+  reconnect. Use one :class:`AmqpTransport` per thread (proton is not thread-safe);
+- outgoing messages are persistent (``durable``) and carry message-id (a UUID, not the
+  MsgHead MsgId), to, subject, reply-to, correlation-id, content-type, a TTL when the
+  message has ``expires_at``, the application properties given (fromHerId, toHerId,
+  applicationTimeStamp, cpaId, ...) plus ``X-SystemIdentifier`` (our name and version).
+  The payload travels as one AMQP ``data`` section (bytes as is); a report for the
+  error queue has no application data at all;
+- received messages stay unsettled until :meth:`AmqpDelivery.accept` (after the
+  caller's commit). :meth:`AmqpDelivery.release` hands the message back with the
+  ``released`` outcome, so the broker delivers it again (RabbitMQ 3.10's AMQP 1.0
+  plugin ignores ``modified``: the message would stay locked until the link closes).
+  Attempts are counted per (queue, message-id) in this process; after
+  ``max_delivery_attempts`` the message is copied to ``<queue>_dl`` (with
+  ``x-dead-letter-reason`` and ``x-delivery-attempts``) and only then accepted, so it
+  is never dropped;
+- a received TTL becomes ``expires_at`` (the earlier of applicationTimeStamp + TTL and
+  receive time + TTL; the broker drops expired messages itself).
+
+Queues and RabbitMQ 3.10 (address format v1): ``/amq/queue/NAME`` needs an existing
+queue; ``/queue/NAME`` declares one when a link attaches, NON-durable by default. It
+declares a DURABLE queue when the link's target terminus asks for durability
+(``durability = unsettled-state``): that is what :meth:`AmqpTransport.ensure_queues`
+does, with no management plugin, rabbitmqadmin or AMQP 0-9-1 client. A queue that
+already exists non-durable makes that declaration fail (inequivalent arguments): it
+must be deleted first. With v2 (RabbitMQ 4) queues are made by the broker's operator;
+:meth:`~AmqpTransport.ensure_queues` only checks that they exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from proton import Delivery as ProtonDelivery
+from proton import Message, ProtonException, SSLDomain, Terminus, Timeout
+from proton.reactor import LinkOption
+from proton.utils import BlockingConnection, BlockingReceiver, BlockingSender
+
+from adapter import __version__
+from adapter.logs import get_logger
+from adapter.transport.addresses import AddressFormat, declare_address, queue_address
+from adapter.transport.base import TransportError, TransportMessage
+
+__all__ = [
+    "DEAD_LETTER_SUFFIX",
+    "SYSTEM_IDENTIFIER",
+    "AmqpDelivery",
+    "AmqpTransport",
+    "TlsConfig",
+    "from_proton",
+    "to_proton",
+]
+
+_log = get_logger("adapter.transport.amqp")
+
+#: Suffix of the dead-letter queue beside each queue we read.
+DEAD_LETTER_SUFFIX = "_dl"
+#: Default ``X-SystemIdentifier`` value: our name and version.
+SYSTEM_IDENTIFIER = f"epj-adapter {__version__}"
+_MAX_TRACKED = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """TLS settings: CA bundle to trust, optional client certificate, hostname check."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    key_password: str | None = field(default=None, repr=False)
+    verify_hostname: bool = True
+
+    def domain(self) -> SSLDomain:
+        """The proton SSL domain for a client connection."""
+        domain = SSLDomain(SSLDomain.MODE_CLIENT)
+        if self.ca_file is not None:
+            domain.set_trusted_ca_db(str(self.ca_file))
+        if self.cert_file is not None:
+            key = self.key_file if self.key_file is not None else self.cert_file
+            domain.set_credentials(str(self.cert_file), str(key), self.key_password)
+        mode = SSLDomain.VERIFY_PEER_NAME if self.verify_hostname else SSLDomain.VERIFY_PEER
+        domain.set_peer_authentication(mode)
+        return domain
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def to_proton(
+    queue: str,
+    message: TransportMessage,
+    *,
+    now: datetime,
+    system_identifier: str = SYSTEM_IDENTIFIER,
+) -> Message:
+    """The proton message for ``message`` sent to ``queue`` (durable, HITS 1216 properties)."""
+    props: dict[str, str] = {str(k): str(v) for k, v in message.application_properties.items()}
+    props.setdefault("X-SystemIdentifier", system_identifier)
+    msg = Message(
+        id=message.message_id,
+        address=message.to or queue,
+        subject=message.subject or None,
+        reply_to=message.reply_to,
+        correlation_id=message.correlation_id,
+        content_type=message.content_type or None,
+        durable=True,
+        properties=props,
+    )
+    if message.body:
+        msg.body = bytes(message.body)
+        msg.inferred = True  # bytes as one data section, as HITS 1216 asks
+    if message.expires_at is not None:
+        seconds = (_utc(message.expires_at) - now).total_seconds()
+        msg.ttl = max(seconds, 0.001)
+    return msg
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def _body(value: Any) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, list) and all(isinstance(v, bytes | memoryview) for v in value):
+        return b"".join(bytes(v) for v in value)
+    return str(value).encode("utf-8")
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def from_proton(msg: Message, queue: str, *, received_at: datetime) -> TransportMessage:
+    """The :class:`TransportMessage` for a received proton message."""
+    raw: dict[Any, Any] = dict(msg.properties or {})
+    props = {str(k): "" if v is None else (_text(v) or "") for k, v in raw.items()}
+    expires_at: datetime | None = None
+    if msg.expiry_time:
+        expires_at = datetime.fromtimestamp(float(msg.expiry_time), UTC)
+    elif msg.ttl:
+        ttl = timedelta(seconds=float(msg.ttl))
+        candidates = [_utc(received_at) + ttl]
+        stamp = _parse_time(props.get("applicationTimeStamp"))
+        if stamp is not None:
+            candidates.append(_utc(stamp) + ttl)
+        expires_at = min(candidates)
+    return TransportMessage(
+        body=_body(msg.body),
+        message_id=_text(msg.id) or "",
+        subject=_text(msg.subject) or "",
+        content_type=_text(msg.content_type) or "",
+        reply_to=_text(msg.reply_to),
+        correlation_id=_text(msg.correlation_id),
+        expires_at=expires_at,
+        to=_text(msg.address) or queue,
+        application_properties=props,
+    )
+
+
+class _DurableTarget(LinkOption):
+    """Ask RabbitMQ to declare the queue behind ``/queue/NAME`` as durable."""
+
+    def apply(self, link: Any) -> None:
+        link.target.durability = Terminus.DELIVERIES
+        link.target.expiry_policy = Terminus.EXPIRE_NEVER
+
+
+@dataclass(eq=False)
+class AmqpDelivery:
+    """A received message, unsettled at the broker until :meth:`accept`."""
+
+    transport: AmqpTransport
+    _queue: str
+    _message: TransportMessage
+    _delivery: ProtonDelivery = field(repr=False)
+    _generation: int
+    attempts: int = 0
+    _done: bool = False
+
+    @property
+    def queue(self) -> str:
+        """The queue it came from."""
+        return self._queue
+
+    @property
+    def message(self) -> TransportMessage:
+        """The message."""
+        return self._message
+
+    def accept(self) -> None:
+        """Settle it as accepted: call only after the effect has committed."""
+        if not self._done:
+            self._done = True
+            self.transport._accept(self)
+
+    def release(self, reason: str | None = None) -> None:
+        """Hand it back for another try; after the last try it goes to ``<queue>_dl``."""
+        if not self._done:
+            self._done = True
+            self.transport._release(self, reason)
+
+
+class AmqpTransport:
+    """:class:`~adapter.transport.base.Transport` over AMQP 1.0 (one connection, reconnects)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        address_format: AddressFormat | str = AddressFormat.V1,
+        user: str | None = None,
+        password: str | None = None,
+        tls: TlsConfig | None = None,
+        reconnect_initial: float = 0.5,
+        reconnect_max: float = 30.0,
+        connect_timeout: float = 10.0,
+        send_timeout: float = 30.0,
+        heartbeat: float | None = 10.0,
+        max_delivery_attempts: int = 10,
+        reply_queue: str | None = None,
+        system_identifier: str = SYSTEM_IDENTIFIER,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if max_delivery_attempts < 1:
+            raise ValueError("max_delivery_attempts must be at least 1")
+        self.url = url
+        self.address_format = AddressFormat(address_format)
+        self.user = user
+        self.password = password
+        self.tls = tls
+        self.reconnect_initial = reconnect_initial
+        self.reconnect_max = reconnect_max
+        self.connect_timeout = connect_timeout
+        self.send_timeout = send_timeout
+        self.heartbeat = heartbeat
+        self.max_delivery_attempts = max_delivery_attempts
+        self.reply_queue = reply_queue
+        self.system_identifier = system_identifier
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._conn: BlockingConnection | None = None
+        self._generation = 0
+        self._senders: dict[str, BlockingSender] = {}
+        self._receivers: dict[str, BlockingReceiver] = {}
+        self._attempts: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._delay = reconnect_initial
+        self._next_try = 0.0
+        self._closed = False
+
+    # -- connection --------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open now."""
+        return self._conn is not None
+
+    def _open(self) -> BlockingConnection:
+        kwargs: dict[str, Any] = {}
+        if self.user is not None:
+            kwargs["user"] = self.user
+            kwargs["password"] = self.password or ""
+            kwargs["allowed_mechs"] = "PLAIN"
+            kwargs["sasl_enabled"] = True
+        return BlockingConnection(
+            self.url,
+            timeout=self.connect_timeout,
+            ssl_domain=self.tls.domain() if self.tls else None,
+            heartbeat=self.heartbeat,
+            **kwargs,
+        )
+
+    def _connection(self, deadline: float) -> BlockingConnection:
+        """The open connection, (re)connecting with backoff until ``deadline``."""
+        if self._closed:
+            raise TransportError("transport is closed")
+        while self._conn is None:
+            wait = self._next_try - time.monotonic()
+            if wait > 0:
+                if time.monotonic() + wait > deadline:
+                    time.sleep(max(0.0, deadline - time.monotonic()))
+                    raise TransportError("broker unreachable (waiting to reconnect)")
+                time.sleep(wait)
+            try:
+                self._conn = self._open()
+            except ProtonException as exc:
+                self._next_try = time.monotonic() + self._delay
+                _log.warning(
+                    "transport.connect_failed", error=type(exc).__name__, retry_in=self._delay
+                )
+                self._delay = min(self._delay * 2, self.reconnect_max)
+                if time.monotonic() >= deadline:
+                    raise TransportError("broker unreachable") from exc
+                continue
+            self._generation += 1
+            self._delay = self.reconnect_initial
+            self._next_try = 0.0
+            _log.info("transport.connected", generation=self._generation)
+        return self._conn
+
+    def _drop(self, why: str) -> None:
+        """Forget the connection and its links (after an error); reconnect later."""
+        conn, self._conn = self._conn, None
+        self._senders.clear()
+        self._receivers.clear()
+        if conn is not None:
+            _log.warning("transport.disconnected", reason=why)
+            with contextlib.suppress(Exception):
+                conn.close()
+        if self._next_try <= time.monotonic():
+            self._next_try = time.monotonic() + self._delay
+            self._delay = min(self._delay * 2, self.reconnect_max)
+
+    def _pump(self) -> None:
+        """Let proton write what is pending (dispositions) without blocking for long."""
+        conn = self._conn
+        if conn is None:
+            return
+        container = conn.container
+        saved = container.timeout
+        container.timeout = 0.02
+        try:
+            for _ in range(50):
+                container.process()
+                transport = conn.conn.transport if conn.conn is not None else None
+                if transport is None or transport.pending() <= 0:
+                    break
+        finally:
+            container.timeout = saved
+
+    # -- links -------------------------------------------------------------------
+
+    def _sender(self, conn: BlockingConnection, queue: str) -> BlockingSender:
+        sender = self._senders.get(queue)
+        if sender is None:
+            sender = conn.create_sender(queue_address(queue, self.address_format))
+            self._senders[queue] = sender
+        return sender
+
+    def _receiver(self, conn: BlockingConnection, queue: str) -> BlockingReceiver:
+        receiver = self._receivers.get(queue)
+        if receiver is None:
+            receiver = conn.create_receiver(queue_address(queue, self.address_format), credit=0)
+            self._receivers[queue] = receiver
+        return receiver
+
+    # -- Transport ---------------------------------------------------------------
+
+    def ensure_queues(self, queues: Iterable[str], *, dead_letter: bool = True) -> None:
+        """Make sure each queue (and its ``_dl`` queue) exists, durable (see module doc)."""
+        names: list[str] = []
+        for queue in queues:
+            names.append(queue)
+            if dead_letter and not queue.endswith(DEAD_LETTER_SUFFIX):
+                names.append(queue + DEAD_LETTER_SUFFIX)
+        deadline = time.monotonic() + self.send_timeout
+        for name in names:
+            conn = self._connection(deadline)
+            address = declare_address(name, self.address_format)
+            try:
+                if address is None:
+                    link = conn.create_sender(queue_address(name, self.address_format))
+                else:
+                    link = conn.create_sender(address, options=_DurableTarget())
+            except ProtonException as exc:
+                self._drop("declare failed")
+                raise TransportError(
+                    f"queue {name} could not be declared durable or does not exist "
+                    f"(a non-durable queue of that name must be deleted first): "
+                    f"{type(exc).__name__}"
+                ) from exc
+            # Detach without waiting: RabbitMQ 3.10 does not always answer a detach.
+            link.link.close()
+            self._pump()
+        _log.info("transport.queues_ready", count=len(names))
+
+    def send(self, queue: str, message: TransportMessage) -> None:
+        """Put a persistent message on ``queue``; returns once the broker has it."""
+        deadline = time.monotonic() + self.send_timeout
+        while True:
+            try:
+                conn = self._connection(deadline)
+            except TransportError as exc:
+                raise TransportError(
+                    f"could not send message {message.message_id} to {queue}: {exc}"
+                ) from exc
+            msg = to_proton(
+                queue, message, now=self._clock(), system_identifier=self.system_identifier
+            )
+            try:
+                self._sender(conn, queue).send(msg, timeout=max(0.5, deadline - time.monotonic()))
+            except ProtonException as exc:
+                self._drop(f"send failed: {type(exc).__name__}")
+                if time.monotonic() >= deadline:
+                    raise TransportError(
+                        f"could not send message {message.message_id} to {queue}"
+                    ) from exc
+                continue
+            _log.debug("transport.sent", queue=queue, message_id=message.message_id)
+            return
+
+    def receive(self, queues: list[str], timeout: float) -> AmqpDelivery | None:
+        """The next message from any of ``queues``, or None after ``timeout`` seconds.
+
+        Broker trouble is not raised: the connection is reopened with backoff, and None
+        comes back when nothing could be received in time.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while True:
+            try:
+                conn = self._connection(deadline)
+                receivers = [(q, self._receiver(conn, q)) for q in queues]
+                for _q, receiver in receivers:
+                    idle = receiver.fetcher is not None and not receiver.fetcher.incoming
+                    if idle and receiver.link.credit == 0:
+                        receiver.link.flow(1)
+                found = self._first_ready(receivers)
+                if found is None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return None
+                    try:
+                        conn.wait(
+                            lambda rs=receivers: self._first_ready(rs) is not None,  # type: ignore[misc]
+                            timeout=remaining,
+                        )
+                    except Timeout:
+                        return None
+                    found = self._first_ready(receivers)
+                    if found is None:
+                        return None
+            except TransportError:
+                return None
+            except ProtonException as exc:
+                self._drop(f"receive failed: {type(exc).__name__}")
+                if time.monotonic() >= deadline:
+                    return None
+                continue
+            queue, receiver = found
+            assert receiver.fetcher is not None
+            proton_msg, proton_delivery = receiver.fetcher.incoming.popleft()
+            message = from_proton(proton_msg, queue, received_at=self._clock())
+            key = (queue, message.message_id)
+            return AmqpDelivery(
+                self,
+                queue,
+                message,
+                proton_delivery,
+                self._generation,
+                attempts=self._attempts.get(key, 0),
+            )
+
+    @staticmethod
+    def _first_ready(
+        receivers: list[tuple[str, BlockingReceiver]],
+    ) -> tuple[str, BlockingReceiver] | None:
+        for queue, receiver in receivers:
+            if receiver.fetcher is not None and receiver.fetcher.incoming:
+                return queue, receiver
+        return None
+
+    def close(self) -> None:
+        """Close the connection; unsettled messages go back to their queues."""
+        self._closed = True
+        conn, self._conn = self._conn, None
+        self._senders.clear()
+        self._receivers.clear()
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    # -- settlement ---------------------------------------------------------------
+
+    def _settle(self, delivery: AmqpDelivery, state: int) -> bool:
+        if delivery._generation != self._generation or self._conn is None:
+            _log.warning(
+                "transport.settle_after_reconnect",
+                queue=delivery.queue,
+                message_id=delivery.message.message_id,
+            )
+            return False
+        try:
+            delivery._delivery.update(state)
+            delivery._delivery.settle()
+            self._pump()
+        except ProtonException as exc:
+            self._drop(f"settle failed: {type(exc).__name__}")
+            return False
+        return True
+
+    def _accept(self, delivery: AmqpDelivery) -> None:
+        self._attempts.pop((delivery.queue, delivery.message.message_id), None)
+        if self._settle(delivery, ProtonDelivery.ACCEPTED):
+            _log.debug(
+                "transport.accepted", queue=delivery.queue, message_id=delivery.message.message_id
+            )
+
+    def _release(self, delivery: AmqpDelivery, reason: str | None) -> None:
+        key = (delivery.queue, delivery.message.message_id)
+        attempts = self._attempts.pop(key, 0) + 1
+        if attempts >= self.max_delivery_attempts:
+            self._dead_letter(delivery, attempts, reason)
+            return
+        self._attempts[key] = attempts
+        while len(self._attempts) > _MAX_TRACKED:
+            self._attempts.popitem(last=False)
+        self._settle(delivery, ProtonDelivery.RELEASED)
+
+    def _dead_letter(self, delivery: AmqpDelivery, attempts: int, reason: str | None) -> None:
+        original = delivery.message
+        props = dict(original.application_properties)
+        props["x-dead-letter-reason"] = reason or f"released {attempts} times"
+        props["x-delivery-attempts"] = str(attempts)
+        props["x-original-queue"] = delivery.queue
+        copy = TransportMessage(
+            body=original.body,
+            message_id=original.message_id or str(uuid.uuid4()),
+            subject=original.subject,
+            content_type=original.content_type,
+            reply_to=original.reply_to,
+            correlation_id=original.correlation_id,
+            expires_at=None,
+            to=original.to or delivery.queue,
+            application_properties=props,
+        )
+        try:
+            self.send(delivery.queue + DEAD_LETTER_SUFFIX, copy)
+        except TransportError:
+            _log.error(
+                "transport.dead_letter_failed", queue=delivery.queue, message_id=original.message_id
+            )
+            self._settle(delivery, ProtonDelivery.RELEASED)
+            return
+        self._settle(delivery, ProtonDelivery.ACCEPTED)
+        _log.warning(
+            "transport.dead_lettered",
+            queue=delivery.queue,
+            message_id=original.message_id,
+            attempts=attempts,
+        )
