@@ -46,6 +46,7 @@ __all__ = [
     "load_certificate",
     "load_certificates",
     "load_private_key",
+    "pair_keys",
 ]
 
 #: What a certificate is used for.
@@ -361,3 +362,28 @@ def _fresh(crl: x509.CertificateRevocationList, now: datetime) -> bool:
 def utcnow() -> datetime:
     """The current time, UTC (the default clock)."""
     return datetime.now(UTC)
+
+
+def pair_keys(
+    keys: Sequence[PrivateKey], certs: Sequence[x509.Certificate]
+) -> list[tuple[PrivateKey, x509.Certificate]]:
+    """Each private key with the certificate(s) of its public key, keys in the order given.
+
+    For :class:`adapter.transport.cms.CmsProtection`'s decryption keys: the keys
+    come from ``adapter.toml``, the certificates from the routing file (a PEM
+    file may hold the old and the new one). A key without a certificate raises
+    :class:`CertificateLoadError`.
+    """
+    pairs: list[tuple[PrivateKey, x509.Certificate]] = []
+    for n, key in enumerate(keys, 1):
+        numbers = key.public_key().public_numbers()
+        mine = [
+            c
+            for c in certs
+            if isinstance(c.public_key(), rsa.RSAPublicKey)
+            and c.public_key().public_numbers() == numbers  # type: ignore[union-attr]
+        ]
+        if not mine:
+            raise CertificateLoadError(f"decryption key {n} has no matching certificate")
+        pairs.extend((key, c) for c in mine)
+    return pairs

@@ -195,18 +195,30 @@ class CmsProtection:
 
     # --- incoming -------------------------------------------------------------------
 
-    def unprotect(self, data: bytes, expected_signer_cert: x509.Certificate) -> bytes:
+    def unprotect(
+        self,
+        data: bytes,
+        expected_signer_cert: x509.Certificate | Sequence[x509.Certificate],
+    ) -> bytes:
         """Decrypt ``data`` and verify it was signed with ``expected_signer_cert``.
 
-        Returns the signed payload. Raises :class:`CmsError` (reject, with its
-        condition) or :class:`TransientCmsError` (retry later).
+        ``expected_signer_cert`` is the sender's signing certificate from the
+        routing (or several, while the sender rolls over to a new one); any
+        certificate carried inside the message is ignored. Returns the signed
+        payload. Raises :class:`CmsError` (reject, with its condition) or
+        :class:`TransientCmsError` (retry later).
         """
         now = self._clock()
+        expected = (
+            [expected_signer_cert]
+            if isinstance(expected_signer_cert, x509.Certificate)
+            else list(expected_signer_cert)
+        )
+        if not expected:
+            raise ValueError("no expected signer certificate given")
         signed_der = self._decrypt(data)
         signed_data = _parse_signed_data(signed_der)
-        self._require_usable(expected_signer_cert, now, "signing", whose="the sender's")
-        self._check_revocation(expected_signer_cert, now)
-        return self._verify(signed_data, expected_signer_cert)
+        return self._verify(signed_data, expected, now)
 
     def _require_usable(
         self, cert: x509.Certificate, now: datetime, purpose: Purpose, *, whose: str
@@ -283,25 +295,37 @@ class CmsProtection:
             )
         raise CmsError(DECRYPTION_FAILED, f"content encryption {algo_name} is not supported")
 
-    def _verify(self, signed_data: Any, expected: x509.Certificate) -> bytes:
+    def _verify(self, signed_data: Any, expected: list[x509.Certificate], now: datetime) -> bytes:
         try:
             encap = signed_data["encap_content_info"]
             content = encap["content"].native
             if content is None:
                 raise CmsError(INVALID_SIGNATURE, "the SignedData carries no content (detached)")
-            expected_id = _CertId.of(expected)
-            signers = [si for si in signed_data["signer_infos"] if expected_id.named_by(si["sid"])]
-            if not signers:
-                raise CmsError(
-                    INVALID_SIGNATURE,
-                    f"not signed with the sender's registered certificate {describe(expected)}",
-                )
-            for si in signers:
-                _verify_signer(si, encap, bytes(content), expected, self._allow_legacy)
+            ids = [(cert, _CertId.of(cert)) for cert in expected]
+            matched = [
+                (si, cert)
+                for si in signed_data["signer_infos"]
+                for cert, cert_id in ids
+                if cert_id.named_by(si["sid"])
+            ]
         except CmsError:
             raise
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise CmsError(INVALID_SIGNATURE, "the SignedData is not readable") from exc
+        if not matched:
+            names = ", ".join(describe(c) for c in expected)
+            raise CmsError(
+                INVALID_SIGNATURE, f"not signed with the sender's registered certificate {names}"
+            )
+        for si, cert in matched:
+            self._require_usable(cert, now, "signing", whose="the sender's")
+            self._check_revocation(cert, now)
+            try:
+                _verify_signer(si, encap, bytes(content), cert, self._allow_legacy)
+            except CmsError:
+                raise
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                raise CmsError(INVALID_SIGNATURE, "the SignerInfo is not readable") from exc
         return bytes(content)
 
 

@@ -516,3 +516,16 @@ def test_crl_signed_by_another_ca_is_not_trusted(
     protected = helsenorge.protect(PAYLOAD, clinic.encryption.cert)
     with pytest.raises(TransientCmsError):
         receiver.unprotect(protected, pki.party("helsenorge").signing.cert)
+
+
+def test_sender_rollover_accepts_either_registered_signing_certificate(
+    pki: TestPki, clinic: CmsProtection
+) -> None:
+    old = pki.party("helsenorge").signing
+    new = pki.issue("helsenorge", "signing")
+    target = pki.party("clinic").encryption.cert
+    for signer in (old, new):
+        protected = envelope_for_tests(_sign(PAYLOAD, signer), target)
+        assert clinic.unprotect(protected, [old.cert, new.cert]) == PAYLOAD
+    protected = envelope_for_tests(_sign(PAYLOAD, new), target)
+    assert _condition(lambda: clinic.unprotect(protected, [old.cert])) == INVALID_SIGNATURE

@@ -16,6 +16,7 @@ from adapter.transport.certs import (
     load_certificate,
     load_certificates,
     load_private_key,
+    pair_keys,
 )
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -114,3 +115,11 @@ def test_test_pki_writes_pem_files_without_committing_anything(tmp_path: Path) -
     ]
     assert (tmp_path / "a-signing.key").stat().st_mode & 0o077 == 0
     assert pki.party("a").her_id == "1"
+
+
+def test_pair_keys_matches_each_key_with_its_certificates(pki: TestPki) -> None:
+    clinic, other = pki.party("clinic").encryption, pki.party("other").encryption
+    pairs = pair_keys([clinic.key], [other.cert, clinic.cert])
+    assert [(k, c) for k, c in pairs] == [(clinic.key, clinic.cert)]
+    with pytest.raises(CertificateLoadError, match="decryption key 1 has no matching"):
+        pair_keys([other.key], [clinic.cert])
