@@ -49,14 +49,18 @@ def helsepersonell_liste(
     return root
 
 
-def helsepersonell(practitioner: Practitioner) -> etree._Element:
-    """Helsepersonell (2014-03-28) naming the practitioner of an appointment given
-    with another practitioner than asked for (answer 10)."""
+def helsepersonell(*practitioners: Practitioner) -> etree._Element:
+    """Helsepersonell (2014-03-28) naming practitioners other than the one addressed: the
+    practitioner of an appointment given with someone else (answer 10), or whose free
+    slots are offered in place of the one asked for (answer 03, guide 3.4.2.2)."""
+    if not practitioners:
+        raise InvalidValue("a Helsepersonell document names at least one practitioner")
     root = etree.Element(
         ns.q(ns.HELSEPERSONELL_2014, "Helsepersonell"),
         nsmap={None: ns.HELSEPERSONELL_2014, "fk1": ns.FK1},
     )
-    _fk1_professional(root, ns.HELSEPERSONELL_2014, practitioner)
+    for practitioner in practitioners:
+        _fk1_professional(root, ns.HELSEPERSONELL_2014, practitioner)
     return root
 
 

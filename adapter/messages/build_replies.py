@@ -195,20 +195,31 @@ def build_svar_ledige_timer(
     now: datetime,
     msg_id: str | None = None,
 ) -> Built:
-    """SvarLedigeTimer (HLT): 03 with one vevent per offered slot, or 04 (no iCalendar)."""
+    """SvarLedigeTimer (HLT): 03 with one vevent per offered slot, or 04 (no iCalendar).
+
+    When the request was addressed to one practitioner and slots of others are
+    offered (a vikar, say), a Helsepersonell document names those others (3.4.2.2).
+    """
     envelope = reply_envelope(request, now=now, sync=True, msg_id=msg_id)
     description = "Svar på hent ledige timer"
     if not offered:
         doc = Document(notat(Svar.INGEN_LEDIGE_TIMER), content_description=description)
         return build_msghead(envelope, [doc])
     calendar = icalendar([offered_event(o) for o in offered])
-    return build_msghead(
-        envelope,
-        [
-            Document(notat(Svar.LEDIGE_TIMER), content_description=description),
-            Document(calendar, description="iCalendarLedigeTimer"),
-        ],
-    )
+    documents = [
+        Document(notat(Svar.LEDIGE_TIMER), content_description=description),
+        Document(calendar, description="iCalendarLedigeTimer"),
+    ]
+    addressed = request.receiver.leaf_her_id
+    others: dict[str, Practitioner] = {}
+    for offer in offered:
+        if offer.practitioner.her_id != addressed:
+            others.setdefault(offer.practitioner.her_id, offer.practitioner)
+    if others and request.receiver.professional is not None:
+        documents.append(
+            Document(helsepersonell(*others.values()), description="Annet helsepersonell")
+        )
+    return build_msghead(envelope, documents)
 
 
 def build_svar_planlagte_timer(

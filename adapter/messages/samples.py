@@ -258,6 +258,7 @@ def build_samples(
         OfferedSlot(video, benedikte, s.video),
         OfferedSlot(phone, benedikte, s.phone),
         OfferedSlot(midwife, arna, s.first_midwife, must_call=True),
+        OfferedSlot(vikar, ingar, s.ordinary),
     ]
 
     conv = Conversation(msg_id="5b7e2c0e-6a0f-4c3b-8a59-3d1c9b7f0a01", conversation_id="")

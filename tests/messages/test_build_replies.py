@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -113,6 +114,18 @@ def test_ledige_timer_03_carries_the_slots_and_04_no_calendar() -> None:
     empty = _root(build_svar_ledige_timer(_request(MsgType.TIMERESERVASJON), [], now=NOW).body)
     assert _answer(empty) == "04"
     assert empty.find(".//ic:icalendar", N) is None
+
+
+def test_ledige_timer_of_other_practitioners_name_them() -> None:
+    offered = [
+        OfferedSlot(SLOT, S.fastlege, S.ordinary),
+        OfferedSlot(VIKAR_SLOT, S.vikar, S.ordinary),
+        OfferedSlot(replace(VIKAR_SLOT, id="slot-uid-3"), S.vikar, S.ordinary),
+    ]
+    root = _root(build_svar_ledige_timer(_request(MsgType.TIMERESERVASJON), offered, now=NOW).body)
+    assert _documents(root) == ["Dialogmelding", "icalendar", "Helsepersonell"]
+    names = root.findall(".//hp14:Helsepersonell/hp14:Helsepersonell/fk1:GivenName", N)
+    assert [n.text for n in names] == ["Ingar"]
 
 
 def test_planlagte_timer_01_and_02() -> None:

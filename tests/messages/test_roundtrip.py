@@ -226,6 +226,7 @@ def test_free_slots_round_trip_over_dst_days(written: Written) -> None:
     assert window.available_at is None
     assert window.expected_duration == minutes(30)
     assert window.contact_her_id == S.jordmor.her_id
+    assert [p.given_name for p in reply.practitioners] == ["Arna"]  # not the one asked
 
 
 def test_no_free_slots(written: Written) -> None:
