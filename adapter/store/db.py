@@ -20,6 +20,9 @@ SQLite settings, per connection:
 
 PostgreSQL goes through psycopg 3 (``postgresql+psycopg://``; a bare
 ``postgresql://`` URL is read as that).
+
+Privacy: bound parameters are hidden from error messages (``hide_parameters``)
+and PostgreSQL's DETAIL, which quotes row values, is dropped from them.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, event, select, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from adapter.store.errors import SchemaMismatch
@@ -63,7 +66,26 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, in_memory=parsed.database in (None, "", ":memory:"), echo=echo)
-    return create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+    event.listen(engine, "handle_error", _drop_row_values)
+    return engine
+
+
+def _drop_row_values(context: ExceptionContext) -> None:
+    """Keep PostgreSQL's DETAIL ("Failing row contains (..., 13116900216, ...)") out.
+
+    The primary message (which names the constraint) stays; the detail would put
+    a fødselsnummer or a name into exception messages and so into logs.
+    """
+    orig = context.original_exception
+    primary = getattr(getattr(orig, "diag", None), "message_primary", None)
+    if not primary:
+        return
+    orig.args = (primary,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None and wrapped.args:
+        name = f"{type(orig).__module__}.{type(orig).__name__}"
+        wrapped.args = (f"({name}) {primary}", *wrapped.args[1:])
 
 
 def _sqlite_engine(url: str, *, in_memory: bool, echo: bool) -> Engine:

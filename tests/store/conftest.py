@@ -85,7 +85,7 @@ def slot(
     start: datetime | None = None,
     slot_id: str | None = None,
 ) -> Slot:
-    """The n-th 20-minute slot after T0."""
+    """The n-th 20-minute slot after T0 (end computed in UTC: safe on DST nights)."""
     begin = start or T0 + timedelta(minutes=20 * n)
     return Slot(
         id=slot_id or f"00000000-0000-4000-8000-{clinic_key[:4]:0>4}{n:08d}",
@@ -93,7 +93,7 @@ def slot(
         practitioner=practitioner_key,
         appointment_type="ordinary",
         start=begin,
-        end=begin + timedelta(minutes=20),
+        end=begin.astimezone(UTC) + timedelta(minutes=20),
     )
 
 
