@@ -34,12 +34,6 @@ from adapter.messages.envelope import Envelope, Party
 
 APPREC_MIG: Final = "v1.1 2012-02-15"
 
-#: 8258 display names, kept here: in ``codes.DISPLAY`` the values "1"/"2" collide with 1101.
-STATUS_DISPLAY: Final[dict[AppRecStatus, str]] = {
-    AppRecStatus.OK: "OK",
-    AppRecStatus.AVVIST: "Avvist",
-    AppRecStatus.OK_FEIL_I_DELMELDING: "OK, feil i delmelding",
-}
 SOFTWARE_NAME: Final = "epj-adapter"
 
 
@@ -104,7 +98,7 @@ def build_apprec(
     el(root, ns.APPREC_11, "Id", apprec_id)
     _hcp(root, "Sender", sender)
     _hcp(root, "Receiver", receiver)
-    coded(root, ns.APPREC_11, "Status", status.value, dn=STATUS_DISPLAY[status])
+    coded(root, ns.APPREC_11, "Status", status.value, dn=display(status))
     for problem in errors:
         coded(
             root,
