@@ -8,7 +8,7 @@ layer speaks Europe/Oslo wall time (:data:`OSLO`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -119,7 +119,7 @@ class Slot:
     def __post_init__(self) -> None:
         require_aware(self.start, "slot start")
         require_aware(self.end, "slot end")
-        if self.end <= self.start:
+        if self.end.astimezone(UTC) <= self.start.astimezone(UTC):  # not wall time (fold)
             raise InvalidValue(f"slot {self.id}: end {self.end} is not after start {self.start}")
 
     @property
@@ -264,7 +264,7 @@ class Appointment:
         require_aware(self.start, "appointment start")
         require_aware(self.end, "appointment end")
         require_aware(self.created_at, "created_at")
-        if self.end <= self.start:
+        if self.end.astimezone(UTC) <= self.start.astimezone(UTC):  # not wall time (fold)
             raise InvalidValue(f"appointment {self.id}: end is not after start")
 
     @classmethod
@@ -443,6 +443,8 @@ class Wish:
 
 def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
     """True when two half-open periods [start, end) overlap."""
+    # in UTC: two aware times of one zone compare by wall time, wrong in the autumn fold
+    a_start, a_end, b_start, b_end = (t.astimezone(UTC) for t in (a_start, a_end, b_start, b_end))
     return a_start < b_end and b_start < a_end
 
 
