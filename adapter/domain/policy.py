@@ -22,7 +22,7 @@ and the general refusal codes of 2.4 "Feilkoder brukt i Type forespørsel"):
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -55,11 +55,11 @@ def decision_deadline(slot: Slot, rules: RuleSet, now: datetime) -> datetime | N
     None for auto-confirm (and for manual policies without a deadline); else
     ``now + deadline``, but never later than the slot's start.
     """
-    require_aware(now, "now")
+    now = require_aware(now, "now").astimezone(UTC)
     policy = booking_policy(slot, rules)
     if policy.auto_confirm or policy.decision_deadline is None:
         return None
-    return min(now + policy.decision_deadline, slot.start)
+    return min(now + policy.decision_deadline, slot.start.astimezone(UTC))
 
 
 def cancellation_deadline(
@@ -76,7 +76,7 @@ def cancellation_deadline(
     require_aware(start, "start")
     deadlines: list[datetime] = []
     if cutoff.hours_before is not None:
-        deadlines.append(start - cutoff.hours_before)
+        deadlines.append(start.astimezone(UTC) - cutoff.hours_before)
     if cutoff.working_days_before is not None:
         day = calendar.working_days_before(
             start.astimezone(OSLO).date(), cutoff.working_days_before
@@ -90,7 +90,7 @@ def cancellation_deadline(
 
 def may_cancel(start: datetime, rules: RuleSet, now: datetime, calendar: WorkingCalendar) -> bool:
     """True when a patient may still cancel online an appointment at ``start``."""
-    require_aware(now, "now")
+    now = require_aware(now, "now").astimezone(UTC)
     if now >= start:
         return False
     deadline = cancellation_deadline(start, rules.cancellation, calendar)

@@ -38,7 +38,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Final, NamedTuple
 
@@ -271,7 +271,7 @@ def _held_by_share(slots: Sequence[tuple[Slot, datetime]], rules: RuleSet) -> fr
         groups[(slot.practitioner, ls.date(), index)].append(slot)
     held: set[str] = set()
     for (_, _, index), group in groups.items():
-        group.sort(key=lambda s: (s.start, s.id))
+        group.sort(key=lambda s: (_utc(s.start), s.id))  # UTC: wall time misorders the fold
         held.update(group[p].id for p in _even_positions(len(group), shares[index]))
     return frozenset(held)
 
@@ -279,12 +279,18 @@ def _held_by_share(slots: Sequence[tuple[Slot, datetime]], rules: RuleSet) -> fr
 # --- instants ----------------------------------------------------------------------
 
 
+def _utc(instant: datetime) -> datetime:
+    """``instant`` in UTC, so that arithmetic on it is absolute time."""
+    return instant if instant.tzinfo is UTC else instant.astimezone(UTC)
+
+
 def shift_back(instant: datetime, duration: timedelta) -> datetime:
-    """``instant - duration``: whole days in wall-time calendar days, the rest absolute."""
-    return _shift_back(instant, instant.astimezone(OSLO), duration)
+    """``instant - duration``: whole days in wall-time calendar days, the rest absolute (UTC)."""
+    return _shift_back(_utc(instant), instant.astimezone(OSLO), duration)
 
 
 def _shift_back(instant: datetime, ls: datetime, duration: timedelta) -> datetime:
+    """:func:`shift_back` of a UTC ``instant`` whose Oslo wall time is ``ls``."""
     if duration.days <= 0:
         return instant - duration
     day = ls.date()
@@ -314,7 +320,7 @@ def release_instant(
     is absolute time.
     """
     if release.hours_before is not None:
-        return slot_start - release.hours_before
+        return _utc(slot_start) - release.hours_before
     assert release.at is not None
     day = slot_start.astimezone(OSLO).date()
     if release.working_days:
@@ -403,12 +409,12 @@ def visibility(
     among them), needed by share rules; when empty, only ``slot`` is considered,
     so a share rule holds it back only if round(share) is 1.
     """
-    require_aware(now, "now")
+    now = _utc(require_aware(now, "now"))
     held = slot.id in held_back_by_share(day_slots or (slot,), rules)
     ls = slot.start.astimezone(OSLO)
     eff = _resolve(rules, _key(slot, ls), held)
     closed = calendar.is_closed_day(ls.date())
-    return _visibility_at(now, slot.start, ls, eff, closed, calendar)
+    return _visibility_at(now, _utc(slot.start), ls, eff, closed, calendar)
 
 
 def evaluate(
@@ -420,7 +426,7 @@ def evaluate(
     pass whole days. Rule resolution and release instants are computed once per
     distinct slot pattern and day.
     """
-    require_aware(now, "now")
+    now = _utc(require_aware(now, "now"))
     pairs = [(slot, slot.start.astimezone(OSLO)) for slot in slots]
     held = _held_by_share(pairs, rules)
     rule_cache: dict[tuple[_Key, bool], EffectiveRule] = {}
@@ -440,10 +446,11 @@ def evaluate(
         closed = closed_cache.get(day)
         if closed is None:
             closed = closed_cache[day] = calendar.is_closed_day(day)
-        tk = (slot.start, id(eff), closed)
+        start = _utc(slot.start)
+        tk = (start, id(eff), closed)
         seen = seen_cache.get(tk)
         if seen is None:
-            seen = _visibility_at(now, slot.start, ls, eff, closed, calendar, release_cache)
+            seen = _visibility_at(now, start, ls, eff, closed, calendar, release_cache)
             seen_cache[tk] = seen
         result[slot.id] = seen
     return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from adapter.domain.calendar import WorkingCalendar, at_local
 from adapter.domain.model import Slot
@@ -38,7 +38,7 @@ def make_slot(
         practitioner=practitioner,
         appointment_type=appointment_type,
         start=start,
-        end=start + timedelta(minutes=minutes),
+        end=(start.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(start.tzinfo),
     )
 
 

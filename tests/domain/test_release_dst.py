@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from adapter.domain.release import VisibilityKind, release_instant, shift_back, visibility
+from adapter.domain.model import OSLO, Slot, overlaps
+from adapter.domain.release import (
+    VisibilityKind,
+    held_back_by_share,
+    release_instant,
+    shift_back,
+    visibility,
+)
 from adapter.domain.rules import Action, ReleaseRule, ReleaseTime, RuleSet
 from tests.domain.builders import CAL, make_slot, oslo
 
@@ -93,3 +100,36 @@ def test_two_working_days_before_over_a_dst_weekend() -> None:
     assert release_instant(slot.start, release, CAL) == oslo(2026, 3, 27, 7, 30)  # Friday, CET
     assert oslo(2026, 3, 27, 7, 30) == utc(2026, 3, 27, 6, 30)
     assert date(2026, 3, 29).weekday() == 6
+
+
+def test_a_slot_across_the_autumn_change_in_oslo_time_is_valid() -> None:
+    start = datetime(2026, 10, 25, 2, 40, tzinfo=OSLO)  # 02:40 CEST
+    end = datetime(2026, 10, 25, 2, 0, fold=1, tzinfo=OSLO)  # 02:00 CET, 20 min later
+    slot = Slot("s", "c", "p", "t", start, end)
+    assert overlaps(slot.start, slot.end, utc(2026, 10, 25, 0, 50), utc(2026, 10, 25, 0, 55))
+    assert not overlaps(slot.start, slot.end, utc(2026, 10, 25, 1, 0), utc(2026, 10, 25, 1, 30))
+
+
+def test_share_orders_the_fold_by_instant_not_wall_time() -> None:
+    first = datetime(2026, 10, 25, 2, 40, tzinfo=OSLO)  # 00:40 UTC
+    second = datetime(2026, 10, 25, 2, 20, fold=1, tzinfo=OSLO)  # 01:20 UTC
+    slots = [make_slot("p", "t", first), make_slot("p", "t", second)]
+    rules = RuleSet(
+        release_rules=(
+            ReleaseRule(
+                "half", action=Action.HOLD_BACK, share=0.5, release=ReleaseTime(at=time(7))
+            ),
+        )
+    )
+    # one of two is held back, at position floor(0.5 * 2 / 1) = 1: the later instant
+    assert held_back_by_share(slots, rules) == {slots[1].id}
+    assert held_back_by_share(slots[::-1], rules) == {slots[1].id}
+    now = utc(2026, 10, 25, 0, 0)
+    assert (
+        visibility(slots[1], rules, now, calendar=CAL, day_slots=slots).kind
+        is VisibilityKind.HELD_BACK
+    )
+    assert (
+        visibility(slots[0], rules, now, calendar=CAL, day_slots=slots).kind
+        is VisibilityKind.BOOKABLE
+    )
