@@ -274,6 +274,8 @@ class AmqpTransport:
         self._senders: dict[str, BlockingSender] = {}
         self._receivers: dict[str, BlockingReceiver] = {}
         self._attempts: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._replies: OrderedDict[str, TransportMessage] = OrderedDict()
+        self._accepted: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._delay = reconnect_initial
         self._next_try = 0.0
         self._closed = False
@@ -471,6 +473,9 @@ class AmqpTransport:
             proton_msg, proton_delivery = receiver.fetcher.incoming.popleft()
             message = from_proton(proton_msg, queue, received_at=self._clock())
             key = (queue, message.message_id)
+            if key in self._accepted:
+                # HITS 1216 §2.2.3: a duplicate AMQP message-id is logged only.
+                _log.warning("transport.duplicate_message_id", queue=queue, message_id=key[1])
             return AmqpDelivery(
                 self,
                 queue,
@@ -488,6 +493,95 @@ class AmqpTransport:
             if receiver.fetcher is not None and receiver.fetcher.incoming:
                 return queue, receiver
         return None
+
+    def request(
+        self, queue: str, message: TransportMessage, timeout: float = 15.0
+    ) -> TransportMessage | None:
+        """Send a sync request and wait for its reply on ``reply_queue`` (by correlation-id).
+
+        The request gets reply-to = the configured ``reply_queue`` (never derived from the
+        host name), a correlation-id (its own, or a new UUID) and ``expires_at`` =
+        now + ``timeout`` unless it has one. Replies for other requests that arrive
+        meanwhile are kept for their own :meth:`request` calls. None when no reply came
+        in time.
+        """
+        if not self.reply_queue:
+            raise TransportError("no reply queue configured for sync requests")
+        correlation_id = message.correlation_id or str(uuid.uuid4())
+        expires_at = message.expires_at or self._clock() + timedelta(seconds=timeout)
+        outgoing = TransportMessage(
+            body=message.body,
+            message_id=message.message_id,
+            subject=message.subject,
+            content_type=message.content_type,
+            reply_to=self.reply_queue,
+            correlation_id=correlation_id,
+            expires_at=expires_at,
+            to=message.to,
+            application_properties=message.application_properties,
+        )
+        deadline = time.monotonic() + timeout
+        self.send(queue, outgoing)
+        while True:
+            stashed = self._replies.pop(correlation_id, None)
+            if stashed is not None:
+                return stashed
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            delivery = self.receive([self.reply_queue], timeout=remaining)
+            if delivery is None:
+                continue
+            delivery.accept()
+            reply = delivery.message
+            if reply.correlation_id == correlation_id:
+                return reply
+            if reply.correlation_id:
+                self._replies[reply.correlation_id] = reply
+                while len(self._replies) > _MAX_TRACKED:
+                    self._replies.popitem(last=False)
+            _log.warning(
+                "transport.unmatched_reply",
+                queue=self.reply_queue,
+                message_id=reply.message_id,
+                correlation_id=reply.correlation_id,
+            )
+
+    def republish_dead_letters(self, queue: str, limit: int = 1000) -> int:
+        """Move up to ``limit`` messages from ``<queue>_dl`` back to ``queue``; how many moved.
+
+        The dead-letter bookkeeping properties are removed, as HITS 1216 §2.1.3.2.2 says a
+        message is reprocessed by putting it back on its queue.
+        """
+        moved = 0
+        source = queue + DEAD_LETTER_SUFFIX
+        while moved < limit:
+            delivery = self.receive([source], timeout=0.5)
+            if delivery is None:
+                break
+            original = delivery.message
+            props = {
+                k: v
+                for k, v in original.application_properties.items()
+                if k not in {"x-dead-letter-reason", "x-delivery-attempts", "x-original-queue"}
+            }
+            self.send(
+                queue,
+                TransportMessage(
+                    body=original.body,
+                    message_id=original.message_id,
+                    subject=original.subject,
+                    content_type=original.content_type,
+                    reply_to=original.reply_to,
+                    correlation_id=original.correlation_id,
+                    expires_at=None,
+                    to=queue,
+                    application_properties=props,
+                ),
+            )
+            delivery.accept()
+            moved += 1
+        return moved
 
     def close(self) -> None:
         """Close the connection; unsettled messages go back to their queues."""
@@ -519,7 +613,11 @@ class AmqpTransport:
         return True
 
     def _accept(self, delivery: AmqpDelivery) -> None:
-        self._attempts.pop((delivery.queue, delivery.message.message_id), None)
+        key = (delivery.queue, delivery.message.message_id)
+        self._attempts.pop(key, None)
+        self._accepted[key] = None
+        while len(self._accepted) > _MAX_TRACKED:
+            self._accepted.popitem(last=False)
         if self._settle(delivery, ProtonDelivery.ACCEPTED):
             _log.debug(
                 "transport.accepted", queue=delivery.queue, message_id=delivery.message.message_id

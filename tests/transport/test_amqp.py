@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -242,3 +243,94 @@ def test_unreachable_broker_gives_none_on_receive_and_an_error_on_send() -> None
             t.send("1_async", _message())
     finally:
         t.close()
+
+
+def test_credentials_given_apart_from_the_url(rabbitmq: RabbitMQServer) -> None:
+    t = AmqpTransport(f"amqp://{rabbitmq.host_port}", user="guest", password="guest")
+    try:
+        q = _queue()
+        t.ensure_queues([q], dead_letter=False)
+        t.send(q, _message())
+        delivery = t.receive([q], timeout=5)
+        assert delivery is not None
+        delivery.accept()
+    finally:
+        t.close()
+
+
+def test_wrong_password_is_not_connected(rabbitmq: RabbitMQServer) -> None:
+    t = AmqpTransport(
+        f"amqp://{rabbitmq.host_port}",
+        user="guest",
+        password="wrong",
+        connect_timeout=2,
+        send_timeout=1,
+    )
+    try:
+        with pytest.raises(TransportError):
+            t.send("1_async", _message())
+        assert not t.connected
+    finally:
+        t.close()
+
+
+def test_sync_request_gets_the_reply_with_its_correlation_id(rabbitmq: RabbitMQServer) -> None:
+    request_q, reply_q = _queue("sync"), _queue("syncreply")
+    client = AmqpTransport(rabbitmq.url, reply_queue=reply_q)
+    server = AmqpTransport(rabbitmq.url)
+    client.ensure_queues([request_q, reply_q])
+    # A late reply to some earlier request waits on the reply queue first.
+    client.send(reply_q, _message(correlation_id="earlier-request"))
+    seen: list[TransportMessage] = []
+
+    def answer() -> None:
+        delivery = server.receive([request_q], timeout=10)
+        assert delivery is not None
+        req = delivery.message
+        seen.append(req)
+        assert req.reply_to is not None
+        server.send(
+            req.reply_to,
+            _message(correlation_id=req.correlation_id, subject="reply"),
+        )
+        delivery.accept()
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        reply = client.request(request_q, _message(), timeout=10)
+    finally:
+        thread.join(15)
+        server.close()
+    try:
+        assert reply is not None
+        assert reply.subject == "reply"
+        assert seen[0].reply_to == reply_q
+        assert reply.correlation_id == seen[0].correlation_id
+        assert seen[0].expires_at is not None
+        earlier = client.request(request_q, _message(correlation_id="earlier-request"), timeout=1)
+        assert earlier is not None  # kept when it arrived out of turn
+    finally:
+        client.close()
+
+
+def test_request_without_reply_queue_is_refused(transport: AmqpTransport) -> None:
+    with pytest.raises(TransportError, match="reply queue"):
+        transport.request("1_sync", _message())
+
+
+def test_dead_letters_can_be_republished(transport: AmqpTransport) -> None:
+    q = _queue()
+    transport.ensure_queues([q])
+    sent = _message()
+    transport.send(q, sent)
+    for _ in range(3):
+        delivery = transport.receive([q], timeout=5)
+        assert delivery is not None
+        delivery.release()
+    assert transport.republish_dead_letters(q) == 1
+    back = transport.receive([q], timeout=5)
+    assert back is not None
+    assert back.message.message_id == sent.message_id
+    assert back.message.prop("x-dead-letter-reason") is None
+    back.accept()
