@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,11 @@ __all__ = [
     "DEAD_DIR",
     "DirectoryDelivery",
     "DirectoryTransport",
+    "dead_letters",
     "properties_from_json",
     "properties_to_json",
     "read_messages",
+    "republish_dead_letters",
     "write_message",
 ]
 
@@ -264,7 +266,8 @@ class DirectoryTransport:
         root: Path,
         *,
         archive: bool = False,
-        max_delivery_attempts: int = 5,
+        max_delivery_attempts: int = 10,
+        reply_queue: str | None = None,
         poll_interval: float = 0.05,
     ) -> None:
         if max_delivery_attempts < 1:
@@ -273,6 +276,7 @@ class DirectoryTransport:
         self.archive = archive
         self.max_delivery_attempts = max_delivery_attempts
         self.poll_interval = poll_interval
+        self.reply_queue = reply_queue
         self._in_hand: set[Path] = set()
         self._last_sweep = 0.0
         self.root.mkdir(parents=True, exist_ok=True)
@@ -306,6 +310,48 @@ class DirectoryTransport:
     def close(self) -> None:
         """Nothing to release but the record of messages in hand (they stay on disk)."""
         self._in_hand.clear()
+
+    def request(
+        self, queue: str, message: TransportMessage, timeout: float = 15.0
+    ) -> TransportMessage | None:
+        """Send a sync request and wait for the reply with its correlation-id.
+
+        The request gets reply-to = ``reply_queue``, a correlation-id (its own or a new
+        UUID) and ``expires_at`` = now + ``timeout`` unless it has one. Replies on the
+        reply queue for other requests are left there. None when no reply came in time.
+        """
+        if not self.reply_queue:
+            raise ValueError("no reply queue configured for sync requests")
+        correlation_id = message.correlation_id or str(uuid.uuid4())
+        outgoing = TransportMessage(
+            body=message.body,
+            message_id=message.message_id,
+            subject=message.subject,
+            content_type=message.content_type,
+            reply_to=self.reply_queue,
+            correlation_id=correlation_id,
+            expires_at=message.expires_at or datetime.now(UTC) + timedelta(seconds=timeout),
+            to=message.to,
+            application_properties=message.application_properties,
+        )
+        deadline = time.monotonic() + timeout
+        self.send(queue, outgoing)
+        folder = self.root / self.reply_queue
+        while True:
+            for _mtime, _name, path in _complete(folder):
+                if path in self._in_hand:
+                    continue
+                try:
+                    reply = _load(path, self.reply_queue)
+                except (OSError, ValueError):
+                    continue
+                if reply.correlation_id == correlation_id:
+                    self._in_hand.add(path)
+                    DirectoryDelivery(self, path, self.reply_queue, reply).accept()
+                    return reply
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(self.poll_interval)
 
     # -- internals ---------------------------------------------------------------
 
@@ -425,3 +471,37 @@ class DirectoryTransport:
                     )
                     with contextlib.suppress(FileNotFoundError):
                         os.replace(entry.path, target / entry.name)
+
+
+def dead_letters(root: Path, queue: str) -> list[tuple[TransportMessage, str]]:
+    """Every dead-lettered message of ``queue`` with its reason, oldest first."""
+    _check_queue_name(queue)
+    folder = Path(root) / DEAD_DIR / queue
+    found = []
+    for _mtime, _name, path in _complete(folder):
+        try:
+            message = _load(path, queue)
+        except (OSError, ValueError):
+            continue
+        reason_file = path.with_name(f"{path.stem}.reason.txt")
+        reason = reason_file.read_text().strip() if reason_file.exists() else ""
+        found.append((message, reason))
+    return found
+
+
+def republish_dead_letters(root: Path, queue: str) -> int:
+    """Put every dead-lettered message of ``queue`` back on it (attempts reset); how many."""
+    _check_queue_name(queue)
+    folder = Path(root) / DEAD_DIR / queue
+    moved = 0
+    for _mtime, _name, path in _complete(folder):
+        try:
+            message = _load(path, queue)
+        except (OSError, ValueError):
+            continue
+        write_message(root, queue, message)
+        for part in (*_companions(path), path.with_name(f"{path.stem}.reason.txt")):
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+        moved += 1
+    return moved

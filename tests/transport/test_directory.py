@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,8 +14,10 @@ import pytest
 from adapter.transport.base import CONTENT_TYPE_CMS, TransportMessage
 from adapter.transport.directory import (
     DirectoryTransport,
+    dead_letters,
     properties_to_json,
     read_messages,
+    republish_dead_letters,
     write_message,
 )
 
@@ -253,3 +256,53 @@ def test_read_messages_lists_without_removing(tmp_path: Path) -> None:
 def test_queue_names_that_escape_the_root_are_refused(tmp_path: Path, bad: str) -> None:
     with pytest.raises(ValueError, match="not a queue name"):
         write_message(tmp_path, bad, _message())
+
+
+def test_dead_letters_are_listed_with_reason_and_can_be_republished(tmp_path: Path) -> None:
+    transport = DirectoryTransport(tmp_path, max_delivery_attempts=1)
+    transport.send(Q, _message())
+    delivery = transport.receive([Q], timeout=0.5)
+    assert delivery is not None
+    delivery.release(reason="store unavailable")
+    [(message, reason)] = dead_letters(tmp_path, Q)
+    assert message.message_id.endswith("1")
+    assert "store unavailable" in reason
+    assert republish_dead_letters(tmp_path, Q) == 1
+    assert dead_letters(tmp_path, Q) == []
+    again = transport.receive([Q], timeout=0.5)
+    assert again is not None
+    assert again.attempts == 0
+    assert again.message.body == b"<MsgHead/>"
+
+
+def test_sync_request_gets_the_reply_with_its_correlation_id(tmp_path: Path) -> None:
+    client = DirectoryTransport(tmp_path, reply_queue="8093248_syncreply", poll_interval=0.01)
+    server = DirectoryTransport(tmp_path)
+    # a reply for another request stays where it is
+    write_message(tmp_path, "8093248_syncreply", _message(9, correlation_id="other"))
+
+    def answer() -> None:
+        delivery = server.receive(["91095_sync"], timeout=5)
+        assert delivery is not None
+        req = delivery.message
+        assert req.reply_to is not None
+        server.send(req.reply_to, _message(2, correlation_id=req.correlation_id))
+        delivery.accept()
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    reply = client.request("91095_sync", _message(1), timeout=5)
+    thread.join(5)
+    assert reply is not None
+    assert reply.message_id.endswith("2")
+    left = read_messages(tmp_path, "8093248_syncreply")
+    assert [m.correlation_id for m in left] == ["other"]
+
+
+def test_request_times_out_with_none(tmp_path: Path) -> None:
+    client = DirectoryTransport(tmp_path, reply_queue="8093248_syncreply", poll_interval=0.01)
+    assert client.request("91095_sync", _message(), timeout=0.1) is None
+    [sent] = read_messages(tmp_path, "91095_sync")
+    assert sent.reply_to == "8093248_syncreply"
+    assert sent.correlation_id
+    assert sent.expires_at is not None
