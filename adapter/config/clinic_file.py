@@ -110,6 +110,7 @@ def read_clinic_file(data: Table, reader: Reader) -> ClinicFile:
     reader.known_keys(data, (), ("clinic", "practitioners", "appointment_types", "templates"))
     _clinic(data, reader, out)
     _practitioners(data, reader, out)
+    _check_stand_ins(reader, out)
     _types(data, reader, out)
     _templates(data, reader, out)
     return out
@@ -252,6 +253,18 @@ def _practitioners(data: Table, reader: Reader, out: ClinicFile) -> None:
             )
 
 
+def _check_stand_ins(reader: Reader, out: ClinicFile) -> None:
+    """A vikar stands in for a fastlege (warning otherwise)."""
+    for key, practitioner in out.practitioners.items():
+        target = out.practitioners.get(practitioner.stands_in_for or "")
+        if target is not None and target.role is not Rolle.FASTLEGE:
+            reader.warn(
+                ("practitioners", key, "stands_in_for"),
+                f"'{key}' stands in for '{target.key}', who is not a fastlege",
+                'a vikar for fastlege stands in for a practitioner with role = "fastlege"',
+            )
+
+
 def _types(data: Table, reader: Reader, out: ClinicFile) -> None:
     table = reader.table(data, (), "appointment_types", required=True)
     if table is None:
@@ -350,6 +363,12 @@ def _templates(data: Table, reader: Reader, out: ClinicFile) -> None:
             message, fix = one_of(away_of, practitioners, "practitioner")
             reader.issue((*path, "only_when_away"), message, fix)
             ok = False
+        elif away_of is not None and not out.absences.get(away_of):
+            reader.warn(
+                (*path, "only_when_away"),
+                f"'{away_of}' has no away periods, so this template gives no slots",
+                f"add away = [{{from = ..., to = ...}}] under [practitioners.{away_of}]",
+            )
         fill = reader.flag(entry, path, "fill", False)
         if ok and who and kind and weekdays and ranges is not None and starts is not None:
             out.templates.append(

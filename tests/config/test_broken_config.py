@@ -309,3 +309,32 @@ def test_load_config_raises_with_every_error(tmp_path: Path) -> None:
 def test_missing_config_directory(tmp_path: Path) -> None:
     (issue,) = check_config(tmp_path / "nowhere")
     assert issue.message == "config directory not found"
+
+
+def test_vikar_template_without_away_periods_is_a_warning(tmp_path: Path) -> None:
+    config = copy_example(tmp_path)
+    edit(
+        config,
+        "clinic.toml",
+        "away = [\n    { from = 2026-11-16, to = 2026-11-20 },\n"
+        "    { from = 2027-02-22, to = 2027-02-26 },\n]\n",
+        "",
+    )
+    issues = check_config(config)
+    assert {(i.key, i.severity) for i in issues} == {
+        ("templates[5].only_when_away", Severity.WARNING),
+        ("templates[6].only_when_away", Severity.WARNING),
+    }
+    assert issues[0].message == "'benedikte' has no away periods, so this template gives no slots"
+    load_config(config)  # warnings do not stop loading
+
+
+def test_vikar_standing_in_for_a_non_fastlege_is_a_warning(tmp_path: Path) -> None:
+    config = copy_example(tmp_path)
+    edit(config, "clinic.toml", 'stands_in_for = "benedikte"', 'stands_in_for = "arna"')
+    (issue,) = check_config(config)
+    assert (issue.key, issue.severity, issue.message) == (
+        "practitioners.ingar.stands_in_for",
+        Severity.WARNING,
+        "'ingar' stands in for 'arna', who is not a fastlege",
+    )

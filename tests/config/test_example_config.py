@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, time, timedelta
+from pathlib import Path
 
 from adapter.config import check_config, generate_slots, load_config
 from adapter.domain.codes import Rolle, Timetype
 from adapter.domain.rules import Action, Level
-from tests.config.helpers import EXAMPLE
+from tests.config.helpers import EXAMPLE, copy_example, edit
 
 
 def test_example_config_has_no_issues() -> None:
@@ -141,3 +142,19 @@ def test_slots_on_dst_days_keep_wall_times() -> None:
     assert min(s.start for s in march).hour == 6  # 08:00 CEST = 06:00 UTC
     october = generate_slots(config, date(2026, 10, 26), date(2026, 10, 26))
     assert min(s.start for s in october).hour == 7  # 08:00 CET = 07:00 UTC
+
+
+def test_template_dates_and_exceptions(tmp_path: Path) -> None:
+    config_dir = copy_example(tmp_path)
+    edit(
+        config_dir,
+        "clinic.toml",
+        'weekdays = "wed"\nhours = "13:15-14:15"',
+        'weekdays = "wed"\nhours = "13:15-14:15"\nfrom = 2026-11-04\n'
+        "until = 2026-11-25\nexcept = [2026-11-11]",
+    )
+    config = load_config(config_dir)
+    slots = generate_slots(config, date(2026, 10, 28), date(2026, 12, 2))
+    phone_days = sorted({s.local_start.date() for s in slots if s.appointment_type == "telefon"})
+    # 11 Nov is an exception; 18 Nov falls in the weeks Benedikte is away
+    assert phone_days == [date(2026, 11, 4), date(2026, 11, 25)]
