@@ -38,7 +38,8 @@ import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, Final, Protocol
 
 from asn1crypto import cms as acms
 from asn1crypto import x509 as ax509
@@ -51,7 +52,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
+from adapter.transport.base import CONTENT_TYPE_CMS, CONTENT_TYPE_XML
 from adapter.transport.certs import (
+    CertificateLoadError,
     PrivateKey,
     Purpose,
     RevocationChecker,
@@ -59,6 +62,9 @@ from adapter.transport.certs import (
     RevocationUnavailable,
     check_certificate,
     describe,
+    load_certificate,
+    load_private_key,
+    pair_keys,
     utcnow,
 )
 
@@ -70,6 +76,8 @@ __all__ = [
     "REVOKED_CERTIFICATE",
     "CmsError",
     "CmsProtection",
+    "NoProtection",
+    "Protection",
     "TransientCmsError",
 ]
 
@@ -142,6 +150,45 @@ def _hash(name: str) -> hashes.HashAlgorithm:
     return _HASHES[name]()
 
 
+class Protection(Protocol):
+    """What the transports call: CMS when enabled, :class:`NoProtection` otherwise."""
+
+    @property
+    def content_type(self) -> str:
+        """The AMQP content-type of what :meth:`protect` returns."""
+        ...
+
+    def protect(self, payload: bytes, recipient_cert: x509.Certificate | None) -> bytes:
+        """The bytes to send."""
+        ...
+
+    def unprotect(
+        self,
+        data: bytes,
+        expected_signer_cert: x509.Certificate | Sequence[x509.Certificate] | None,
+    ) -> bytes:
+        """The payload received."""
+        ...
+
+
+class NoProtection:
+    """Plain payloads (CMS off: the demo and the directory transport by default)."""
+
+    content_type = CONTENT_TYPE_XML
+
+    def protect(self, payload: bytes, recipient_cert: x509.Certificate | None = None) -> bytes:
+        """``payload`` unchanged."""
+        return payload
+
+    def unprotect(
+        self,
+        data: bytes,
+        expected_signer_cert: x509.Certificate | Sequence[x509.Certificate] | None = None,
+    ) -> bytes:
+        """``data`` unchanged."""
+        return data
+
+
 class CmsProtection:
     """Sign-then-encrypt and decrypt-then-verify with our keys.
 
@@ -150,6 +197,46 @@ class CmsProtection:
     only the RecipientInfo decides which). ``revocation``: optional checker for the
     signer's certificate. ``clock``: returns the current UTC time.
     """
+
+    content_type = CONTENT_TYPE_CMS
+
+    @classmethod
+    def from_files(
+        cls,
+        signing_key: Path,
+        signing_cert: Path,
+        decryption_keys: Sequence[Path],
+        encryption_certs: Sequence[x509.Certificate],
+        *,
+        password: bytes | None = None,
+        allow_legacy_ciphers: bool = False,
+        revocation: RevocationChecker | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> CmsProtection:
+        """Build from ``adapter.toml`` [cms] paths and our encryption certificates.
+
+        ``encryption_certs`` are our own encryption certificates (from the routing
+        file, old and new during rollover); each decryption key is paired with
+        the certificate(s) of its public key. Raises ``CertificateLoadError`` with
+        a one-line reason.
+        """
+        if not decryption_keys:
+            raise CertificateLoadError("no decryption keys configured")
+        keys = [load_private_key(p, password) for p in decryption_keys]
+        own_key = load_private_key(signing_key, password)
+        own_cert = load_certificate(signing_cert)
+        own_numbers = own_key.public_key().public_numbers()
+        cert_key = own_cert.public_key()
+        if not isinstance(cert_key, rsa.RSAPublicKey) or cert_key.public_numbers() != own_numbers:
+            raise CertificateLoadError(f"{signing_key} is not the key of {signing_cert}")
+        return cls(
+            own_key,
+            own_cert,
+            pair_keys(keys, encryption_certs),
+            allow_legacy_ciphers=allow_legacy_ciphers,
+            revocation=revocation,
+            clock=clock,
+        )
 
     def __init__(
         self,
@@ -170,12 +257,14 @@ class CmsProtection:
 
     # --- outgoing -------------------------------------------------------------------
 
-    def protect(self, payload: bytes, recipient_cert: x509.Certificate) -> bytes:
+    def protect(self, payload: bytes, recipient_cert: x509.Certificate | None) -> bytes:
         """Sign ``payload`` with our signing certificate and encrypt it to ``recipient_cert``.
 
         Raises :class:`CmsError` if our signing certificate or the recipient's
         encryption certificate is not usable now (then nothing must be sent).
         """
+        if recipient_cert is None:
+            raise CmsError(INVALID_CERTIFICATE, "the recipient has no encryption certificate")
         now = self._clock()
         self._require_usable(self._signing_cert, now, "signing", whose="our")
         self._require_usable(recipient_cert, now, "encryption", whose="the recipient's")
@@ -198,7 +287,7 @@ class CmsProtection:
     def unprotect(
         self,
         data: bytes,
-        expected_signer_cert: x509.Certificate | Sequence[x509.Certificate],
+        expected_signer_cert: x509.Certificate | Sequence[x509.Certificate] | None,
     ) -> bytes:
         """Decrypt ``data`` and verify it was signed with ``expected_signer_cert``.
 
@@ -209,13 +298,16 @@ class CmsProtection:
         :class:`TransientCmsError` (retry later).
         """
         now = self._clock()
-        expected = (
-            [expected_signer_cert]
-            if isinstance(expected_signer_cert, x509.Certificate)
-            else list(expected_signer_cert)
-        )
+        if expected_signer_cert is None:
+            expected = []
+        elif isinstance(expected_signer_cert, x509.Certificate):
+            expected = [expected_signer_cert]
+        else:
+            expected = list(expected_signer_cert)
         if not expected:
-            raise ValueError("no expected signer certificate given")
+            raise CmsError(
+                INVALID_CERTIFICATE, "no signing certificate is registered for the sender"
+            )
         signed_der = self._decrypt(data)
         signed_data = _parse_signed_data(signed_der)
         return self._verify(signed_data, expected, now)
@@ -368,7 +460,12 @@ def _unwrap_key(ktri: Any, key: PrivateKey) -> bytes:
     raise ValueError(f"key transport {name} is not supported")
 
 
+_KEY_BYTES: Final = {"aes128_cbc": 16, "aes192_cbc": 24, "aes256_cbc": 32, "tripledes_3key": 24}
+
+
 def _decrypt_content(algo_name: str, cek: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+    if len(cek) != _KEY_BYTES[algo_name]:
+        raise ValueError("content-encryption key of the wrong length")
     if algo_name in _AES_CBC:
         cipher = Cipher(algorithms.AES(cek), modes.CBC(iv))
         block = 128

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from adapter.testing import TestCredential, TestPki, envelope_for_tests, make_test_pki
-from adapter.transport.certs import CrlRevocationChecker, PrivateKey
+from adapter.transport.certs import CertificateLoadError, CrlRevocationChecker, PrivateKey
 from adapter.transport.cms import (
     DECRYPTION_FAILED,
     EXPIRED_CERTIFICATE,
@@ -24,6 +24,8 @@ from adapter.transport.cms import (
     REVOKED_CERTIFICATE,
     CmsError,
     CmsProtection,
+    NoProtection,
+    Protection,
     TransientCmsError,
 )
 
@@ -529,3 +531,54 @@ def test_sender_rollover_accepts_either_registered_signing_certificate(
         assert clinic.unprotect(protected, [old.cert, new.cert]) == PAYLOAD
     protected = envelope_for_tests(_sign(PAYLOAD, new), target)
     assert _condition(lambda: clinic.unprotect(protected, [old.cert])) == INVALID_SIGNATURE
+
+
+# --- construction and the plain alternative ----------------------------------------------
+
+
+def test_from_files_pairs_decryption_keys_with_our_certificates(tmp_path: Path) -> None:
+    files = make_test_pki(tmp_path, now=NOW, parties={"clinic": "1", "helsenorge": "2"})
+    clinic, hn = files.party("clinic"), files.party("helsenorge")
+    assert clinic.signing.key_path
+    assert clinic.signing.cert_path
+    assert clinic.encryption.key_path
+    protection: Protection = CmsProtection.from_files(
+        clinic.signing.key_path,
+        clinic.signing.cert_path,
+        [clinic.encryption.key_path],
+        [hn.encryption.cert, clinic.encryption.cert],
+        clock=lambda: NOW,
+    )
+    assert protection.content_type == "application/pkcs7-mime; smime-type=signed-and-enveloped-data"
+    sender = _protection(hn.signing, [hn.encryption])
+    protected = sender.protect(PAYLOAD, clinic.encryption.cert)
+    assert protection.unprotect(protected, hn.signing.cert) == PAYLOAD
+
+
+def test_from_files_refuses_a_key_that_does_not_match_the_certificate(tmp_path: Path) -> None:
+    files = make_test_pki(tmp_path, now=NOW, parties={"clinic": "1"})
+    clinic = files.party("clinic")
+    assert clinic.encryption.key_path
+    assert clinic.signing.cert_path
+    with pytest.raises(CertificateLoadError, match="is not the key of"):
+        CmsProtection.from_files(
+            clinic.encryption.key_path,
+            clinic.signing.cert_path,
+            [clinic.encryption.key_path],
+            [clinic.encryption.cert],
+        )
+
+
+def test_missing_certificates_are_refused_not_skipped(
+    pki: TestPki, clinic: CmsProtection, helsenorge: CmsProtection
+) -> None:
+    protected = helsenorge.protect(PAYLOAD, pki.party("clinic").encryption.cert)
+    assert _condition(lambda: clinic.unprotect(protected, None)) == INVALID_CERTIFICATE
+    assert _condition(lambda: clinic.unprotect(protected, [])) == INVALID_CERTIFICATE
+    assert _condition(lambda: helsenorge.protect(PAYLOAD, None)) == INVALID_CERTIFICATE
+
+
+def test_no_protection_passes_payloads_through() -> None:
+    plain: Protection = NoProtection()
+    assert plain.content_type == "application/xml"
+    assert plain.unprotect(plain.protect(PAYLOAD, None), None) == PAYLOAD
