@@ -1,5 +1,8 @@
 """Commands for clinic admins: ``check-config``, ``preview``, ``slots import|generate``.
 
+``check-config`` checks clinic.toml, rules.toml and adapter.toml, then (when those
+have no errors) the Adresseregister routing file that adapter.toml names.
+
 ``check-config`` exit codes: 0 no errors (warnings may be printed), 1 errors found
 (every one is printed, one per line: ``file:line [key] message - fix: ...``),
 2 the config directory could not be read (missing or not a directory).
@@ -104,6 +107,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"epj-adapter: config directory not found: {directory}", file=sys.stderr)
         return EXIT_USAGE
     issues = check_config(directory)
+    if not any(i.is_error for i in issues):
+        from adapter.config.routing_check import check_routing_file
+
+        issues += check_routing_file(load_config(directory), datetime.now().astimezone())
     _print_issues(issues, sys.stdout)
     errors = sum(i.is_error for i in issues)
     warnings = len(issues) - errors

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config"
-FILES = ("clinic.toml", "rules.toml", "adapter.toml")
+FILES = ("clinic.toml", "rules.toml", "adapter.toml", "routing.toml")
 
 
 def copy_example(tmp_path: Path) -> Path:

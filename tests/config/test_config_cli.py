@@ -94,3 +94,24 @@ def test_slots_import_reports_bad_lines_and_imports_nothing(
     assert "bad.csv:2 [type] unknown appointment type 'telefonn' - fix: use one of telefon" in out
     assert "nothing imported" in out
     assert not db.exists()
+
+
+def test_check_config_warns_when_the_routing_file_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = copy_example(tmp_path)
+    (config / "routing.toml").unlink()
+    assert main(["check-config", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "adapter.toml warning: [paths.routing] routing file not found: routing.toml" in out
+
+
+def test_check_config_checks_routing_of_every_her_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = copy_example(tmp_path)
+    assert main(["check-config", "--config", str(config)]) == 0
+    capsys.readouterr()
+    edit(config, "clinic.toml", 'her_id = "8142522"', 'her_id = "8142599"')
+    assert main(["check-config", "--config", str(config)]) == 1
+    assert "routing.toml [parties.8142599] " in capsys.readouterr().out
