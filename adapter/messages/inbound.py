@@ -22,6 +22,7 @@ Receiver checks need the clinic's HER-ids and are left to the service:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from datetime import date
 from typing import Final
@@ -65,6 +66,9 @@ _D: Final = f"{{{DIALOG}}}"
 MSGHEAD_TAG: Final = f"{{{MSGHEAD}}}MsgHead"
 APPREC_TAGS: Final = frozenset({f"{{{APPREC_11}}}AppRec", f"{{{APPREC_10}}}AppRec"})
 
+#: A code that is safe to repeat in a reason (letters, digits and _ only; no long numbers).
+_SHOWABLE: Final = re.compile(r"(?=.*[A-Za-z])(?!.*[0-9]{6})[A-Za-z0-9_\-]{1,60}")
+
 #: Longest HLT window: FraDato..TilDato at most 4 weeks (guide 3.4.2.1).
 MAX_WINDOW_DAYS: Final = 28
 
@@ -102,9 +106,9 @@ def interpret(root: etree._Element) -> Inbound:
         raise MessageRejected(AppRecError.T10, f"unsupported message: {_describe_tag(tag)}")
     code = msg_type_code(root)
     if code is not None and code not in MSG_TYPES:
-        shown = code if len(code) <= 60 else code[:60] + "…"
+        shown = repr(code) if _SHOWABLE.fullmatch(code) else "(not shown)"
         raise MessageRejected(
-            AppRecError.T10, f"MsgInfo/Type {shown!r} is not a process this adapter serves"
+            AppRecError.T10, f"MsgInfo/Type {shown} is not a process this adapter serves"
         )
     try:
         validate(root)

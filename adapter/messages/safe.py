@@ -22,6 +22,7 @@ MAX_BYTES: Final = 1_000_000
 _local = threading.local()
 # libxml2 messages may quote raw bytes of the input ("Bytes: 0xC3 0x28 ..."): cut them.
 _BYTES_TAIL = re.compile(r"\s*Bytes:.*$", re.DOTALL)
+_LONG_DIGITS = re.compile(r"\d{6,}")
 
 
 def _parser() -> etree.XMLParser:
@@ -43,6 +44,7 @@ def _parser() -> etree.XMLParser:
 
 def _syntax_reason(exc: etree.XMLSyntaxError) -> str:
     message = _BYTES_TAIL.sub("", str(exc.msg or "syntax error")).strip().rstrip(",")
+    message = _LONG_DIGITS.sub("…", message)
     return f"not well-formed XML: {message}"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from functools import cache
+from itertools import islice
 from pathlib import Path
 from typing import Any, Final
 
@@ -80,8 +81,14 @@ def problems(root: etree._Element) -> list[str]:
     return lines or [_lxml_reason(profile_schema().error_log)]
 
 
+#: Above this many elements the readable (slower) path is skipped: lxml's reason is used.
+READABLE_MAX_ELEMENTS: Final = 5000
+
+
 def readable_reason(root: etree._Element) -> str:
     """The first profile problem of ``root`` in one line, or '' if xmlschema finds none."""
+    if next(islice(root.iter(), READABLE_MAX_ELEMENTS, None), None) is not None:
+        return ""
     try:
         with _readable_lock:
             error = next(iter(_readable_schema().iter_errors(root)), None)
@@ -136,7 +143,8 @@ def _describe(error: Any) -> str:
         return f"{where}: value does not have the required form{line}"
     if kind == "XsdEnumerationFacets":
         allowed = ", ".join(str(v) for v in getattr(validator, "enumeration", []))
-        shown = f"'{text}' " if text is not None and _CODE_LIKE.fullmatch(text) else ""
+        safe = text is not None and _CODE_LIKE.fullmatch(text) and not _LONG_DIGITS.search(text)
+        shown = f"'{text}' " if safe else ""
         return f"{where}: value {shown}is not one of: {allowed}{line}".replace("  ", " ")
     raw_reason = str(getattr(error, "reason", "") or "")
     field = _FIELD.search(raw_reason)

@@ -262,3 +262,29 @@ def test_rejection_reason_never_contains_the_patient_text() -> None:
     secret = "Hemmelig plage"
     exc = rejected(request(subject=secret + "x" * 60))
     assert secret not in exc.reason
+
+
+def test_unknown_process_that_looks_like_an_identity_number_is_not_quoted() -> None:
+    exc = rejected(request(msg_type=f"X{FNR}"))
+    assert exc.code is AppRecError.T10
+    assert "(not shown)" in exc.reason
+
+
+def test_code_that_looks_like_an_identity_number_is_not_quoted() -> None:
+    exc = rejected(request(type_foresp=FNR))
+    assert exc.code is AppRecError.T02
+    assert exc.reason.startswith("TypeForesp @V: value is not one of: HB")
+
+
+def test_syntax_error_reason_hides_long_numbers() -> None:
+    data = f"<MsgHead><Id>{FNR}</Id><{FNR}/></MsgHead>".encode()
+    exc = rejected(data)
+    assert exc.code is AppRecError.T01
+
+
+def test_huge_invalid_document_still_gets_a_reason() -> None:
+    body = b"<x/>" * 6000
+    data = request().replace(b"<Sporsmal>", b"<Sporsmal>" + body.replace(b"<x/>", b"<b/>"), 1)
+    exc = rejected(data)
+    assert exc.code is AppRecError.T02
+    assert "(line" in exc.reason
