@@ -21,7 +21,7 @@ import structlog
 
 LogFormat = Literal["auto", "json", "console"]
 
-_FNR_SHAPE = re.compile(r"(?<!\d)\d{11}(?!\d)")
+_FNR_SHAPE = re.compile(r"(?<![0-9A-Za-z])\d{11}(?![0-9A-Za-z])")
 #: Keys whose values are personal data and must never be logged.
 FORBIDDEN_KEYS = frozenset(
     {

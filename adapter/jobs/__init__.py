@@ -1,1 +1,1 @@
-"""jobs package."""
+"""Scheduled work (APScheduler 3.x): releases, reservation deadlines, outbox, housekeeping."""

@@ -82,3 +82,16 @@ class TransportError(Exception):
 
     Messages name queues and ids only, never message content.
     """
+
+
+class TransportFault(Exception):
+    """A fault at the transport level, reported to the sender's error queue.
+
+    ``condition`` is the HITS 1216 error condition (e.g. ``transport:decryption-failed``);
+    ``description`` is one readable line without personal data.
+    """
+
+    def __init__(self, condition: str, description: str) -> None:
+        super().__init__(f"{condition}: {description}")
+        self.condition = condition
+        self.description = description

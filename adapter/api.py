@@ -1,0 +1,461 @@
+"""The adapter as a library: the API an EPJ vendor embeds.
+
+>>> adapter = Adapter.from_config(Path("config"))          # doctest: +SKIP
+>>> adapter.load_slots(slots_from_my_book)                 # doctest: +SKIP
+>>> for appointment in adapter.pending_reservations():     # doctest: +SKIP
+...     adapter.confirm(appointment.id)
+
+:meth:`Adapter.from_config` is the composition root: it wires the store, the transport,
+the routing and the message builders from the configuration. Everything the clinic
+does goes through one method here, in one transaction with its outgoing messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from adapter.domain.codes import Svar
+from adapter.domain.model import Appointment, Person, Slot, Wish
+from adapter.domain.release import next_release_after
+from adapter.ics import appointment_ics
+from adapter.jobs.scheduler import AdapterScheduler, JobIntervals
+from adapter.logs import get_logger
+from adapter.service.context import ClinicContext
+from adapter.service.epj import ClinicDesk
+from adapter.service.outbox import OutboxDispatcher, OutboxWriter
+from adapter.service.outgoing import Outgoing
+from adapter.service.pipeline import Pipeline
+from adapter.service.replies import Replies
+from adapter.service.routing import NamingRouter, Router
+from adapter.store.records import SlotSource
+from adapter.transport.base import Transport
+
+log = get_logger("adapter.api")
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """Now, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``epj-adapter status`` shows."""
+
+    clinic: str
+    queues: dict[str, int]
+    pending_reservations: int
+    open_wishes: int
+    outbox_pending: int
+    sent_without_apprec: int
+    last_activity: datetime | None
+    next_release: datetime | None
+
+
+class Adapter:
+    """One clinic's adapter: EPJ operations, and the parts the daemon runs."""
+
+    def __init__(
+        self,
+        *,
+        ctx: ClinicContext,
+        store: Any,
+        transport: Transport,
+        helsenorge: Any,
+        router: Router | None = None,
+        clock: Clock = system_clock,
+        settings: Any = None,
+        config: Any = None,
+        protect: Callable[[bytes, str], bytes] | None = None,
+        unprotect: Callable[..., bytes] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.store = store
+        self.transport = transport
+        self.router = router or NamingRouter()
+        self.clock = clock
+        self.settings = settings
+        self.config = config
+        self.replies = Replies(ctx=ctx, helsenorge=helsenorge, router=self.router)
+        self.outbox = OutboxWriter()
+        self.desk = ClinicDesk(ctx=ctx, replies=self.replies)
+        outbox_settings = getattr(settings, "outbox", None)
+        self.dispatcher = OutboxDispatcher(
+            store=store,
+            transport=transport,
+            clock=clock,
+            protect=protect,
+            **(
+                {
+                    "base_delay": outbox_settings.backoff_initial,
+                    "max_delay": outbox_settings.backoff_max,
+                    "max_attempts": outbox_settings.max_attempts,
+                }
+                if outbox_settings is not None
+                else {}
+            ),
+        )
+        self.pipeline = Pipeline(
+            store=store,
+            contexts={her: ctx for her in ctx.her_ids},
+            router=self.router,
+            replies=self.replies,
+            outbox=self.outbox,
+            clock=clock,
+            send_now=transport.send,
+            unprotect=unprotect,
+        )
+        self._subscribers: list[Callable[[Any], None]] = []
+        self._scheduler: AdapterScheduler | None = None
+        with store.uow() as uow:
+            uow.clinics.upsert(ctx.clinic)
+            for practitioner in ctx.practitioners.values():
+                uow.practitioners.upsert(practitioner)
+            for appointment_type in ctx.appointment_types.values():
+                uow.types.upsert(appointment_type)
+            uow.commit()
+
+    # -- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config_dir: Path, *, clock: Clock = system_clock) -> Adapter:
+        """The composition root: build every part from a configuration directory."""
+        from adapter.wiring import build_adapter
+
+        return build_adapter(config_dir, clock=clock)
+
+    def close(self) -> None:
+        """Release the transport and the database."""
+        self.transport.close()
+        self.store.dispose()
+
+    # -- slots and patients ------------------------------------------------------------------
+
+    def load_slots(self, slots: Iterable[Slot], source: str = "api") -> Any:
+        """Add or update slots (idempotent); returns (added, updated, unchanged)."""
+        items = list(slots)
+        with self.store.uow() as uow:
+            result = uow.slots.upsert_slots(items, SlotSource(source))
+            self._schedule_releases(uow, items)
+            uow.commit()
+        return result
+
+    def generate_slots(self, start: date, end: date) -> Any:
+        """Slots from the clinic's opening-hours templates, for ``start`` ≤ day < ``end``."""
+        from adapter.config import generate_slots
+
+        if self.config is None:
+            raise ValueError("generate_slots needs an adapter built from a configuration")
+        return self.load_slots(generate_slots(self.config, start, end), source="template")
+
+    def set_patient_list(self, practitioner: str, idents: Iterable[str]) -> None:
+        """Replace a practitioner's list (fastlegeliste) with ``idents``."""
+        self._practitioner(practitioner)
+        with self.store.uow() as uow:
+            uow.patients.set_list(self.ctx.clinic.key, practitioner, list(idents))
+            uow.commit()
+
+    def block_patient(self, ident: str, reason: str = "") -> None:
+        """Block a patient from digital booking (reservations get 30)."""
+        with self.store.uow() as uow:
+            uow.patients.block(self.ctx.clinic.key, ident, reason, self.clock())
+            uow.commit()
+
+    def unblock_patient(self, ident: str) -> None:
+        """Let a blocked patient book digitally again."""
+        with self.store.uow() as uow:
+            uow.patients.unblock(self.ctx.clinic.key, ident)
+            uow.commit()
+
+    # -- what is waiting for the clinic ---------------------------------------------------------
+
+    def pending_reservations(self) -> list[Appointment]:
+        """Reservations waiting for a manual decision, oldest first."""
+        with self.store.uow() as uow:
+            return list(uow.appointments.pending(self.ctx.clinic.key))
+
+    def open_wishes(self) -> list[Wish]:
+        """Wishes (OT/OET/OAT) not yet answered, oldest first."""
+        with self.store.uow() as uow:
+            return list(uow.wishes.open(self.ctx.clinic.key))
+
+    def appointment(self, appointment_id: str) -> Appointment | None:
+        """One appointment by id (xCal related-to)."""
+        with self.store.uow() as uow:
+            found: Appointment | None = uow.appointments.get(self.ctx.clinic.key, appointment_id)
+            return found
+
+    def appointments(self, start: datetime, end: datetime) -> list[Appointment]:
+        """Appointments starting in [start, end)."""
+        with self.store.uow() as uow:
+            return list(uow.appointments.in_window(self.ctx.clinic.key, start, end))
+
+    # -- decisions and changes (each one transaction with its messages) ------------------------
+
+    def confirm(self, appointment_id: str, *, actor: str = "epj") -> None:
+        """Confirm a pending reservation (SvarTimeReservasjon 05)."""
+        self._do(lambda uow, now: self.desk.confirm(uow, appointment_id, now, actor))
+
+    def reject(
+        self, appointment_id: str, code: Svar = Svar.TIME_IKKE_TILGJENGELIG, *, actor: str = "epj"
+    ) -> None:
+        """Reject a pending reservation with 06, 26 or 30."""
+        self._do(lambda uow, now: self.desk.reject(uow, appointment_id, now, actor, code))
+
+    def answer_wish(
+        self, wish_id: str, code: Svar, *, slot_id: str | None = None, actor: str = "epj"
+    ) -> None:
+        """Answer a wish (05/06/07/08/09/10/34), assigning a slot where the answer needs one."""
+        self._do(lambda uow, now: self.desk.answer_wish(uow, wish_id, code, now, actor, slot_id))
+
+    def book(self, slot_id: str, patient: Person, *, actor: str = "epj") -> Appointment:
+        """Book a slot for a patient from the clinic's side (Avtale 05 to Helsenorge)."""
+        made: list[Appointment] = []
+
+        def action(uow: Any, now: datetime) -> list[Outgoing]:
+            appointment, out = self.desk.book(uow, slot_id, patient, now, actor)
+            made.append(appointment)
+            return out
+
+        self._do(action)
+        return made[0]
+
+    def move(self, appointment_id: str, slot_id: str, *, actor: str = "epj") -> None:
+        """Move an appointment to another slot (Avtale 07)."""
+        self._do(lambda uow, now: self.desk.move(uow, appointment_id, slot_id, now, actor))
+
+    def cancel(self, appointment_id: str, *, actor: str = "epj") -> None:
+        """Cancel an appointment from the clinic's side (Avtale 08)."""
+        self._do(lambda uow, now: self.desk.cancel(uow, appointment_id, now, actor))
+
+    def no_show(self, appointment_id: str, *, actor: str = "epj") -> None:
+        """Mark that the patient did not come (Avtale 11)."""
+        self._do(lambda uow, now: self.desk.no_show(uow, appointment_id, now, actor))
+
+    def complete(self, appointment_id: str, *, actor: str = "epj") -> None:
+        """Mark the appointment as done."""
+        self._do(lambda uow, now: self.desk.complete(uow, appointment_id, now, actor))
+
+    def ics(self, appointment_id: str) -> str:
+        """The appointment as an .ics file ("Legg i egen kalender")."""
+        appointment = self.appointment(appointment_id)
+        if appointment is None:
+            from adapter.service.epj import NotFound
+
+            raise NotFound(f"no appointment {appointment_id}")
+        return appointment_ics(
+            appointment,
+            self.ctx.practitioners[appointment.practitioner],
+            self.ctx.appointment_types[appointment.appointment_type],
+            self.ctx.clinic,
+            self.clock(),
+        )
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def events(self, since: int = 0, limit: int = 1000) -> list[Any]:
+        """Events after sequence number ``since`` (reservations, wishes, alerts, ...)."""
+        with self.store.uow() as uow:
+            return list(uow.events.since(self.ctx.clinic.key, since, limit))
+
+    def iter_events(self, since: int = 0) -> Iterator[Any]:
+        """Every event after ``since``, in order (reads in batches)."""
+        cursor = since
+        while True:
+            batch = self.events(cursor)
+            if not batch:
+                return
+            yield from batch
+            cursor = batch[-1].seq
+
+    def subscribe(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(event)`` for each new event as the daemon records it."""
+        self._subscribers.append(callback)
+
+    # -- the daemon's parts ------------------------------------------------------------------
+
+    def listen_queues(self) -> list[str]:
+        """Our async and sync queues."""
+        her = self.ctx.clinic.her_id
+        return [self.router.sync_queue(her), self.router.async_queue(her)]
+
+    def process_one(self, timeout: float) -> bool:
+        """Take one message from our queues and handle it; False when none came."""
+        delivery = self.transport.receive(self.listen_queues(), timeout)
+        if delivery is None:
+            return False
+        try:
+            self.pipeline.process(delivery)
+        except Exception:
+            log.exception(
+                "message.failed", queue=delivery.queue, amqp_message_id=delivery.message.message_id
+            )
+            delivery.release()
+        self._notify()
+        return True
+
+    def dispatch_outbox(self) -> int:
+        """Send what the outbox holds."""
+        return self.dispatcher.dispatch()
+
+    def run_due_releases(self, now: datetime) -> datetime | None:
+        """Handle every release due by ``now`` exactly once; the next due instant."""
+        with self.store.uow() as uow:
+            due = uow.releases.due(self.ctx.clinic.key, now)
+            for release in due:
+                uow.releases.mark_done(release, now)
+                uow.events.append(
+                    clinic=self.ctx.clinic.key,
+                    at=now,
+                    kind="slot.released",
+                    appointment_id=None,
+                    payload={"slot": release.slot_id, "due_at": release.due_at.isoformat()},
+                )
+            upcoming: datetime | None = uow.releases.next_due(self.ctx.clinic.key)
+            uow.commit()
+        if due:
+            log.info("release.done", count=len(due))
+        return upcoming
+
+    def expire_reservations(self, now: datetime) -> int:
+        """Reject reservations past their decision deadline; how many."""
+        out = self._do(lambda uow, at: self.desk.expire_pending(uow, at), now=now)
+        return len(out)
+
+    def housekeeping(self, now: datetime) -> int:
+        """Forget processed MsgIds past retention; alert on sent messages with no AppRec."""
+        retention = timedelta(days=7)
+        apprec_wait = timedelta(hours=1)
+        if self.settings is not None:
+            retention = self.settings.processed_retention
+            apprec_wait = self.settings.outbox.apprec_timeout
+        with self.store.uow() as uow:
+            purged: int = uow.messages.purge_before(now - max(retention, timedelta(days=7)))
+            for sent in uow.sent.awaiting_apprec(self.ctx.clinic.key, now - apprec_wait):
+                uow.sent.mark_no_apprec(self.ctx.clinic.key, sent.msg_id)
+                uow.events.append(
+                    clinic=self.ctx.clinic.key,
+                    at=now,
+                    kind="alert.no_apprec",
+                    appointment_id=sent.appointment_id,
+                    payload={"msg_id": sent.msg_id},
+                )
+            uow.commit()
+        return purged
+
+    def make_scheduler(self, intervals: JobIntervals | None = None) -> AdapterScheduler:
+        """The scheduler with the adapter's jobs (not started)."""
+        self._scheduler = AdapterScheduler(
+            release=self.run_due_releases,
+            deadlines=self.expire_reservations,
+            outbox=self.dispatch_outbox,
+            housekeeping=self.housekeeping,
+            clock=self.clock,
+            intervals=intervals,
+        )
+        return self._scheduler
+
+    def acquire_lock(self, name: str, holder: str, stale_after: timedelta) -> bool:
+        """Take the named lock unless a live holder has it."""
+        with self.store.uow() as uow:
+            ok: bool = uow.locks.acquire(name, holder, self.clock(), stale_after)
+            uow.commit()
+        return ok
+
+    def lock_holder(self, name: str) -> str | None:
+        """Who holds the named lock."""
+        with self.store.uow() as uow:
+            holder: str | None = uow.locks.holder(name)
+            return holder
+
+    def heartbeat(self, name: str, holder: str) -> None:
+        """Keep our lock fresh."""
+        with self.store.uow() as uow:
+            uow.locks.heartbeat(name, holder, self.clock())
+            uow.commit()
+
+    def release_lock(self, name: str, holder: str) -> None:
+        """Give the lock back."""
+        with self.store.uow() as uow:
+            uow.locks.release(name, holder)
+            uow.commit()
+
+    def status(self) -> Status:
+        """Queues, pending work, last activity and the next release."""
+        with self.store.uow() as uow:
+            clinic = self.ctx.clinic.key
+            pending = len(list(uow.appointments.pending(clinic)))
+            wishes = len(list(uow.wishes.open(clinic)))
+            outbox = uow.outbox.count(clinic=clinic)
+            waiting = uow.sent.count_waiting(clinic)
+            last = uow.messages.last_received(clinic)
+            upcoming = uow.releases.next_due(clinic)
+        queues = {}
+        counter = getattr(self.transport, "count", None)
+        if counter is not None:
+            for queue in self.listen_queues():
+                queues[queue] = counter(queue)
+        return Status(
+            clinic=clinic,
+            queues=queues,
+            pending_reservations=pending,
+            open_wishes=wishes,
+            outbox_pending=outbox,
+            sent_without_apprec=waiting,
+            last_activity=last,
+            next_release=upcoming,
+        )
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _do(
+        self, action: Callable[[Any, datetime], list[Outgoing]], now: datetime | None = None
+    ) -> list[Outgoing]:
+        at = now or self.clock()
+        with self.store.uow() as uow:
+            out = action(uow, at)
+            self.outbox.write(uow, out, at)
+            uow.commit()
+        if out:
+            try:
+                self.dispatch_outbox()
+            except Exception:
+                log.warning("outbox.dispatch_deferred")
+        self._notify()
+        return out
+
+    def _schedule_releases(self, uow: Any, slots: list[Slot]) -> None:
+        now = self.clock()
+        by_day: dict[tuple[str, date], list[Slot]] = {}
+        for slot in slots:
+            by_day.setdefault((slot.practitioner, slot.local_start.date()), []).append(slot)
+        for day_slots in by_day.values():
+            for slot in day_slots:
+                upcoming = next_release_after([slot], self.ctx.rules, now, self.ctx.calendar)
+                if upcoming is not None:
+                    uow.releases.schedule(self.ctx.clinic.key, slot.id, upcoming)
+
+    def _practitioner(self, key: str) -> Any:
+        if key not in self.ctx.practitioners:
+            from adapter.service.epj import NotFound
+
+            raise NotFound(
+                f"no practitioner {key!r}; known: {', '.join(sorted(self.ctx.practitioners))}"
+            )
+        return self.ctx.practitioners[key]
+
+    _last_event_seq: int = 0
+
+    def _notify(self) -> None:
+        if not self._subscribers:
+            return
+        for event in self.events(self._last_event_seq):
+            self._last_event_seq = event.seq
+            for callback in self._subscribers:
+                callback(event)

@@ -1,0 +1,136 @@
+"""The adapter's scheduler: explicit job ids, ``replace_existing``, misfires on purpose.
+
+* ``release-catch-up``: fires at the next release instant (a DateTrigger it reschedules
+  after each run) and once at start, so releases that fell due while the daemon was
+  down are handled, each exactly once (``release_schedule.done_at``).
+* ``reservation-deadlines``: rejects (06) reservations whose decision deadline passed.
+* ``outbox``: sends what the outbox holds, with backoff on failures.
+* ``housekeeping``: forgets processed MsgIds after the retention (≥ 7 days) and raises an
+  alert for sent messages with no AppRec after the configured time.
+
+Every job coalesces missed runs into one (``coalesce=True``), never runs twice at once
+(``max_instances=1``), and may run late within a grace period: the jobs are catch-up
+jobs, so a late run is always correct.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from adapter.logs import get_logger
+
+log = get_logger("adapter.jobs")
+
+RELEASE_JOB = "release-catch-up"
+DEADLINE_JOB = "reservation-deadlines"
+OUTBOX_JOB = "outbox"
+HOUSEKEEPING_JOB = "housekeeping"
+
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
+
+
+@dataclass(frozen=True)
+class JobIntervals:
+    """How often the periodic jobs run."""
+
+    deadlines: timedelta = timedelta(seconds=30)
+    outbox: timedelta = timedelta(seconds=2)
+    housekeeping: timedelta = timedelta(hours=1)
+
+
+class AdapterScheduler:
+    """Wraps a BackgroundScheduler with the adapter's jobs.
+
+    ``release`` runs due releases at ``now`` and returns the next due instant (or None).
+    """
+
+    def __init__(
+        self,
+        *,
+        release: Callable[[datetime], datetime | None],
+        deadlines: Callable[[datetime], int],
+        outbox: Callable[[], int],
+        housekeeping: Callable[[datetime], int],
+        clock: Callable[[], datetime],
+        intervals: JobIntervals | None = None,
+    ) -> None:
+        self._release = release
+        self._deadlines = deadlines
+        self._outbox = outbox
+        self._housekeeping = housekeeping
+        self._clock = clock
+        self.intervals = intervals or JobIntervals()
+        self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
+
+    def start(self) -> None:
+        """Add the jobs and start the scheduler thread (catch-up runs at once)."""
+        s = self.scheduler
+        now = self._clock()
+        s.add_job(
+            self.run_release, DateTrigger(run_date=now), id=RELEASE_JOB, replace_existing=True
+        )
+        s.add_job(
+            self._guard(DEADLINE_JOB, lambda: self._deadlines(self._clock())),
+            IntervalTrigger(seconds=self.intervals.deadlines.total_seconds()),
+            id=DEADLINE_JOB,
+            replace_existing=True,
+            next_run_time=now,
+        )
+        s.add_job(
+            self._guard(OUTBOX_JOB, self._outbox),
+            IntervalTrigger(seconds=self.intervals.outbox.total_seconds()),
+            id=OUTBOX_JOB,
+            replace_existing=True,
+        )
+        s.add_job(
+            self._guard(HOUSEKEEPING_JOB, lambda: self._housekeeping(self._clock())),
+            IntervalTrigger(seconds=self.intervals.housekeeping.total_seconds()),
+            id=HOUSEKEEPING_JOB,
+            replace_existing=True,
+            next_run_time=now,
+        )
+        s.start()
+
+    def run_release(self) -> None:
+        """Run due releases, then schedule the job at the next release instant."""
+        try:
+            next_due = self._release(self._clock())
+        except Exception:
+            log.exception("job.failed", job=RELEASE_JOB)
+            next_due = self._clock() + timedelta(minutes=1)
+        if next_due is not None:
+            self.scheduler.add_job(
+                self.run_release,
+                DateTrigger(run_date=next_due),
+                id=RELEASE_JOB,
+                replace_existing=True,
+            )
+            log.info("release.next", at=next_due.isoformat())
+
+    def next_release(self) -> datetime | None:
+        """When the release job runs next."""
+        job = self.scheduler.get_job(RELEASE_JOB)
+        return job.next_run_time if job is not None else None
+
+    def shutdown(self) -> None:
+        """Stop, letting a running job finish."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    @staticmethod
+    def _guard(name: str, fn: Callable[[], Any]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                fn()
+            except Exception:
+                log.exception("job.failed", job=name)
+
+        run.__name__ = name.replace("-", "_")
+        return run

@@ -1,0 +1,121 @@
+"""The composition root: one place that wires configuration to the adapter's parts.
+
+``build_adapter(config_dir)`` loads the configuration, opens the store (creating the
+schema), picks the transport (directory by default, AMQP when ``adapter.toml`` says
+so), the routing (the Adresseregister file when present) and CMS protection (when
+enabled), and returns an :class:`~adapter.api.Adapter`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from adapter.api import Adapter, system_clock
+from adapter.config import AdapterConfig, load_config
+from adapter.messages.envelope import Party
+from adapter.service.context import ClinicContext
+from adapter.service.routing import NamingRouter, RegistryRouter, Router
+from adapter.store.uow import Store
+from adapter.transport.base import Transport
+
+HELSENORGE_NAME = "DIREKTORATET FOR E-HELSE"
+HELSENORGE_SERVICE_NAME = "Digitale innbyggertjenester"
+
+
+def clinic_context(config: AdapterConfig) -> ClinicContext:
+    """The service layer's view of a loaded configuration."""
+    return ClinicContext(
+        clinic=config.clinic,
+        practitioners={p.key: p for p in config.practitioners},
+        appointment_types={t.key: t for t in config.appointment_types},
+        rules=config.rules,
+        calendar=config.calendar,
+    )
+
+
+def helsenorge_party(config: AdapterConfig) -> Party:
+    """Helsenorge as a MsgHead party (level 1 and its citizen service)."""
+    hn = config.settings.helsenorge
+    return Party(
+        name=HELSENORGE_NAME,
+        her_id=hn.her_id,
+        sub_name=HELSENORGE_SERVICE_NAME if hn.service_her_id else "",
+        sub_her_id=hn.service_her_id,
+    )
+
+
+def make_transport(config: AdapterConfig) -> Transport:
+    """The configured transport."""
+    settings = config.settings
+    if settings.transport == "amqp":
+        return _amqp_transport(config)
+    from adapter.transport.directory import DirectoryTransport
+
+    transport = DirectoryTransport(settings.directory_root, archive=True)
+    her = config.clinic.her_id
+    transport.ensure_queues([f"{her}_async", f"{her}_sync", f"{her}_error", f"{her}_syncreply"])
+    return transport
+
+
+def _amqp_transport(config: AdapterConfig) -> Transport:
+    import os
+
+    from adapter.transport.amqp import AmqpTransport, TlsConfig
+
+    amqp = config.settings.amqp
+    password = os.environ.get(amqp.sasl_password_env) if amqp.sasl_password_env else None
+    tls = TlsConfig(ca_file=amqp.ca_file) if amqp.tls else None
+    return AmqpTransport(
+        amqp.url,
+        address_format=amqp.address_format,
+        user=amqp.sasl_user or None,
+        password=password,
+        tls=tls,
+        max_delivery_attempts=amqp.max_delivery_attempts,
+        reply_queue=amqp.sync_reply_queue or f"{config.clinic.her_id}_syncreply",
+    )
+
+
+def make_router(config: AdapterConfig) -> Router:
+    """Routing from the Adresseregister file when it exists, else by naming convention."""
+    path = config.settings.routing_file
+    if path.exists():
+        from adapter.registry.file import FileRegistry
+
+        return RegistryRouter(FileRegistry.load(path))
+    return NamingRouter()
+
+
+def open_store(config: AdapterConfig) -> Store:
+    """The configured database, with its schema in place."""
+    url = config.settings.database_url
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    store = Store(url)
+    store.create_schema()
+    return store
+
+
+def build_adapter(
+    config_dir: Path,
+    *,
+    clock: Callable[[], datetime] = system_clock,
+    config: AdapterConfig | None = None,
+    transport: Transport | None = None,
+    store: Store | None = None,
+) -> Adapter:
+    """An :class:`Adapter` wired from ``config_dir`` (raises ``ConfigError``)."""
+    config = config or load_config(config_dir)
+    config.settings.state_dir.mkdir(parents=True, exist_ok=True)
+    return Adapter(
+        ctx=clinic_context(config),
+        store=store or open_store(config),
+        transport=transport or make_transport(config),
+        helsenorge=helsenorge_party(config),
+        router=make_router(config),
+        clock=clock,
+        settings=config.settings,
+        config=config,
+    )
