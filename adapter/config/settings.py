@@ -31,6 +31,7 @@ class OutboxSettings:
     """Retries of outgoing messages: exponential backoff from ``backoff_initial``."""
 
     max_attempts: int = 10
+    apprec_timeout: timedelta = timedelta(hours=1)
     backoff_initial: timedelta = timedelta(seconds=5)
     backoff_max: timedelta = timedelta(minutes=10)
 
@@ -118,7 +119,7 @@ SECTIONS: Final = {
     "transport": ("kind", "directory_root"),
     "logging": ("format", "level"),
     "sync": ("ttl",),
-    "outbox": ("max_attempts", "backoff_initial", "backoff_max"),
+    "outbox": ("max_attempts", "backoff_initial", "backoff_max", "apprec_timeout"),
     "retention": ("processed_messages",),
     "scheduler": (
         "enabled",
@@ -181,6 +182,9 @@ def read_settings(data: Table, reader: Reader, config_dir: Path) -> Settings:
             reader, t["outbox"], "outbox", "backoff_initial", timedelta(seconds=5)
         ),
         backoff_max=_duration(reader, t["outbox"], "outbox", "backoff_max", timedelta(minutes=10)),
+        apprec_timeout=_duration(
+            reader, t["outbox"], "outbox", "apprec_timeout", timedelta(hours=1)
+        ),
     )
     retention = _duration(
         reader, t["retention"], "retention", "processed_messages", timedelta(days=30)
