@@ -249,3 +249,27 @@ def test_parse_and_validate_is_a_small_multiple_of_bare_lxml() -> None:
     bare = timed(lambda: schema.validate(etree.fromstring(data, parser)))
     full = timed(lambda: parse_message(data))
     assert full < 6 * bare, f"parse_message {full / bare:.1f}x bare lxml parse+validate"
+
+
+WISHED = b"""<RollerRelatertNotat>
+  <RoleToPatient V="23" S="2.16.578.1.12.4.1.1.9034" DN="Onsket behandler"/>
+  <HealthcareProfessional><FamilyName>Lin</FamilyName><GivenName>Rita</GivenName>
+    <Ident xmlns:fk1="http://www.kith.no/xmlstds/felleskomponent1">
+      <fk1:Id>9144900</fk1:Id><fk1:TypeId V="HPR" S="2.16.578.1.12.4.1.1.8116"/></Ident>
+  </HealthcareProfessional></RollerRelatertNotat></Foresporsel>"""
+
+
+def test_hlt_for_a_wished_practitioner() -> None:
+    data = hlt("2026-12-01", "2026-12-14").replace(b"</Foresporsel>", WISHED)
+    command = parse_message(data).command
+    assert isinstance(command, HentLedigeTimer)
+    assert command.wished_practitioner_hpr == "9144900"
+    assert command.wished_practitioner is not None
+    assert command.wished_practitioner.family_name == "Lin"
+
+
+def test_wish_for_a_wished_practitioner() -> None:
+    data = request(type_foresp="OT", msg_type="DIALOG_INNBYGGER_TIMEONSKE", calendar=False)
+    command = parse_message(data.replace(b"</Foresporsel>", WISHED)).command
+    assert isinstance(command, Onske)
+    assert command.wished_practitioner_hpr == "9144900"
