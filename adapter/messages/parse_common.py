@@ -36,22 +36,29 @@ def text_of(elem: etree._Element | None) -> str:
 
 
 def rich_text(elem: etree._Element | None) -> str:
-    """Plain text of a text-or-XHTML element (Sporsmal, TekstNotatInnhold); <br/> is a newline."""
+    """Plain text of a text-or-XHTML element (Sporsmal, TekstNotatInnhold).
+
+    ``<br/>`` is a newline; comments and processing instructions are left out.
+    """
     if elem is None:
         return ""
     if len(elem) == 0:
-        return (elem.text or "").strip()
+        return str(elem.text or "").strip()
     parts: list[str] = []
-    for node in elem.iter():
-        if node is not elem and node.tag == _BR:
-            parts.append("\n")
-        elif node is not elem and node.text:
-            parts.append(node.text)
-        if node is elem and node.text:
-            parts.append(node.text)
-        if node is not elem and node.tail:
-            parts.append(node.tail)
+    _collect(elem, parts)
     return "".join(parts).strip()
+
+
+def _collect(node: etree._Element, parts: list[str]) -> None:
+    if node.text:
+        parts.append(node.text)
+    for child in node:
+        if isinstance(child.tag, str):
+            if child.tag == _BR:
+                parts.append("\n")
+            _collect(child, parts)
+        if child.tail:
+            parts.append(child.tail)
 
 
 def check_length(name: str, value: str, limit: int, elem: etree._Element | None) -> None:

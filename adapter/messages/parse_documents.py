@@ -51,8 +51,9 @@ def read_documents(root: etree._Element) -> Documents:
     for doc in root.iterchildren(_M + "Document"):
         for refdoc in doc.iterchildren(_M + "RefDoc"):
             for content in refdoc.iterchildren(_M + "Content"):
-                if len(content):
-                    roots.append(content[0])
+                first = next(content.iterchildren(etree.Element), None)
+                if first is not None:
+                    roots.append(first)
     if not roots or roots[0].tag != DIALOGMELDING:
         raise MessageRejected(
             AppRecError.T02, "the first Document must be a Dialogmelding (guide 2.3)"

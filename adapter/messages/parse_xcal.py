@@ -43,8 +43,9 @@ def parse_vevent(vevent: etree._Element) -> CalendarEvent:
         ) from None
     related = props.find(_X + "related-to")
     related_to = None
-    if related is not None and len(related):
-        related_to = text_of(related[0]) or None
+    value = next(related.iterchildren(etree.Element), None) if related is not None else None
+    if value is not None:
+        related_to = text_of(value) or None
     categories = tuple(
         text_of(t) for c in props.iterfind(_X + "categories") for t in c.iterfind(_X + "text")
     )

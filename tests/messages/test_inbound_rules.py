@@ -273,3 +273,16 @@ def test_wish_for_a_wished_practitioner() -> None:
     command = parse_message(data.replace(b"</Foresporsel>", WISHED)).command
     assert isinstance(command, Onske)
     assert command.wished_practitioner_hpr == "9144900"
+
+
+def test_comments_are_ignored_in_documents_and_text() -> None:
+    data = request(question="Vondt<!-- not the patient's words --> i ryggen.")
+    data = data.replace(b"<Content>", b"<Content><!-- comment first -->")
+    command = parse_message(data).command
+    assert isinstance(command, ReserverTime)
+    assert command.text.text == "Vondt i ryggen."
+
+
+def test_oid_with_a_space_as_in_the_guide_text_is_accepted() -> None:
+    data = request().replace(b'S="2.16.578.1.12.4.1.1.7601"', b'S="2.16.578.1.12.4.1.1. 7601"')
+    assert isinstance(parse_message(data).command, ReserverTime)
