@@ -30,6 +30,11 @@ does, with no management plugin, rabbitmqadmin or AMQP 0-9-1 client. A queue tha
 already exists non-durable makes that declaration fail (inequivalent arguments): it
 must be deleted first. With v2 (RabbitMQ 4) queues are made by the broker's operator;
 :meth:`~AmqpTransport.ensure_queues` only checks that they exist.
+
+RabbitMQ 3.10 accepts (outcome ``accepted``) a message sent to ``/amq/queue/NAME`` of
+a queue that does not exist, and drops it. So before the first send to a queue on a
+connection the transport attaches a receiver with no credit to it: on a missing queue
+that link never opens, and :class:`QueueNotFound` names the queue instead.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from proton import Delivery as ProtonDelivery
-from proton import Message, ProtonException, SSLDomain, Terminus, Timeout
+from proton import LinkException, Message, ProtonException, SSLDomain, Terminus, Timeout
 from proton.reactor import LinkOption
 from proton.utils import BlockingConnection, BlockingReceiver, BlockingSender
 
@@ -59,6 +64,7 @@ __all__ = [
     "SYSTEM_IDENTIFIER",
     "AmqpDelivery",
     "AmqpTransport",
+    "QueueNotFound",
     "TlsConfig",
     "from_proton",
     "to_proton",
@@ -71,6 +77,10 @@ DEAD_LETTER_SUFFIX = "_dl"
 #: Default ``X-SystemIdentifier`` value: our name and version.
 SYSTEM_IDENTIFIER = f"epj-adapter {__version__}"
 _MAX_TRACKED = 10_000
+
+
+class QueueNotFound(TransportError):
+    """A queue does not exist (or the broker will not let us attach to it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,19 +372,51 @@ class AmqpTransport:
 
     # -- links -------------------------------------------------------------------
 
+    def _attach_failed(self, queue: str, exc: ProtonException) -> QueueNotFound:
+        """A link that would not open on a live connection: the queue is missing."""
+        self._drop(f"attach failed: {type(exc).__name__}")
+        return QueueNotFound(
+            f"queue {queue} does not exist or cannot be attached "
+            f"({queue_address(queue, self.address_format)})"
+        )
+
     def _sender(self, conn: BlockingConnection, queue: str) -> BlockingSender:
         sender = self._senders.get(queue)
         if sender is None:
-            sender = conn.create_sender(queue_address(queue, self.address_format))
+            address = queue_address(queue, self.address_format)
+            try:
+                if self.address_format is AddressFormat.V1:
+                    # RabbitMQ 3.x accepts a message sent to /amq/queue/NAME of a missing
+                    # queue and drops it; a receiver link on a missing queue never opens.
+                    probe = conn.create_receiver(address, credit=0)
+                    probe.link.close()
+                sender = conn.create_sender(address)
+            except (Timeout, LinkException) as exc:
+                raise self._attach_failed(queue, exc) from exc
             self._senders[queue] = sender
         return sender
 
     def _receiver(self, conn: BlockingConnection, queue: str) -> BlockingReceiver:
         receiver = self._receivers.get(queue)
         if receiver is None:
-            receiver = conn.create_receiver(queue_address(queue, self.address_format), credit=0)
+            address = queue_address(queue, self.address_format)
+            try:
+                receiver = conn.create_receiver(address, credit=0)
+            except (Timeout, LinkException) as exc:
+                raise self._attach_failed(queue, exc) from exc
             self._receivers[queue] = receiver
         return receiver
+
+    def missing_queues(self, queues: Iterable[str]) -> list[str]:
+        """Which of ``queues`` cannot be attached (for ``doctor``); each miss costs a timeout."""
+        missing = []
+        deadline = time.monotonic() + self.send_timeout
+        for queue in queues:
+            try:
+                self._sender(self._connection(deadline), queue)
+            except QueueNotFound:
+                missing.append(queue)
+        return missing
 
     # -- Transport ---------------------------------------------------------------
 
@@ -435,7 +477,8 @@ class AmqpTransport:
         """The next message from any of ``queues``, or None after ``timeout`` seconds.
 
         Broker trouble is not raised: the connection is reopened with backoff, and None
-        comes back when nothing could be received in time.
+        comes back when nothing could be received in time. A queue that does not exist
+        raises :class:`QueueNotFound` (call :meth:`ensure_queues` at start-up).
         """
         deadline = time.monotonic() + max(timeout, 0.0)
         while True:
@@ -461,6 +504,8 @@ class AmqpTransport:
                     found = self._first_ready(receivers)
                     if found is None:
                         return None
+            except QueueNotFound:
+                raise
             except TransportError:
                 return None
             except ProtonException as exc:

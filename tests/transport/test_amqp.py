@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapter.transport.amqp import SYSTEM_IDENTIFIER, AmqpTransport
+from adapter.transport.amqp import SYSTEM_IDENTIFIER, AmqpTransport, QueueNotFound
 from adapter.transport.base import CONTENT_TYPE_CMS, TransportError, TransportMessage
 from adapter.transport.errors import INVALID_FIELD_VALUE, error_report
 from tests.servers.rabbitmq import RabbitMQServer
@@ -334,3 +334,17 @@ def test_dead_letters_can_be_republished(transport: AmqpTransport) -> None:
     assert back.message.message_id == sent.message_id
     assert back.message.prop("x-dead-letter-reason") is None
     back.accept()
+
+
+def test_missing_queue_is_named_not_polled_forever(rabbitmq: RabbitMQServer) -> None:
+    t = AmqpTransport(rabbitmq.url, connect_timeout=1)
+    try:
+        q = _queue()
+        with pytest.raises(QueueNotFound, match=q):
+            t.receive([q], timeout=5)
+        with pytest.raises(QueueNotFound, match=q):
+            t.send(q, _message())
+        t.ensure_queues([q], dead_letter=False)
+        assert t.missing_queues([q, "0_never_declared"]) == ["0_never_declared"]
+    finally:
+        t.close()
