@@ -20,7 +20,7 @@ from adapter.messages.ns import (
     PASIENTRELASJON,
     XCAL,
 )
-from adapter.messages.parse_common import check_length, rich_text, text_of
+from adapter.messages.parse_common import check_length, children, rich_text, text_of
 from adapter.messages.parse_xcal import parse_calendar
 
 _M: Final = f"{{{MSGHEAD}}}"
@@ -86,11 +86,12 @@ def _fk1_ident(
     elem: etree._Element, kinds: tuple[str, ...], ident_tag: str = _F + "Ident"
 ) -> tuple[str, str]:
     """(id, type) of the first Ident (of type fk1:Ident) whose TypeId is one of ``kinds``."""
-    for ident in elem.iterfind(ident_tag):
-        type_id = ident.find(_F + "TypeId")
+    for ident in elem.iterchildren(ident_tag):
+        parts = children(ident)
+        type_id = parts.get(_F + "TypeId")
         kind = (type_id.get("V") or "") if type_id is not None else ""
         if kind in kinds:
-            return text_of(ident.find(_F + "Id")), kind
+            return text_of(parts.get(_F + "Id")), kind
     return "", ""
 
 
@@ -154,20 +155,22 @@ def notat_text(notat: etree._Element) -> str:
 
 def related_practitioner(parent: etree._Element) -> WishedPractitioner | None:
     """The first RollerRelatertNotat naming a practitioner, if any."""
-    for rrn in parent.iterfind(_D + "RollerRelatertNotat"):
-        hcp = rrn.find(_D + "HealthcareProfessional")
+    for rrn in parent.iterchildren(_D + "RollerRelatertNotat"):
+        parts = children(rrn)
+        hcp = parts.get(_D + "HealthcareProfessional")
         if hcp is None:
             continue
-        role = rrn.find(_D + "RoleToPatient")
+        hcp_parts = children(hcp)
+        role = parts.get(_D + "RoleToPatient")
         if role is None:
-            role = hcp.find(_D + "RoleToPatient")
+            role = hcp_parts.get(_D + "RoleToPatient")
         hpr, _ = _fk1_ident(hcp, ("HPR",), _D + "Ident")
         her, _ = _fk1_ident(hcp, ("HER",), _D + "Ident")
         return WishedPractitioner(
             hpr_number=hpr,
             her_id=her,
-            given_name=text_of(hcp.find(_D + "GivenName")),
-            family_name=text_of(hcp.find(_D + "FamilyName")),
+            given_name=text_of(hcp_parts.get(_D + "GivenName")),
+            family_name=text_of(hcp_parts.get(_D + "FamilyName")),
             role=_ROLES.get((role.get("V") or "") if role is not None else ""),
         )
     return None
