@@ -54,7 +54,7 @@ class HelsenorgeSimulator:
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.transport = DirectoryTransport(self.root)
+        self.transport = DirectoryTransport(self.root, archive=True)
         me = self.party.leaf_her_id
         self.async_queue = f"{me}_async"
         self.reply_queue = f"{me}_syncreply"

@@ -1,10 +1,481 @@
-"""Commands of the `service_cmds` group (see adapter.cli)."""
+"""Commands for running the service and for the clinic's daily work.
+
+``run`` starts the daemon; ``status`` shows queues and pending work; ``reservations``,
+``wishes``, ``appointments`` and ``patients`` let the clinic act without an EPJ
+integration; ``events`` prints the event feed; ``demo`` plays the patient guide.
+
+Exit codes as in :mod:`adapter.cli`; ``run`` exits 0 after SIGTERM/SIGINT, 2 on a
+configuration error and 3 when another instance already runs on the same database.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
+import sys
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
+
+from adapter.cli import EXIT_LOCKED, EXIT_OK, EXIT_PROBLEMS, CliError
+from adapter.cli.config_cmds import DEFAULT_CONFIG, parse_at
+from adapter.cli.config_cmds import _load as load_checked
+from adapter.domain.codes import IdType, Svar
+from adapter.domain.errors import DomainError
+from adapter.domain.model import OSLO, Appointment, Person, Wish
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add this group's commands to the parser."""
+    """Add the service and clinic commands."""
+    run = sub.add_parser("run", help="run the adapter as a service")
+    _config(run)
+    run.add_argument(
+        "--clock-start",
+        metavar="TIME",
+        help="(testing and demos) start the clock at TIME, Europe/Oslo, then run in real time",
+    )
+    run.set_defaults(handler=cmd_run)
+
+    status = sub.add_parser("status", help="queues, pending work, last activity, next release")
+    _config(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=cmd_status)
+
+    res = sub.add_parser("reservations", help="reservations waiting for the clinic's decision")
+    rcmd = res.add_subparsers(dest="reservations_command", metavar="COMMAND")
+    p = rcmd.add_parser("list", help="list pending reservations")
+    _config(p)
+    p.set_defaults(handler=cmd_reservations_list)
+    p = rcmd.add_parser("confirm", help="confirm a reservation (answer 05)")
+    p.add_argument("id", metavar="ID", help="appointment id")
+    _config(p)
+    p.set_defaults(handler=cmd_reservations_confirm)
+    p = rcmd.add_parser("reject", help="reject a reservation (06, 26 or 30)")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--code", default="06", choices=["06", "26", "30"])
+    _config(p)
+    p.set_defaults(handler=cmd_reservations_reject)
+    res.set_defaults(handler=lambda _a: _help(res))
+
+    wishes = sub.add_parser("wishes", help="wishes (Timeønske) to answer")
+    wcmd = wishes.add_subparsers(dest="wishes_command", metavar="COMMAND")
+    p = wcmd.add_parser("list", help="list open wishes")
+    _config(p)
+    p.set_defaults(handler=cmd_wishes_list)
+    p = wcmd.add_parser("answer", help="answer a wish")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--code", required=True, choices=["05", "06", "07", "08", "09", "10", "34"])
+    p.add_argument("--slot", metavar="SLOT", help="slot to give (05, 10) or move to (07)")
+    _config(p)
+    p.set_defaults(handler=cmd_wishes_answer)
+    wishes.set_defaults(handler=lambda _a: _help(wishes))
+
+    appts = sub.add_parser("appointments", help="appointments: list, book, move, cancel, ...")
+    acmd = appts.add_subparsers(dest="appointments_command", metavar="COMMAND")
+    p = acmd.add_parser("list", help="appointments in a period")
+    p.add_argument("--from", dest="start", metavar="DATE", help="first day (default today)")
+    p.add_argument("--to", dest="end", metavar="DATE", help="last day (default +14 days)")
+    _config(p)
+    p.set_defaults(handler=cmd_appointments_list)
+    p = acmd.add_parser("book", help="book a slot for a patient (sends Avtale 05)")
+    p.add_argument("--slot", required=True, metavar="SLOT")
+    p.add_argument("--patient", required=True, metavar="FNR", help="fødselsnummer or D-nummer")
+    p.add_argument("--given-name", default="")
+    p.add_argument("--family-name", default="")
+    _config(p)
+    p.set_defaults(handler=cmd_appointments_book)
+    for name, helptext in (
+        ("cancel", "cancel an appointment (Avtale 08)"),
+        ("no-show", "the patient did not come (Avtale 11)"),
+        ("complete", "the appointment took place"),
+    ):
+        p = acmd.add_parser(name, help=helptext)
+        p.add_argument("id", metavar="ID")
+        _config(p)
+        p.set_defaults(handler=cmd_appointments_change, change=name)
+    p = acmd.add_parser("move", help="move an appointment to another slot (Avtale 07)")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--slot", required=True, metavar="SLOT")
+    _config(p)
+    p.set_defaults(handler=cmd_appointments_change, change="move")
+    p = acmd.add_parser("ics", help='the appointment as an .ics file ("Legg i egen kalender")')
+    p.add_argument("id", metavar="ID")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here, not stdout")
+    _config(p)
+    p.set_defaults(handler=cmd_appointments_ics)
+    appts.set_defaults(handler=lambda _a: _help(appts))
+
+    patients = sub.add_parser("patients", help="practitioners' lists and blocked patients")
+    pcmd = patients.add_subparsers(dest="patients_command", metavar="COMMAND")
+    p = pcmd.add_parser("import-list", help="replace a practitioner's list from a file")
+    p.add_argument("practitioner", metavar="PRACTITIONER")
+    p.add_argument("file", type=Path, metavar="FILE", help="one fødselsnummer per line")
+    _config(p)
+    p.set_defaults(handler=cmd_patients_import)
+    for name in ("block", "unblock"):
+        p = pcmd.add_parser(name, help=f"{name} a patient from digital booking")
+        p.add_argument("ident", metavar="FNR")
+        p.add_argument("--reason", default="")
+        _config(p)
+        p.set_defaults(handler=cmd_patients_block, block=name == "block")
+    patients.set_defaults(handler=lambda _a: _help(patients))
+
+    events = sub.add_parser("events", help="the event feed (JSON lines)")
+    events.add_argument("--since", type=int, default=0, metavar="SEQ")
+    _config(events)
+    events.set_defaults(handler=cmd_events)
+
+    demo = sub.add_parser("demo", help="play the patient guide's story against the daemon")
+    demo.add_argument(
+        "--dir", type=Path, metavar="DIR", help="where to run (default: a new temp dir)"
+    )
+    _config(demo)
+    demo.set_defaults(handler=cmd_demo)
+
+
+def _config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"config directory (default {DEFAULT_CONFIG})",
+    )
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return EXIT_OK
+
+
+def _adapter(args: argparse.Namespace, *, quiet: bool = True, clock: Any = None) -> Any:
+    from adapter.logs import configure
+    from adapter.wiring import build_adapter
+
+    config = load_checked(args)
+    if quiet:
+        configure("console", "warning")
+    kwargs = {"clock": clock} if clock is not None else {}
+    return build_adapter(config.path, config=config, **kwargs)
+
+
+def _mask(ident: str) -> str:
+    return ident[:6] + "*" * max(len(ident) - 6, 0)
+
+
+def _local(value: datetime | None) -> str:
+    return value.astimezone(OSLO).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def _guard(action: Any) -> int:
+    try:
+        action()
+    except DomainError as exc:
+        raise CliError(str(exc), EXIT_PROBLEMS) from None
+    return EXIT_OK
+
+
+# --- run ----------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the daemon until SIGTERM/SIGINT."""
+    from adapter.daemon import AlreadyRunning, Daemon
+    from adapter.logs import configure, get_logger
+
+    config = load_checked(args)
+    settings = config.settings
+    configure(settings.log_format, settings.log_level)
+    log = get_logger("adapter.run")
+    clock = None
+    if args.clock_start:
+        start = parse_at(args.clock_start)
+        offset = start - datetime.now(UTC)
+
+        def shifted() -> datetime:
+            return datetime.now(UTC) + offset
+
+        clock = shifted
+    adapter = _adapter(args, quiet=False, clock=clock)
+    today = adapter.clock().astimezone(OSLO).date()
+    horizon = max(
+        [adapter.ctx.rules.default_horizon]
+        + [r.horizon for r in adapter.ctx.rules.release_rules if r.horizon is not None]
+    )
+    generated = adapter.generate_slots(today, today + horizon + timedelta(days=7))
+    daemon = Daemon(adapter)
+
+    def stop(signum: int, _frame: Any) -> None:
+        log.info("daemon.stopping", signal=signal.Signals(signum).name)
+        daemon.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    where = settings.directory_root if settings.transport == "directory" else settings.amqp.url
+    queues = ", ".join(adapter.listen_queues())
+    print(
+        f"epj-adapter: serving {config.clinic.name} (HER-id {config.clinic.her_id}) "
+        f"on {settings.transport} transport at {where}; queues {queues}",
+        file=sys.stderr,
+        flush=True,
+    )
+    log.info("slots.generated", added=generated.added, updated=generated.updated)
+    try:
+        daemon.run()
+    except AlreadyRunning as exc:
+        adapter.close()
+        print(
+            f"epj-adapter: another instance is running on this database ({exc}); exiting",
+            file=sys.stderr,
+        )
+        return EXIT_LOCKED
+    return EXIT_OK
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the adapter's status."""
+    adapter = _adapter(args)
+    try:
+        status = adapter.status()
+    finally:
+        adapter.close()
+    if args.json:
+        data = asdict(status)
+        for key in ("last_activity", "next_release"):
+            data[key] = data[key].isoformat() if data[key] else None
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    print(f"clinic                 {status.clinic}")
+    for queue, count in status.queues.items():
+        print(f"queue {queue:<17}{count} waiting")
+    print(f"pending reservations   {status.pending_reservations}")
+    print(f"open wishes            {status.open_wishes}")
+    print(f"outbox (not yet sent)  {status.outbox_pending}")
+    print(f"awaiting AppRec        {status.sent_without_apprec}")
+    print(f"last message received  {_local(status.last_activity)}")
+    print(f"next release           {_local(status.next_release)}")
+    return EXIT_OK
+
+
+# --- reservations and wishes --------------------------------------------------------------
+
+
+def _appointment_line(a: Appointment) -> str:
+    subject = f'  "{a.text.subject}"' if a.text.subject else ""
+    deadline = f"  decide by {_local(a.decision_deadline)}" if a.decision_deadline else ""
+    return (
+        f"{a.id}  {_local(a.start)}  {a.practitioner:<12} {a.appointment_type:<12} "
+        f"{_mask(a.patient.ident)}  {a.state.value}{deadline}{subject}"
+    )
+
+
+def cmd_reservations_list(args: argparse.Namespace) -> int:
+    """List reservations waiting for a decision."""
+    adapter = _adapter(args)
+    try:
+        pending = adapter.pending_reservations()
+    finally:
+        adapter.close()
+    for appointment in pending:
+        print(_appointment_line(appointment))
+    if not pending:
+        print("no reservations waiting")
+    return EXIT_OK
+
+
+def cmd_reservations_confirm(args: argparse.Namespace) -> int:
+    """Confirm a reservation."""
+    adapter = _adapter(args)
+    try:
+        return _guard(lambda: adapter.confirm(args.id, actor="cli"))
+    finally:
+        adapter.close()
+
+
+def cmd_reservations_reject(args: argparse.Namespace) -> int:
+    """Reject a reservation."""
+    adapter = _adapter(args)
+    try:
+        return _guard(lambda: adapter.reject(args.id, Svar(args.code), actor="cli"))
+    finally:
+        adapter.close()
+
+
+def _wish_line(w: Wish) -> str:
+    subject = f'  "{w.text.subject}"' if w.text.subject else ""
+    about = f"  about {w.appointment_id}" if w.appointment_id else ""
+    who = _mask(w.patient.ident)
+    return f"{w.id}  {w.kind.value:<3} {_local(w.created_at)}  {who}{about}{subject}"
+
+
+def cmd_wishes_list(args: argparse.Namespace) -> int:
+    """List open wishes."""
+    adapter = _adapter(args)
+    try:
+        wishes = adapter.open_wishes()
+    finally:
+        adapter.close()
+    for wish in wishes:
+        print(_wish_line(wish))
+    if not wishes:
+        print("no open wishes")
+    return EXIT_OK
+
+
+def cmd_wishes_answer(args: argparse.Namespace) -> int:
+    """Answer a wish."""
+    adapter = _adapter(args)
+    try:
+        return _guard(
+            lambda: adapter.answer_wish(args.id, Svar(args.code), slot_id=args.slot, actor="cli")
+        )
+    finally:
+        adapter.close()
+
+
+# --- appointments and patients ------------------------------------------------------------
+
+
+def _day(text: str | None, default: date) -> date:
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"bad date {text!r}: write YYYY-MM-DD") from None
+
+
+def cmd_appointments_list(args: argparse.Namespace) -> int:
+    """List appointments in a period."""
+    adapter = _adapter(args)
+    try:
+        today = adapter.clock().astimezone(OSLO).date()
+        first = _day(args.start, today)
+        last = _day(args.end, first + timedelta(days=14))
+        start = datetime.combine(first, datetime.min.time(), OSLO)
+        end = datetime.combine(last + timedelta(days=1), datetime.min.time(), OSLO)
+        found = adapter.appointments(start, end)
+    finally:
+        adapter.close()
+    for appointment in found:
+        print(_appointment_line(appointment))
+    if not found:
+        print("no appointments in that period")
+    return EXIT_OK
+
+
+def _person(ident: str, given: str, family: str) -> Person:
+    digits = ident.strip()
+    if len(digits) != 11 or not digits.isdigit():
+        raise CliError("a fødselsnummer or D-nummer has 11 digits")
+    kind = IdType.DNR if int(digits[0]) >= 4 else IdType.FNR
+    return Person(digits, kind, given, family)
+
+
+def cmd_appointments_book(args: argparse.Namespace) -> int:
+    """Book a slot for a patient from the clinic's side."""
+    adapter = _adapter(args)
+    patient = _person(args.patient, args.given_name, args.family_name)
+    made: list[Appointment] = []
+    try:
+        code = _guard(lambda: made.append(adapter.book(args.slot, patient, actor="cli")))
+    finally:
+        adapter.close()
+    print(made[0].id)
+    return code
+
+
+def cmd_appointments_change(args: argparse.Namespace) -> int:
+    """Move, cancel, mark no-show or complete an appointment."""
+    adapter = _adapter(args)
+    actions = {
+        "move": lambda: adapter.move(args.id, args.slot, actor="cli"),
+        "cancel": lambda: adapter.cancel(args.id, actor="cli"),
+        "no-show": lambda: adapter.no_show(args.id, actor="cli"),
+        "complete": lambda: adapter.complete(args.id, actor="cli"),
+    }
+    try:
+        return _guard(actions[args.change])
+    finally:
+        adapter.close()
+
+
+def cmd_appointments_ics(args: argparse.Namespace) -> int:
+    """Write the appointment's .ics file."""
+    adapter = _adapter(args)
+    text: list[str] = []
+    try:
+        code = _guard(lambda: text.append(adapter.ics(args.id)))
+    finally:
+        adapter.close()
+    if args.output:
+        args.output.write_text(text[0], encoding="utf-8", newline="")
+    else:
+        sys.stdout.write(text[0])
+    return code
+
+
+def cmd_patients_import(args: argparse.Namespace) -> int:
+    """Replace a practitioner's list from a file of fødselsnummer."""
+    try:
+        lines = args.file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
+    idents = [line.split("#", 1)[0].strip() for line in lines]
+    idents = [i for i in idents if i]
+    bad = [n for n, i in enumerate(idents, 1) if len(i) != 11 or not i.isdigit()]
+    if bad:
+        raise CliError(f"{args.file}: entry {bad[0]} is not an 11-digit number", EXIT_PROBLEMS)
+    adapter = _adapter(args)
+    try:
+        code = _guard(lambda: adapter.set_patient_list(args.practitioner, idents))
+    finally:
+        adapter.close()
+    print(f"{args.practitioner}: {len(idents)} patients on the list")
+    return code
+
+
+def cmd_patients_block(args: argparse.Namespace) -> int:
+    """Block or unblock a patient from digital booking."""
+    adapter = _adapter(args)
+    try:
+        if args.block:
+            return _guard(lambda: adapter.block_patient(args.ident, args.reason))
+        return _guard(lambda: adapter.unblock_patient(args.ident))
+    finally:
+        adapter.close()
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """Print events after ``--since`` as JSON lines."""
+    adapter = _adapter(args)
+    try:
+        for event in adapter.iter_events(args.since):
+            print(
+                json.dumps(
+                    {
+                        "seq": event.seq,
+                        "kind": event.kind,
+                        "at": event.at.isoformat(),
+                        "appointment_id": event.appointment_id,
+                        "wish_id": event.wish_id,
+                        "payload": event.payload,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+    finally:
+        adapter.close()
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Play the patient guide's story (see adapter.demo)."""
+    from adapter.demo import run_demo
+
+    return run_demo(args.dir, args.config or DEFAULT_CONFIG)
