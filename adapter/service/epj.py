@@ -16,6 +16,7 @@ from adapter.domain.codes import Svar
 from adapter.domain.errors import DomainError, InvalidValue
 from adapter.domain.model import Appointment, AppointmentState, Person, Wish
 from adapter.service.context import ClinicContext
+from adapter.service.handlers import confirmation_code
 from adapter.service.outgoing import Outgoing
 from adapter.service.replies import Replies
 from adapter.store.errors import SlotTaken
@@ -39,11 +40,8 @@ class ClinicDesk:
         appointment = self._appointment(uow, appointment_id).confirm(now)
         uow.appointments.update(appointment)
         self._record(uow, now, actor, "reservation.confirmed", appointment)
-        return [
-            self.replies.reservation_answer(
-                self.ctx, appointment, Svar.TIMERESERVASJON_BEKREFTET, now
-            )
-        ]
+        code = confirmation_code(self.ctx, appointment)
+        return [self.replies.reservation_answer(self.ctx, appointment, code, now)]
 
     def reject(
         self,

@@ -135,7 +135,7 @@ def reserver_time(
     patient = env.patient
     out = [replies.apprec_ok(req)]
     slot = uow.slots.get(ctx.clinic.key, command.slot_uid.strip())
-    addressed = ctx.practitioner_by_her_id(command.contact_her_id or "") or _addressed(req)
+    addressed = _addressed(req) or ctx.practitioner_by_her_id(command.contact_her_id or "")
     refusal: policy.Refusal | None = policy.Refusal.SLOT_UNKNOWN
     if patient is not None and slot is not None:
         day = uow.slots.in_window(
@@ -157,7 +157,7 @@ def reserver_time(
             ),
             rules=ctx.rules,
             slot_practitioner=slot.practitioner,
-            addressed_practitioner=addressed.key if addressed is not None else None,
+            addressed_practitioner=_may_book_for(ctx, addressed, slot.practitioner),
             times_match=_same_times(slot, command),
             practitioner_online=practitioner is not None and practitioner.online_booking,
         )
@@ -229,10 +229,27 @@ def reserver_time(
             msg_id=env.msg_id,
             detail={},
         )
-        out.append(
-            replies.reservation_answer(ctx, appointment, Svar.TIMERESERVASJON_BEKREFTET, now)
-        )
+        code = confirmation_code(ctx, appointment)
+        out.append(replies.reservation_answer(ctx, appointment, code, now))
     return out
+
+
+def _may_book_for(ctx: ClinicContext, addressed: Any, slot_practitioner: str) -> str | None:
+    """The practitioner whose slots this request may book: the one addressed, or a
+    vikar standing in for them (their slots are offered in the fastlege's list)."""
+    if addressed is None:
+        return None
+    if slot_practitioner in {p.key for p in ctx.stand_ins_for(addressed.key)}:
+        return slot_practitioner
+    return str(addressed.key)
+
+
+def confirmation_code(ctx: ClinicContext, appointment: Appointment) -> Svar:
+    """05, or 10 when the appointment is with a vikar standing in for the fastlege."""
+    practitioner = ctx.practitioners.get(appointment.practitioner)
+    if practitioner is not None and practitioner.stands_in_for:
+        return Svar.HOS_ANNEN_BEHANDLER_BEKREFTET
+    return Svar.TIMERESERVASJON_BEKREFTET
 
 
 def _same_times(slot: Any, command: cmd.ReserverTime) -> bool:
