@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from adapter.store.errors import SchemaMismatch
+from adapter.store.errors import SchemaMismatch, StoreError
 from adapter.store.tables import TABLES, SchemaVersionRow
 
 #: The schema version this code writes and expects.
@@ -65,7 +66,16 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, in_memory=parsed.database in (None, "", ":memory:"), echo=echo)
+        in_memory = parsed.database in (None, "", ":memory:")
+        if not in_memory and parsed.database:
+            folder = Path(parsed.database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(
+                    f"cannot create the folder {folder} for the SQLite database: {error.strerror}"
+                ) from None
+        return _sqlite_engine(url, in_memory=in_memory, echo=echo)
     engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     event.listen(engine, "handle_error", _drop_row_values)
     return engine

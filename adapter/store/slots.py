@@ -48,9 +48,11 @@ class SlotRepository(Repository):
         differ, or when it was deactivated (it is reactivated). A slot id owned by
         another clinic is refused.
         """
+        slots = list(slots)
+        self._preload([s.id for s in slots])
         added = updated = unchanged = 0
         for slot in slots:
-            row = self.session.get(SlotRow, slot.id)
+            row = self.session.get(SlotRow, slot.id)  # from the identity map after _preload
             if row is None:
                 self.session.add(
                     SlotRow(
@@ -80,6 +82,11 @@ class SlotRepository(Repository):
             updated += 1
         self.session.flush()
         return UpsertResult(added, updated, unchanged)
+
+    def _preload(self, ids: list[str], chunk: int = 500) -> None:
+        """Load existing rows in a few queries rather than one per slot."""
+        for i in range(0, len(ids), chunk):
+            self.session.exec(select(SlotRow).where(col(SlotRow.id).in_(ids[i : i + chunk]))).all()
 
     def add(self, slot: Slot, source: SlotSource = SlotSource.API) -> None:
         """Add one slot (or update it: same as :meth:`upsert_slots`)."""

@@ -143,9 +143,11 @@ def _start() -> PostgresServer:
             options,
             timeout=90,
         )
-    except (RuntimeError, subprocess.TimeoutExpired):
+    except (RuntimeError, subprocess.TimeoutExpired) as error:
+        log = data_root / "server.log"
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         shutil.rmtree(data_root, ignore_errors=True)
-        raise
+        raise RuntimeError(f"test PostgreSQL did not start: {error}\n{tail}") from None
     server.execute(sql.SQL("CREATE DATABASE adapter_test"))
     return server
 

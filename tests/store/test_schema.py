@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from adapter.store import SCHEMA_VERSION, SchemaMismatch, Store, make_engine
+from adapter.store import SCHEMA_VERSION, SchemaMismatch, Store, StoreError, make_engine
 from adapter.store.db import normalise_url, schema_version
 
 
@@ -117,3 +117,15 @@ def test_errors_do_not_carry_bound_values(store: Store) -> None:
             {"c": "ddfl", "i": secret, "r": "x"},
         )
     assert secret not in str(caught.value)
+
+
+def test_the_sqlite_folder_is_created(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'lib' / 'adapter.db'}")
+    store.create_schema()
+    assert (tmp_path / "var" / "lib" / "adapter.db").exists()
+
+
+def test_an_impossible_sqlite_folder_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StoreError, match="cannot create the folder"):
+        Store(f"sqlite:///{tmp_path / 'file' / 'sub' / 'adapter.db'}")

@@ -141,3 +141,13 @@ def test_the_repeated_hour_of_the_autumn_night_keeps_both_instants_in_order(seed
 def test_naive_datetimes_are_refused(seeded: Store) -> None:
     with seeded.uow() as uow, pytest.raises(StatementError, match="naive"):
         uow.slots.in_window(CLINIC, datetime(2026, 1, 1), datetime(2026, 1, 2))
+
+
+def test_a_large_import_upserts_in_bulk_and_again_changes_nothing(seeded: Store) -> None:
+    many = [slot(n) for n in range(1200)]  # more than one preload chunk
+    with seeded.uow() as uow:
+        assert uow.slots.upsert_slots(many, SlotSource.TEMPLATE) == UpsertResult(1200, 0, 0)
+        uow.commit()
+    with seeded.uow() as uow:
+        assert uow.slots.upsert_slots(many, SlotSource.TEMPLATE) == UpsertResult(0, 0, 1200)
+        assert uow.slots.upsert_slots(many[:10], SlotSource.IMPORT) == UpsertResult(0, 10, 0)
