@@ -1,6 +1,7 @@
 """A throwaway RabbitMQ (3.x, Debian's rabbitmq-server) with AMQP 1.0, for one test session.
 
-The broker listens on 127.0.0.1 only, on free ports; every file it writes (mnesia,
+The broker listens on 127.0.0.1 only, on free ports (plain and TLS, with a CA and
+server certificate made here for the session); every file it writes (mnesia,
 logs, the Erlang cookie under HOME) lives in a temporary folder; its epmd runs on a
 private port and is stopped with it. The AMQP 1.0 plugin shares the AMQP listener.
 
@@ -11,6 +12,7 @@ Missing binaries skip the tests with the reason (``pytest.fail`` under CI=true, 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import shutil
@@ -21,9 +23,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _BIN_DIRS = (Path("/usr/lib/rabbitmq/bin"), Path("/usr/sbin"))
@@ -43,6 +50,56 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _make_tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1/localhost (CA, cert, key)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("epj test broker CA"))
+        .issuer_name(name("epj test broker CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("localhost"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file, cert_file, key_file = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return ca_file, cert_file, key_file
+
+
 def _erl_binary(name: str) -> str:
     return f'<<"{name}">>'
 
@@ -54,6 +111,7 @@ class RabbitMQServer:
         self.bin_dir = bin_dir
         self.base = base
         self.port = _free_port()
+        self.tls_port = _free_port()
         self.dist_port = _free_port()
         self.epmd_port = _free_port()
         self.nodename = f"epjtest-{os.getpid()}-{uuid.uuid4().hex[:6]}@localhost"
@@ -63,9 +121,16 @@ class RabbitMQServer:
         for sub in ("home", "mnesia", "log"):
             (base / sub).mkdir(parents=True, exist_ok=True)
         (base / "enabled_plugins").write_text("[rabbitmq_amqp1_0].\n")
+        self.ca_file, cert_file, key_file = _make_tls_files(base / "tls")
         (base / "rabbitmq.conf").write_text(
             "loopback_users = none\n"
             f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+            f"listeners.ssl.default = 127.0.0.1:{self.tls_port}\n"
+            f"ssl_options.cacertfile = {self.ca_file}\n"
+            f"ssl_options.certfile = {cert_file}\n"
+            f"ssl_options.keyfile = {key_file}\n"
+            "ssl_options.verify = verify_none\n"
+            "ssl_options.fail_if_no_peer_cert = false\n"
             "log.console = false\n"
             "log.file.level = warning\n"
         )
@@ -91,6 +156,12 @@ class RabbitMQServer:
     def url(self) -> str:
         """``amqp://guest:guest@127.0.0.1:PORT``."""
         return f"amqp://{self.user}:{self.password}@127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        """``amqps://guest:guest@localhost:TLSPORT`` (the name the certificate has; the
+        listener is on 127.0.0.1); the server certificate is signed by ``ca_file``."""
+        return f"amqps://{self.user}:{self.password}@localhost:{self.tls_port}"
 
     @property
     def host_port(self) -> str:

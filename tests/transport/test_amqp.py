@@ -8,13 +8,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from adapter.transport.amqp import SYSTEM_IDENTIFIER, AmqpTransport, QueueNotFound
+from adapter.transport.amqp import SYSTEM_IDENTIFIER, AmqpTransport, QueueNotFound, TlsConfig
 from adapter.transport.base import CONTENT_TYPE_CMS, TransportError, TransportMessage
 from adapter.transport.errors import INVALID_FIELD_VALUE, error_report
-from tests.servers.rabbitmq import RabbitMQServer
+from tests.servers.rabbitmq import RabbitMQServer, _make_tls_files
 
 pytestmark = pytest.mark.amqp
 
@@ -346,5 +347,35 @@ def test_missing_queue_is_named_not_polled_forever(rabbitmq: RabbitMQServer) -> 
             t.send(q, _message())
         t.ensure_queues([q], dead_letter=False)
         assert t.missing_queues([q, "0_never_declared"]) == ["0_never_declared"]
+    finally:
+        t.close()
+
+
+def test_tls_with_the_brokers_ca(rabbitmq: RabbitMQServer) -> None:
+    t = AmqpTransport(rabbitmq.tls_url, tls=TlsConfig(ca_file=rabbitmq.ca_file))
+    try:
+        q = _queue()
+        t.ensure_queues([q], dead_letter=False)
+        t.send(q, _message())
+        delivery = t.receive([q], timeout=5)
+        assert delivery is not None
+        delivery.accept()
+    finally:
+        t.close()
+
+
+def test_tls_refuses_a_broker_signed_by_another_ca(
+    rabbitmq: RabbitMQServer, tmp_path: Path
+) -> None:
+    other_ca, _cert, _key = _make_tls_files(tmp_path)
+    t = AmqpTransport(
+        rabbitmq.tls_url,
+        tls=TlsConfig(ca_file=other_ca),
+        connect_timeout=2,
+        send_timeout=1,
+    )
+    try:
+        with pytest.raises(TransportError):
+            t.send("1_async", _message())
     finally:
         t.close()
