@@ -6,12 +6,15 @@ import json
 import os
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from adapter.transport.base import CONTENT_TYPE_CMS, TransportMessage
+from adapter.transport.base import CONTENT_TYPE_CMS, Delivery, Transport, TransportMessage
 from adapter.transport.directory import (
     DirectoryTransport,
     dead_letters,
@@ -306,3 +309,66 @@ def test_request_times_out_with_none(tmp_path: Path) -> None:
     assert sent.reply_to == "8093248_syncreply"
     assert sent.correlation_id
     assert sent.expires_at is not None
+
+
+def test_is_a_transport(tmp_path: Path) -> None:
+    transport: Transport = DirectoryTransport(tmp_path)
+    transport.send(Q, _message())
+    delivery: Delivery | None = transport.receive([Q], timeout=0.5)
+    assert delivery is not None
+    delivery.accept()
+    transport.close()
+
+
+_text = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.binary(max_size=200),
+    message_id=_text.filter(bool),
+    subject=_text,
+    reply_to=st.none() | _text.filter(bool),
+    correlation_id=st.none() | _text.filter(bool),
+    expires_at=st.none()
+    | st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+    props=st.dictionaries(_text.filter(bool), _text, max_size=5),
+)
+def test_any_message_round_trips_through_the_files(
+    tmp_path: Path,
+    body: bytes,
+    message_id: str,
+    subject: str,
+    reply_to: str | None,
+    correlation_id: str | None,
+    expires_at: datetime | None,
+    props: dict[str, str],
+) -> None:
+    sent = TransportMessage(
+        body=body,
+        message_id=message_id,
+        subject=subject,
+        content_type=CONTENT_TYPE_CMS,
+        reply_to=reply_to,
+        correlation_id=correlation_id,
+        expires_at=expires_at,
+        application_properties=props,
+    )
+    queue = f"q{uuid.uuid4().hex}"
+    write_message(tmp_path, queue, sent)
+    [got] = read_messages(tmp_path, queue)
+    assert got == TransportMessage(
+        body=body,
+        message_id=message_id,
+        subject=subject,
+        content_type=CONTENT_TYPE_CMS,
+        reply_to=reply_to,
+        correlation_id=correlation_id,
+        expires_at=expires_at,
+        to=queue,
+        application_properties=props,
+    )
