@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
+from adapter.logs import configure
 from tests.servers.postgres import postgres_db_url, postgres_server, postgres_url  # noqa: F401
 from tests.servers.rabbitmq import rabbitmq  # noqa: F401
 
@@ -69,3 +73,39 @@ class Conformance:
 def conformance(shared_dir: Path) -> Conformance:
     """The official conformance validator."""
     return Conformance(shared_dir / "conformance" / "validate.py")
+
+
+# --- every log line the suite produces is scanned for personal data ----------------------
+
+#: Names of the test patients used across the suite; they must never reach a log.
+PATIENT_NAMES = ("Folke", "Danser", "Lille", "Kari", "Nordmann", "Ulla", "Utenliste", "Ola")
+_FNR_SHAPED = re.compile(r"(?<![0-9A-Za-z])\d{11}(?![0-9A-Za-z])")
+
+
+@pytest.fixture(scope="session")
+def log_capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every structlog line of the session goes to one file, scanned at the end."""
+    path = tmp_path_factory.mktemp("logs") / "technical.log"
+    with path.open("a", encoding="utf-8") as stream:
+        stream.reconfigure(line_buffering=True)
+        _LOG_STREAM.append(stream)
+        yield path
+    text = path.read_text(encoding="utf-8")
+    leaks = [
+        line
+        for line in text.splitlines()
+        if _FNR_SHAPED.search(line) or any(name in line for name in PATIENT_NAMES)
+    ]
+    assert not leaks, "personal data in technical logs:\n" + "\n".join(leaks[:5])
+
+
+_LOG_STREAM: list[TextIO] = []
+
+
+@pytest.fixture(autouse=True)
+def _logs_to_capture(log_capture: Path) -> Iterator[None]:
+    """Each test starts with logging configured to the session's capture file (debug)."""
+    configure("json", "debug", stream=_LOG_STREAM[-1])
+    yield
+    configure("json", "debug", stream=_LOG_STREAM[-1])
+

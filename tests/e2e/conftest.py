@@ -1,0 +1,91 @@
+"""A running daemon on SQLite and the directory transport, driven as Helsenorge would.
+
+The daemon is the real :class:`~adapter.daemon.Daemon` loop (with its scheduler) in a
+thread; tests talk to it only through the directory queues (``HelsenorgeSimulator``)
+and, for the clinic's side, through the :class:`~adapter.api.Adapter` API. The clock
+is a :class:`~adapter.demo.DemoClock` the test moves by hand.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from adapter.api import Adapter
+from adapter.daemon import Daemon
+from adapter.demo import DemoClock, prepare
+from adapter.domain.codes import IdType, MsgType
+from adapter.domain.model import OSLO, Person, Slot
+from adapter.messages import build_requests as rq
+from adapter.messages.read_replies import EventSummary, ReplySummary
+from adapter.simulator import HelsenorgeSimulator
+from adapter.wiring import build_adapter
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: A Monday morning, before the urgent slots are released at 08:00.
+START = datetime(2026, 11, 30, 7, 50, tzinfo=OSLO)
+
+FOLKE = Person("13116900216", IdType.FNR, "Folke", "Danser")
+LILLE = Person("24081899985", IdType.FNR, "Lille", "Danser")
+KARI = Person("01019012345", IdType.FNR, "Kari", "Nordmann")
+UNLISTED = Person("03037712345", IdType.FNR, "Ulla", "Utenliste")
+
+
+@dataclass
+class Clinic:
+    """The running daemon and Helsenorge's side of it."""
+
+    root: Path
+    adapter: Adapter
+    sim: HelsenorgeSimulator
+    clock: DemoClock
+
+    def parties(self, practitioner: str = "benedikte", patient: Person = FOLKE, **kw: object) -> rq.RequestParties:
+        """Request parties addressed at a practitioner, for a patient."""
+        ctx = self.adapter.ctx
+        return rq.RequestParties(receiver=ctx.party(ctx.practitioners[practitioner]), patient=patient, **kw)  # type: ignore[arg-type]
+
+    def free_slots(self, practitioner: str = "benedikte", days: int = 6, start_in: int = 1) -> list[EventSummary]:
+        """Bookable slots (no category, not held back) from HLT."""
+        first = self.clock().astimezone(OSLO).date() + timedelta(days=start_in)
+        reply = self.sim.ask(
+            rq.hent_ledige_timer(self.parties(practitioner), self.clock(), first, first + timedelta(days=days)),
+            MsgType.TIMERESERVASJON,
+        )
+        return [e for e in reply.events if e.available_at is None and "MustCall" not in e.categories]
+
+    def reserve(self, event: EventSummary, patient: Person = FOLKE, practitioner: str = "benedikte", **kw: object) -> tuple[ReplySummary, ReplySummary]:
+        """RT for ``event``: (AppRec, answer)."""
+        built = rq.reserver_time(self.parties(practitioner, patient), self.clock(), as_slot(event), event.contact, **kw)  # type: ignore[arg-type]
+        self.sim.send(built, MsgType.TIMERESERVASJON)
+        return self.sim.apprec_for(built.msg_id), self.sim.answer_to(built.msg_id)
+
+
+def as_slot(event: EventSummary) -> Slot:
+    """A slot value with the event's id and times (what an RT names)."""
+    return Slot(event.uid, "-", "-", "-", event.start, event.end)
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Iterator[Clinic]:
+    """The example clinic's daemon in ``tmp_path``, with patients on Benedikte's list."""
+    config = prepare(tmp_path, ROOT / "config")
+    clock = DemoClock(START)
+    adapter = build_adapter(config, clock=clock)
+    adapter.generate_slots(START.date(), START.date() + timedelta(days=49))
+    adapter.set_patient_list("benedikte", [FOLKE.ident, LILLE.ident, KARI.ident])
+    daemon = Daemon(adapter, poll_timeout=0.02)
+    runner = threading.Thread(target=daemon.run, daemon=True)
+    runner.start()
+    sim = HelsenorgeSimulator(tmp_path / "queues", adapter.ctx.clinic.her_id, clock=clock)
+    try:
+        yield Clinic(tmp_path, adapter, sim, clock)
+    finally:
+        daemon.stop()
+        runner.join(timeout=30)
