@@ -113,6 +113,11 @@ class ClinicDesk:
                 raise InvalidValue("answer 08 needs the wish's appointment")
             appointment = self._appointment(uow, wish.appointment_id).cancel_by_patient(now)
             uow.appointments.update(appointment)
+        elif code in (Svar.KUNNE_IKKE_ENDRES, Svar.KUNNE_IKKE_AVBESTILLES):
+            # The answer names the appointment that stays as it was.
+            if wish.appointment_id is None:
+                raise InvalidValue(f"answer {code.value} needs the wish's appointment")
+            appointment = self._appointment(uow, wish.appointment_id)
         answered = wish.answered(now, code, appointment.id if appointment else None)
         uow.wishes.update(answered)
         uow.audit.append(
