@@ -13,7 +13,7 @@ does goes through one method here, in one transaction with its outgoing messages
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,8 @@ from adapter.service.pipeline import Pipeline
 from adapter.service.replies import Replies
 from adapter.service.routing import NamingRouter, Router
 from adapter.store.records import SlotSource
-from adapter.transport.base import Transport
+from adapter.transport.base import CONTENT_TYPE_XML, Transport, TransportMessage
+from adapter.transport.protection import Plain, Protector
 
 log = get_logger("adapter.api")
 
@@ -72,8 +73,8 @@ class Adapter:
         clock: Clock = system_clock,
         settings: Any = None,
         config: Any = None,
-        protect: Callable[[bytes, str], bytes] | None = None,
-        unprotect: Callable[..., bytes] | None = None,
+        protector: Protector | None = None,
+        check_process: Callable[[TransportMessage], None] | None = None,
     ) -> None:
         self.ctx = ctx
         self.store = store
@@ -81,6 +82,7 @@ class Adapter:
         self.router = router or NamingRouter()
         self.clock = clock
         self.settings = settings
+        self.protector: Protector = protector or Plain()
         self.config = config
         self.replies = Replies(ctx=ctx, helsenorge=helsenorge, router=self.router)
         self.outbox = OutboxWriter()
@@ -90,7 +92,10 @@ class Adapter:
             store=store,
             transport=transport,
             clock=clock,
-            protect=protect,
+            protect=None
+            if self.protector.content_type == CONTENT_TYPE_XML
+            else self.protector.protect,
+            content_type=self.protector.content_type,
             **(
                 {
                     "base_delay": outbox_settings.backoff_initial,
@@ -108,8 +113,11 @@ class Adapter:
             replies=self.replies,
             outbox=self.outbox,
             clock=clock,
-            send_now=transport.send,
-            unprotect=unprotect,
+            send_now=self._send_now,
+            unprotect=None
+            if self.protector.content_type == CONTENT_TYPE_XML
+            else self.protector.unprotect,
+            check_process=check_process,
         )
         self._subscribers: list[Callable[[Any], None]] = []
         self._scheduler: AdapterScheduler | None = None
@@ -411,6 +419,17 @@ class Adapter:
             last_activity=last,
             next_release=upcoming,
         )
+
+    def _send_now(self, queue: str, message: TransportMessage) -> None:
+        """Send at once (sync replies, error reports), protected like the outbox."""
+        if message.body and self.protector.content_type != CONTENT_TYPE_XML:
+            to = message.prop("toHerId") or ""
+            message = replace(
+                message,
+                body=self.protector.protect(message.body, to),
+                content_type=self.protector.content_type,
+            )
+        self.transport.send(queue, message)
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -13,12 +13,19 @@ from datetime import datetime
 from pathlib import Path
 
 from adapter.api import Adapter, system_clock
-from adapter.config import AdapterConfig, load_config
+from adapter.config import AdapterConfig, ConfigError, ConfigIssue, load_config
 from adapter.messages.envelope import Party
+from adapter.registry.certificates import CertificateStore
+from adapter.registry.file import FileRegistry
+from adapter.registry.registry import UnknownParty
+from adapter.registry.routing import UnsupportedMessage, check_process
 from adapter.service.context import ClinicContext
 from adapter.service.routing import NamingRouter, RegistryRouter, Router
 from adapter.store.uow import Store
-from adapter.transport.base import Transport
+from adapter.transport.base import Transport, TransportFault, TransportMessage
+from adapter.transport.cms import CmsProtection
+from adapter.transport.errors import UNSUPPORTED_MESSAGE
+from adapter.transport.protection import CmsProtector, Plain, Protector
 
 HELSENORGE_NAME = "DIREKTORATET FOR E-HELSE"
 HELSENORGE_SERVICE_NAME = "Digitale innbyggertjenester"
@@ -78,14 +85,64 @@ def _amqp_transport(config: AdapterConfig) -> Transport:
     )
 
 
-def make_router(config: AdapterConfig) -> Router:
-    """Routing from the Adresseregister file when it exists, else by naming convention."""
+def load_registry(config: AdapterConfig) -> FileRegistry | None:
+    """The Adresseregister routing file, when there is one."""
     path = config.settings.routing_file
-    if path.exists():
-        from adapter.registry.file import FileRegistry
+    return FileRegistry.load(path) if path.exists() else None
 
-        return RegistryRouter(FileRegistry.load(path))
-    return NamingRouter()
+
+def make_router(registry: FileRegistry | None) -> Router:
+    """Routing from the Adresseregister when known, else by naming convention."""
+    return RegistryRouter(registry) if registry is not None else NamingRouter()
+
+
+def process_checker(registry: FileRegistry) -> Callable[[TransportMessage], None]:
+    """Refuse messages for processes either party has not enabled (HITS 1216)."""
+
+    def check(message: TransportMessage) -> None:
+        ours = (message.prop("toHerId") or "").strip()
+        theirs = (message.prop("fromHerId") or "").strip()
+        try:
+            check_process(registry, message.subject, our_her_id=ours, their_her_id=theirs)
+        except UnsupportedMessage as exc:
+            raise TransportFault(UNSUPPORTED_MESSAGE, exc.description) from None
+        except UnknownParty:
+            raise TransportFault(
+                UNSUPPORTED_MESSAGE, f"HER-id {theirs} or {ours} is not in the Adresseregister"
+            ) from None
+
+    return check
+
+
+def make_protector(
+    config: AdapterConfig, registry: FileRegistry | None, clock: Callable[[], datetime]
+) -> Protector:
+    """CMS when ``[cms] enabled``, else plain XML."""
+    cms = config.settings.cms
+    if not cms.enabled:
+        return Plain()
+    if registry is None or cms.signing_key is None or cms.signing_cert is None:
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    file="adapter.toml",
+                    line=0,
+                    key="cms",
+                    message="CMS needs signing_key, signing_cert, decryption_keys, routing",
+                    fix="set them in [cms] and [paths] routing",
+                )
+            ]
+        )
+    ours = registry.lookup(config.clinic.her_id)
+    protection = CmsProtection.from_files(
+        cms.signing_key,
+        cms.signing_cert,
+        list(cms.decryption_keys),
+        CertificateStore().encryption_certs(ours),
+        allow_legacy_ciphers=cms.allow_legacy_ciphers,
+        clock=clock,
+    )
+    return CmsProtector(protection, registry, clock)
 
 
 def open_store(config: AdapterConfig) -> Store:
@@ -109,13 +166,16 @@ def build_adapter(
     """An :class:`Adapter` wired from ``config_dir`` (raises ``ConfigError``)."""
     config = config or load_config(config_dir)
     config.settings.state_dir.mkdir(parents=True, exist_ok=True)
+    registry = load_registry(config)
     return Adapter(
         ctx=clinic_context(config),
         store=store or open_store(config),
         transport=transport or make_transport(config),
         helsenorge=helsenorge_party(config),
-        router=make_router(config),
+        router=make_router(registry),
         clock=clock,
         settings=config.settings,
         config=config,
+        protector=make_protector(config, registry, clock),
+        check_process=process_checker(registry) if registry is not None else None,
     )

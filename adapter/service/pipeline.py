@@ -48,6 +48,7 @@ class Pipeline:
         clock: Callable[[], datetime],
         send_now: Callable[[str, TransportMessage], None],
         unprotect: Unprotect | None = None,
+        check_process: Callable[[TransportMessage], None] | None = None,
     ) -> None:
         self.store = store
         self.contexts = contexts  # by every HER-id that addresses the clinic
@@ -57,6 +58,7 @@ class Pipeline:
         self.clock = clock
         self.send_now = send_now
         self.unprotect = unprotect
+        self.check_process = check_process
 
     # -- entry point -------------------------------------------------------------------
 
@@ -78,14 +80,16 @@ class Pipeline:
             delivery.accept()
             return
         body = msg.body
-        if self.unprotect is not None:
-            try:
+        try:
+            if self.check_process is not None:
+                self.check_process(msg)
+            if self.unprotect is not None:
                 body = self.unprotect(msg)
-            except TransportFault as fault:
-                self._report(msg, fault.condition, fault.description, now)
-                bound.warning("transport.rejected", condition=fault.condition)
-                delivery.accept()
-                return
+        except TransportFault as fault:
+            self._report(msg, fault.condition, fault.description, now)
+            bound.warning("transport.rejected", condition=fault.condition)
+            delivery.accept()
+            return
         try:
             inbound = parse_message(body)
         except MessageRejected as rejected:

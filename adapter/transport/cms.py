@@ -52,7 +52,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
-from adapter.transport.base import CONTENT_TYPE_CMS, CONTENT_TYPE_XML
+from adapter.transport.base import CONTENT_TYPE_CMS, CONTENT_TYPE_XML, TransportFault
 from adapter.transport.certs import (
     CertificateLoadError,
     PrivateKey,
@@ -88,13 +88,8 @@ EXPIRED_CERTIFICATE: Final = "transport:expired-certificate"
 REVOKED_CERTIFICATE: Final = "transport:revoked-certificate"
 
 
-class CmsError(Exception):
+class CmsError(TransportFault):
     """A CMS fault: ``condition`` goes to the sender's error queue as errorCondition."""
-
-    def __init__(self, condition: str, description: str) -> None:
-        super().__init__(f"{condition}: {description}")
-        self.condition = condition
-        self.description = description
 
 
 class TransientCmsError(Exception):
