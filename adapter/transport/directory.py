@@ -307,6 +307,11 @@ class DirectoryTransport:
                 return None
             time.sleep(min(self.poll_interval, remaining))
 
+    def count(self, queue: str) -> int:
+        """How many complete messages wait on ``queue``."""
+        _check_queue_name(queue)
+        return len(_complete(self.root / queue))
+
     def close(self) -> None:
         """Nothing to release but the record of messages in hand (they stay on disk)."""
         self._in_hand.clear()
