@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/epj-adapter demo $(if $(DIR),--dir $(DIR),)
 
 lint: setup
-	$(BIN)/ruff check adapter tests bench
+	$(BIN)/ruff check adapter tests $(wildcard bench)
 	$(BIN)/mypy
 
 test: setup system-deps lint

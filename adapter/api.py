@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from adapter.clock import Clock, system_clock
 from adapter.domain.codes import Svar
 from adapter.domain.model import Appointment, Person, Slot, Wish
 from adapter.domain.release import next_release_after
@@ -36,13 +37,6 @@ from adapter.transport.base import CONTENT_TYPE_XML, Transport, TransportMessage
 from adapter.transport.protection import Plain, Protector
 
 log = get_logger("adapter.api")
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    """Now, in UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

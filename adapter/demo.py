@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from adapter.api import Adapter
+from adapter.clock import MovableClock
 from adapter.daemon import Daemon
 from adapter.domain.codes import (
     AppRecStatus,
@@ -58,26 +59,8 @@ KARI = Person("01019012345", IdType.FNR, "Kari", "Nordmann")
 OLA = Person("02028054321", IdType.FNR, "Ola", "Nordmann")
 
 
-class DemoClock:
-    """A clock the story moves forward by hand."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start.astimezone(UTC)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self.now
-
-    def set(self, local: datetime) -> None:
-        """Jump to a wall-clock time in Oslo."""
-        with self._lock:
-            self.now = local.astimezone(UTC)
-
-    def advance(self, delta: timedelta) -> None:
-        """Move forward by ``delta``."""
-        with self._lock:
-            self.now += delta
+#: The demo's clock: moved forward by the story.
+DemoClock = MovableClock
 
 
 @dataclass

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from adapter.api import Adapter, system_clock
+from adapter.api import Adapter
+from adapter.clock import system_clock
 from adapter.config import AdapterConfig, ConfigError, ConfigIssue, load_config
 from adapter.messages.envelope import Party
 from adapter.registry.certificates import CertificateStore
@@ -53,11 +54,13 @@ def helsenorge_party(config: AdapterConfig) -> Party:
     )
 
 
-def make_transport(config: AdapterConfig) -> Transport:
-    """The configured transport."""
+def make_transport(
+    config: AdapterConfig, clock: Callable[[], datetime] = system_clock
+) -> Transport:
+    """The configured transport (``clock`` dates received TTLs, as the pipeline's clock)."""
     settings = config.settings
     if settings.transport == "amqp":
-        return _amqp_transport(config)
+        return _amqp_transport(config, clock)
     from adapter.transport.directory import DirectoryTransport
 
     transport = DirectoryTransport(settings.directory_root, archive=True)
@@ -66,7 +69,7 @@ def make_transport(config: AdapterConfig) -> Transport:
     return transport
 
 
-def _amqp_transport(config: AdapterConfig) -> Transport:
+def _amqp_transport(config: AdapterConfig, clock: Callable[[], datetime]) -> Transport:
     import os
 
     from adapter.transport.amqp import AmqpTransport, TlsConfig
@@ -82,6 +85,7 @@ def _amqp_transport(config: AdapterConfig) -> Transport:
         tls=tls,
         max_delivery_attempts=amqp.max_delivery_attempts,
         reply_queue=amqp.sync_reply_queue or f"{config.clinic.her_id}_syncreply",
+        clock=clock,
     )
 
 
@@ -170,7 +174,7 @@ def build_adapter(
     return Adapter(
         ctx=clinic_context(config),
         store=store or open_store(config),
-        transport=transport or make_transport(config),
+        transport=transport or make_transport(config, clock),
         helsenorge=helsenorge_party(config),
         router=make_router(registry),
         clock=clock,

@@ -108,4 +108,3 @@ def _logs_to_capture(log_capture: Path) -> Iterator[None]:
     configure("json", "debug", stream=_LOG_STREAM[-1])
     yield
     configure("json", "debug", stream=_LOG_STREAM[-1])
-

@@ -15,13 +15,14 @@ import json
 import signal
 import sys
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from adapter.cli import EXIT_LOCKED, EXIT_OK, EXIT_PROBLEMS, CliError
 from adapter.cli.config_cmds import DEFAULT_CONFIG, parse_at
 from adapter.cli.config_cmds import _load as load_checked
+from adapter.clock import ShiftedClock
 from adapter.domain.codes import IdType, Svar
 from adapter.domain.errors import DomainError
 from adapter.domain.model import OSLO, Appointment, Person, Wish
@@ -189,15 +190,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = config.settings
     configure(settings.log_format, settings.log_level)
     log = get_logger("adapter.run")
-    clock = None
-    if args.clock_start:
-        start = parse_at(args.clock_start)
-        offset = start - datetime.now(UTC)
-
-        def shifted() -> datetime:
-            return datetime.now(UTC) + offset
-
-        clock = shifted
+    clock = ShiftedClock(parse_at(args.clock_start)) if args.clock_start else None
     adapter = _adapter(args, quiet=False, clock=clock)
     today = adapter.clock().astimezone(OSLO).date()
     horizon = max(

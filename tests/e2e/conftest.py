@@ -46,23 +46,41 @@ class Clinic:
     sim: HelsenorgeSimulator
     clock: DemoClock
 
-    def parties(self, practitioner: str = "benedikte", patient: Person = FOLKE, **kw: object) -> rq.RequestParties:
+    def parties(
+        self, practitioner: str = "benedikte", patient: Person = FOLKE, **kw: object
+    ) -> rq.RequestParties:
         """Request parties addressed at a practitioner, for a patient."""
         ctx = self.adapter.ctx
-        return rq.RequestParties(receiver=ctx.party(ctx.practitioners[practitioner]), patient=patient, **kw)  # type: ignore[arg-type]
+        return rq.RequestParties(
+            receiver=ctx.party(ctx.practitioners[practitioner]), patient=patient, **kw
+        )  # type: ignore[arg-type]
 
-    def free_slots(self, practitioner: str = "benedikte", days: int = 6, start_in: int = 1) -> list[EventSummary]:
+    def free_slots(
+        self, practitioner: str = "benedikte", days: int = 6, start_in: int = 1
+    ) -> list[EventSummary]:
         """Bookable slots (no category, not held back) from HLT."""
         first = self.clock().astimezone(OSLO).date() + timedelta(days=start_in)
         reply = self.sim.ask(
-            rq.hent_ledige_timer(self.parties(practitioner), self.clock(), first, first + timedelta(days=days)),
+            rq.hent_ledige_timer(
+                self.parties(practitioner), self.clock(), first, first + timedelta(days=days)
+            ),
             MsgType.TIMERESERVASJON,
         )
-        return [e for e in reply.events if e.available_at is None and "MustCall" not in e.categories]
+        return [
+            e for e in reply.events if e.available_at is None and "MustCall" not in e.categories
+        ]
 
-    def reserve(self, event: EventSummary, patient: Person = FOLKE, practitioner: str = "benedikte", **kw: object) -> tuple[ReplySummary, ReplySummary]:
+    def reserve(
+        self,
+        event: EventSummary,
+        patient: Person = FOLKE,
+        practitioner: str = "benedikte",
+        **kw: object,
+    ) -> tuple[ReplySummary, ReplySummary]:
         """RT for ``event``: (AppRec, answer)."""
-        built = rq.reserver_time(self.parties(practitioner, patient), self.clock(), as_slot(event), event.contact, **kw)  # type: ignore[arg-type]
+        built = rq.reserver_time(
+            self.parties(practitioner, patient), self.clock(), as_slot(event), event.contact, **kw
+        )  # type: ignore[arg-type]
         self.sim.send(built, MsgType.TIMERESERVASJON)
         return self.sim.apprec_for(built.msg_id), self.sim.answer_to(built.msg_id)
 

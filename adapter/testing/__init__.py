@@ -1,0 +1,41 @@
+"""Test helpers shipped for vendors (and used by our own tests), as structlog ships
+``structlog.testing``:
+
+- :class:`MemoryTransport` and :class:`MovableClock`: fakes for unit tests;
+- :func:`make_test_pki`: a throw-away CA with signing and encryption certificates per
+  party, for CMS tests (no key material is ever committed);
+- :func:`capture_logs`: the adapter's log events as dicts, to assert on them;
+- :class:`~adapter.simulator.HelsenorgeSimulator` (in ``adapter.simulator``): plays
+  Helsenorge against a running adapter over the directory transport.
+"""
+
+from __future__ import annotations
+
+from structlog.testing import capture_logs
+
+from adapter.testing.fakes import MemoryDelivery, MemoryTransport, MovableClock
+from adapter.testing.pki import (
+    DEFAULT_PARTIES,
+    KeyPurpose,
+    TestCredential,
+    TestParty,
+    TestPki,
+    envelope_for_tests,
+    key_usage_for,
+    make_test_pki,
+)
+
+__all__ = [
+    "DEFAULT_PARTIES",
+    "KeyPurpose",
+    "MemoryDelivery",
+    "MemoryTransport",
+    "MovableClock",
+    "TestCredential",
+    "TestParty",
+    "TestPki",
+    "capture_logs",
+    "envelope_for_tests",
+    "key_usage_for",
+    "make_test_pki",
+]
