@@ -12,16 +12,16 @@ service), and a readable console format in a terminal.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any, Literal
 
 import structlog
 
+from adapter.privacy import mask_person_numbers
+
 LogFormat = Literal["auto", "json", "console"]
 
-_FNR_SHAPE = re.compile(r"(?<![0-9A-Za-z])\d{11}(?![0-9A-Za-z])")
 #: Keys whose values are personal data and must never be logged.
 FORBIDDEN_KEYS = frozenset(
     {
@@ -42,7 +42,7 @@ FORBIDDEN_KEYS = frozenset(
 
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
-        return _FNR_SHAPE.sub("***********", value)
+        return mask_person_numbers(value)
     return value
 
 

@@ -154,9 +154,12 @@ class OutboxDispatcher:
                     self.transport.send(entry.queue, message)
                 except Exception as exc:  # any transport fault is retried
                     attempts = entry.attempts + 1
-                    uow.outbox.mark_failed(
-                        entry.id, now + self.backoff(attempts), type(exc).__name__
-                    )
+                    if attempts >= self.max_attempts:
+                        uow.outbox.mark_dead(entry.id, type(exc).__name__)
+                        log.error("outbox.gave_up", msg_id=props.get(_MSG_ID), attempts=attempts)
+                        continue
+                    retry_at = now + self.backoff(attempts)
+                    uow.outbox.mark_failed(entry.id, retry_at, type(exc).__name__)
                     log.warning("outbox.send_failed", msg_id=props.get(_MSG_ID), attempts=attempts)
                     continue
                 uow.outbox.mark_sent(entry.id, now)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlmodel import col, select
 
+from adapter.privacy import has_person_number
 from adapter.store.base import Repository
 from adapter.store.errors import PersonalDataRefused
 from adapter.store.records import AuditEntry, Event
 from adapter.store.tables import AuditRow, EventRow
-
-#: An 11-digit run: the shape of a fødselsnummer or D-nummer.
-_PERSON_NUMBER: Final = re.compile(r"(?<!\d)\d{11}(?!\d)")
 
 
 def _refuse_person_numbers(where: str, value: Any) -> None:
@@ -28,7 +25,7 @@ def _refuse_person_numbers(where: str, value: Any) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             _refuse_person_numbers(where, item)
-    elif isinstance(value, str | int) and _PERSON_NUMBER.search(str(value)):
+    elif isinstance(value, str | int) and has_person_number(str(value)):
         raise PersonalDataRefused(where)
 
 

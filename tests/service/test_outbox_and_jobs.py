@@ -1,0 +1,125 @@
+"""The outbox sends after commit and retries with backoff; jobs catch up exactly once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from adapter.api import Adapter
+from adapter.daemon import AlreadyRunning, Daemon
+from adapter.domain.codes import IdType
+from adapter.domain.model import Person
+from adapter.jobs.scheduler import (
+    DEADLINE_JOB,
+    HOUSEKEEPING_JOB,
+    JOB_DEFAULTS,
+    OUTBOX_JOB,
+    RELEASE_JOB,
+)
+from adapter.store.records import OutboxState
+from adapter.testing import MemoryTransport, MovableClock
+
+PATIENT = Person("13116900216", IdType.FNR, "Folke", "Danser")
+HN_ASYNC = "8093248_async"
+
+
+def _book_first_slot(adapter: Adapter) -> str:
+    today = adapter.clock().date()
+    adapter.generate_slots(today, today + timedelta(days=3))
+    with adapter.store.uow() as uow:
+        slots = uow.slots.in_window(
+            "ddfl",
+            adapter.clock() + timedelta(days=1),
+            adapter.clock() + timedelta(days=2),
+            practitioner="benedikte",
+        )
+    return adapter.book(slots[0].id, PATIENT).id
+
+
+def test_a_clinic_booking_is_sent_as_avtale_after_commit(
+    adapter: Adapter, transport: MemoryTransport
+) -> None:
+    _book_first_slot(adapter)
+    sent = transport.sent[HN_ASYNC]
+    assert len(sent) == 1
+    assert sent[0].subject == "DIALOG_INNBYGGER_AVTALEUTSENDING"
+    assert (
+        sent[0].prop(
+            "X-SystemIdentifier",
+        )
+        is not None
+    )
+    assert not [k for k in sent[0].application_properties if k.startswith("_")]
+
+
+def test_a_failed_send_is_retried_with_backoff_then_sent(
+    adapter: Adapter, transport: MemoryTransport, clock: MovableClock
+) -> None:
+    transport.fail_sends = 2
+    _book_first_slot(adapter)  # first attempt fails inside book()
+    assert transport.sent[HN_ASYNC] == []
+    assert adapter.dispatch_outbox() == 0  # not due yet: backoff
+    clock.advance(timedelta(seconds=5))
+    assert adapter.dispatch_outbox() == 0  # second failure
+    clock.advance(timedelta(minutes=1))
+    assert adapter.dispatch_outbox() == 1
+    assert len(transport.sent[HN_ASYNC]) == 1
+
+
+def test_an_outgoing_message_is_put_aside_after_max_attempts(
+    adapter: Adapter, transport: MemoryTransport, clock: MovableClock
+) -> None:
+    transport.fail_sends = 1000
+    _book_first_slot(adapter)
+    for _ in range(12):
+        clock.advance(timedelta(minutes=15))
+        adapter.dispatch_outbox()
+    with adapter.store.uow() as uow:
+        assert uow.outbox.count(OutboxState.DEAD, clinic="ddfl") == 1
+        assert uow.outbox.count(clinic="ddfl") == 0
+
+
+def test_due_releases_are_handled_once_after_downtime(
+    adapter: Adapter, clock: MovableClock
+) -> None:
+    today = clock().date()
+    adapter.generate_slots(today, today + timedelta(days=7))
+    upcoming = adapter.run_due_releases(clock())
+    assert upcoming is not None
+    clock.advance(timedelta(days=3))  # the daemon was down for three days
+    with adapter.store.uow() as uow:
+        overdue = len(uow.releases.due("ddfl", clock()))
+    assert overdue > 0
+    adapter.run_due_releases(clock())
+    released = [e for e in adapter.events() if e.kind == "slot.released"]
+    assert len(released) == overdue
+    adapter.run_due_releases(clock())
+    assert len([e for e in adapter.events() if e.kind == "slot.released"]) == overdue
+
+
+def test_scheduler_jobs_have_explicit_ids_and_catch_up_settings(adapter: Adapter) -> None:
+    scheduler = adapter.make_scheduler()
+    scheduler.start()
+    try:
+        ids = {job.id for job in scheduler.scheduler.get_jobs()}
+        assert {RELEASE_JOB, DEADLINE_JOB, OUTBOX_JOB, HOUSEKEEPING_JOB} <= ids
+        for job in scheduler.scheduler.get_jobs():
+            assert job.coalesce is True
+            assert job.max_instances == 1
+            assert job.misfire_grace_time == JOB_DEFAULTS["misfire_grace_time"]
+    finally:
+        scheduler.shutdown()
+
+
+def test_a_second_daemon_on_the_same_database_refuses_to_start(adapter: Adapter) -> None:
+    assert adapter.acquire_lock("scheduler", "other-host:1", timedelta(seconds=60))
+    with pytest.raises(AlreadyRunning, match="other-host:1"):
+        Daemon(adapter).run()
+
+
+def test_a_stale_lock_is_taken_over(adapter: Adapter, clock: MovableClock) -> None:
+    assert adapter.acquire_lock("scheduler", "crashed-host:1", timedelta(seconds=60))
+    clock.advance(timedelta(minutes=5))
+    assert adapter.acquire_lock("scheduler", "new-host:2", timedelta(seconds=60))
+    assert adapter.lock_holder("scheduler") == "new-host:2"
