@@ -16,6 +16,7 @@ from typing import Any
 from adapter.domain.codes import AppRecError, Foresporsel, Svar
 from adapter.logs import get_logger
 from adapter.messages import commands as cmd
+from adapter.messages.envelope import Envelope
 from adapter.messages.errors import MessageRejected
 from adapter.messages.inbound import parse_message
 from adapter.service import handlers
@@ -209,6 +210,9 @@ class Pipeline:
     ) -> None:
         sender = (msg.prop("fromHerId") or "").strip()
         if not sender.isdigit():
+            # No usable fromHerId: report to the sender the (plain) MsgHead names.
+            sender = _payload_sender(msg.body)
+        if not sender.isdigit():
             log.warning("transport.unroutable", condition=condition)
             return
         ours = (msg.prop("toHerId") or "").strip()
@@ -285,6 +289,18 @@ class Pipeline:
             uow.messages.record(clinic, envelope.msg_id, "", now, f"rejected:{code.value}")
             self.outbox.write(uow, [apprec], now)
             uow.commit()
+
+
+def _payload_sender(body: bytes) -> str:
+    """The leaf HER-id of the MsgHead sender of a plain payload, or "" if unreadable."""
+    envelope: Envelope | None
+    try:
+        envelope = parse_message(body).envelope
+    except MessageRejected as rejected:
+        envelope = rejected.envelope
+    except ValueError:
+        return ""
+    return envelope.sender.leaf_her_id if envelope is not None else ""
 
 
 def _function(inbound: cmd.Inbound) -> str:

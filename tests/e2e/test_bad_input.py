@@ -1,0 +1,252 @@
+"""Bad input through the directory queues: each gets its documented answer (negative
+AppRec, error-queue report, a 7602 refusal, or deliberate silence) and changes nothing
+else: no appointment, no second effect, no extra message."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from adapter.domain.codes import MsgType
+from adapter.domain.model import OSLO
+from adapter.messages import build_requests as rq
+from adapter.messages.build_envelope import Built
+from adapter.messages.envelope import Party
+from adapter.messages.read_replies import EventSummary, ReplySummary
+from adapter.simulator import NoReply
+from adapter.transport.base import CONTENT_TYPE_XML, TransportMessage
+from adapter.transport.directory import read_messages
+from tests.e2e.conftest import KARI, START, Clinic, as_slot
+
+pytestmark = pytest.mark.e2e
+
+CLINIC_ASYNC = "8142519_async"
+CLINIC_SYNC = "8142519_sync"
+
+
+def _props(clinic: Clinic, **changes: str | None) -> dict[str, str]:
+    props = {
+        "fromHerId": "8093248",
+        "toHerId": "8142519",
+        "applicationTimeStamp": clinic.clock().isoformat(),
+        "cpaId": "",
+    }
+    for key, value in changes.items():
+        if value is None:
+            props.pop(key, None)
+        else:
+            props[key] = value
+    return props
+
+
+def _raw(clinic: Clinic, body: bytes, subject: str, **changes: str | None) -> TransportMessage:
+    """An async message with the given body and (changed) application properties."""
+    message = TransportMessage(
+        body=body,
+        message_id=str(uuid.uuid4()),
+        subject=subject,
+        content_type=CONTENT_TYPE_XML,
+        application_properties=_props(clinic, **changes),
+    )
+    clinic.sim.send_raw(CLINIC_ASYNC, message)
+    return message
+
+
+def _handled(clinic: Clinic, queue: str = CLINIC_ASYNC, timeout: float = 10.0) -> None:
+    """Wait until the daemon has taken every message from ``queue``."""
+    folder = clinic.root / "queues" / queue
+    deadline = time.monotonic() + timeout
+    while any(p.suffix == ".json" for p in folder.iterdir()):
+        assert time.monotonic() < deadline, f"{queue} not handled in {timeout} s"
+        time.sleep(0.05)
+    time.sleep(0.2)  # the outbox is dispatched right after the commit
+
+
+def _quiet(clinic: Clinic) -> None:
+    """Nothing else reached Helsenorge, and no appointment exists."""
+    with pytest.raises(NoReply):
+        clinic.sim._wait(lambda r: True, 0.3)
+    start = START - timedelta(days=1)
+    assert clinic.adapter.appointments(start, start + timedelta(days=60)) == []
+
+
+def _slot(clinic: Clinic) -> EventSummary:
+    return clinic.free_slots()[0]
+
+
+def _rt(clinic: Clinic, event: EventSummary, **kw: object) -> Built:
+    return rq.reserver_time(clinic.parties(), clinic.clock(), as_slot(event), event.contact, **kw)  # type: ignore[arg-type]
+
+
+def _negative(apprec: ReplySummary, code: str) -> None:
+    assert apprec.kind == "apprec"
+    assert apprec.code == "2"
+    assert apprec.apprec_errors == (code,)
+
+
+# -- transport level: the error queue ---------------------------------------------------------
+
+
+def test_not_well_formed_xml_is_reported_on_the_error_queue(clinic: Clinic) -> None:
+    sent = _raw(clinic, b"<MsgHead><MsgInfo>", MsgType.TIMERESERVASJON.value)
+    report = clinic.sim.error_report(sent.message_id)
+    assert report.prop("errorCondition") == "transport:not-well-formed-xml"
+    assert report.prop("errorDescription")
+    assert report.body == b""
+    assert report.message_id != sent.message_id
+    _quiet(clinic)
+
+
+@pytest.mark.parametrize("missing", ["applicationTimeStamp", "fromHerId", "toHerId"])
+def test_missing_amqp_property_is_reported_as_invalid_field(clinic: Clinic, missing: str) -> None:
+    built = _rt(clinic, _slot(clinic))
+    sent = _raw(clinic, built.body, MsgType.TIMERESERVASJON.value, **{missing: None})
+    report = clinic.sim.error_report(sent.message_id)
+    assert report.prop("errorCondition") == "transport:invalid-field-value"
+    assert missing in (report.prop("errorDescription") or "")
+    _quiet(clinic)
+
+
+def test_sender_in_amqp_not_matching_msghead_is_reported_as_spoofing(clinic: Clinic) -> None:
+    # Helsenorge's AMQP fromHerId, but the MsgHead says another sender wrote it.
+    event = _slot(clinic)
+    impostor = Party(name="Falsk avsender", her_id="5555551", sub_name="X", sub_her_id="5555552")
+    parties = rq.RequestParties(receiver=clinic.parties().receiver, patient=KARI, sender=impostor)
+    built = rq.reserver_time(parties, clinic.clock(), as_slot(event), event.contact)
+    sent = clinic.sim.send(built, MsgType.TIMERESERVASJON)
+    report = clinic.sim.error_report(sent.message_id)
+    assert report.prop("errorCondition") == "abuse:spoofing-attack"
+    _quiet(clinic)
+
+
+def test_sender_unknown_to_the_adresseregister_is_reported(clinic: Clinic) -> None:
+    built = _rt(clinic, _slot(clinic))
+    sent = clinic.sim.send(built, MsgType.TIMERESERVASJON, from_her_id="7777777")
+    _handled(clinic)
+    reports = read_messages(clinic.root / "queues", "7777777_error")
+    assert [r.prop("originalMessageId") for r in reports] == [sent.message_id]
+    assert reports[0].prop("errorCondition") == "transport:unsupported-message"
+    _quiet(clinic)
+
+
+# -- application level: negative AppRec --------------------------------------------------------
+
+
+def test_subject_over_50_characters_gets_negative_apprec_t02(clinic: Clinic) -> None:
+    event = _slot(clinic)
+    built = _rt(clinic, event, subject="a" * 50)
+    assert built.body.count(b"a" * 50) == 1
+    too_long = Built(built.msg_id, built.body.replace(b"a" * 50, b"a" * 51))
+    clinic.sim.send(too_long, MsgType.TIMERESERVASJON)
+    _negative(clinic.sim.apprec_for(built.msg_id), "T02")
+    _quiet(clinic)
+    assert event.uid in {e.uid for e in clinic.free_slots()}
+
+
+def test_message_for_another_clinic_gets_negative_apprec_e21(clinic: Clinic) -> None:
+    event = _slot(clinic)
+    elsewhere = Party(
+        name="Et annet legekontor", her_id="9999991", sub_name="Lege", sub_her_id="9999992"
+    )
+    built = rq.reserver_time(
+        rq.RequestParties(receiver=elsewhere, patient=KARI),
+        clinic.clock(),
+        as_slot(event),
+        event.contact,
+    )
+    clinic.sim.send(built, MsgType.TIMERESERVASJON)
+    _negative(clinic.sim.apprec_for(built.msg_id), "E21")
+    _quiet(clinic)
+
+
+def test_amqp_receiver_not_matching_msghead_gets_negative_apprec_e10(clinic: Clinic) -> None:
+    built = _rt(clinic, _slot(clinic))
+    clinic.sim.send(built, MsgType.TIMERESERVASJON, to_her_id="8142522")  # Arna, not Benedikte
+    _negative(clinic.sim.apprec_for(built.msg_id), "E10")
+    _quiet(clinic)
+
+
+# -- duplicates --------------------------------------------------------------------------------
+
+
+def test_the_same_message_twice_has_one_effect_and_one_apprec(clinic: Clinic) -> None:
+    built = _rt(clinic, _slot(clinic))
+    clinic.sim.send(built, MsgType.TIMERESERVASJON)
+    assert clinic.sim.apprec_for(built.msg_id).code == "1"
+    assert clinic.sim.answer_to(built.msg_id).code == "05"
+
+    clinic.sim.send(built, MsgType.TIMERESERVASJON)  # a resend: new AMQP id, same MsgId
+    _handled(clinic)
+
+    with pytest.raises(NoReply):
+        clinic.sim._wait(lambda r: True, 0.5)
+    start = START - timedelta(days=1)
+    assert len(clinic.adapter.appointments(start, start + timedelta(days=60))) == 1
+    requested = [e for e in clinic.adapter.events() if e.kind == "reservation.requested"]
+    assert len(requested) == 1
+
+
+def test_a_reused_msg_id_with_another_body_gets_e10_and_no_effect(clinic: Clinic) -> None:
+    first_slot, second_slot = clinic.free_slots()[:2]
+    first = _rt(clinic, first_slot)
+    clinic.sim.send(first, MsgType.TIMERESERVASJON)
+    assert clinic.sim.apprec_for(first.msg_id).code == "1"
+    assert clinic.sim.answer_to(first.msg_id).code == "05"
+
+    other = _rt(clinic, second_slot)
+    reused = Built(first.msg_id, other.body.replace(other.msg_id.encode(), first.msg_id.encode()))
+    assert reused.body != first.body
+    clinic.sim.send(reused, MsgType.TIMERESERVASJON)
+
+    _negative(clinic.sim.apprec_for(first.msg_id), "E10")
+    with pytest.raises(NoReply):
+        clinic.sim._wait(lambda r: True, 0.5)
+    start = START - timedelta(days=1)
+    booked = clinic.adapter.appointments(start, start + timedelta(days=60))
+    assert [a.slot_id for a in booked] == [first_slot.uid]
+    assert second_slot.uid in {e.uid for e in clinic.free_slots()}
+
+
+# -- synchronous requests ------------------------------------------------------------------------
+
+
+def test_an_expired_sync_request_gets_no_answer(clinic: Clinic) -> None:
+    built = rq.kommunikasjonstest(clinic.parties(), clinic.clock())
+    message = clinic.sim._message(built, MsgType.TEST.value, sync=True, to_her_id="8142519")
+    expired = replace(message, expires_at=clinic.clock() - timedelta(seconds=1))
+    clinic.sim.send_raw(CLINIC_SYNC, expired)
+    _handled(clinic, CLINIC_SYNC)
+    with pytest.raises(NoReply):
+        clinic.sim._wait(lambda r: True, 0.5)
+    assert _archived(clinic.root, CLINIC_SYNC, expired.message_id)
+
+
+def test_a_sync_request_expiring_later_is_answered(clinic: Clinic) -> None:
+    built = rq.kommunikasjonstest(clinic.parties(), clinic.clock())
+    assert clinic.sim.ask(built, MsgType.TEST).code == "RKT"
+
+
+def test_free_slots_over_four_weeks_are_refused_with_26(clinic: Clinic) -> None:
+    first = clinic.clock().astimezone(OSLO).date()
+    built = rq.hent_ledige_timer(
+        clinic.parties(), clinic.clock(), first, first + timedelta(days=29)
+    )
+    reply = clinic.sim.ask(built, MsgType.TIMERESERVASJON)
+    assert reply.code == "26"
+    assert reply.events == ()
+    assert reply.ref_to_parent == built.msg_id
+    four_weeks = rq.hent_ledige_timer(
+        clinic.parties(), clinic.clock(), first, first + timedelta(days=28)
+    )
+    assert clinic.sim.ask(four_weeks, MsgType.TIMERESERVASJON).code == "03"
+
+
+def _archived(root: Path, queue: str, message_id: str) -> bool:
+    return any(
+        m.message_id == message_id for m in read_messages(root / "queues" / ".archive", queue)
+    )
