@@ -10,7 +10,9 @@ MustCall, and a confirmed appointment carries neither.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -31,7 +33,7 @@ from adapter.domain.model import (
     require_aware,
 )
 from adapter.messages import ns
-from adapter.messages.build_envelope import el
+from adapter.messages.build_envelope import el, xml_text
 
 #: xcal:prodid of everything we write.
 PRODID: Final = "epj-adapter"
@@ -154,7 +156,8 @@ def _prop_datetime(props: etree._Element, name: str, value: datetime) -> None:
     el(prop, ns.XCAL, "date-time", oslo_text(value))
 
 
-def _vevent(parent: etree._Element, event: VEvent) -> None:
+def _vevent_tree(parent: etree._Element, event: VEvent) -> etree._Element:
+    """Build one vevent element by element (the reference layout of :func:`_vevent`)."""
     vevent = el(parent, ns.XCAL, "vevent")
     props = el(vevent, ns.XCAL, "properties")
     _prop_datetime(props, "dtstart", event.start)
@@ -189,6 +192,70 @@ def _vevent(parent: etree._Element, event: VEvent) -> None:
         expected = el(props, ns.XCAL, "x-expected-duration")
         el(expected, ns.XCAL, "duration", duration_text(event.expected_duration))
     el(vevent, ns.XCAL, "components")
+    return vevent
+
+
+#: Skeletons per thread (lxml trees are not shared between threads), by :func:`_shape`.
+_skeletons = threading.local()
+_SKELETON_LIMIT: Final = 512
+
+
+def _shape(event: VEvent) -> tuple[object, ...]:
+    """What a vevent shares with others of its kind: all but times, uid, contact, related-to."""
+    return (
+        bool(event.related_to),
+        event.status,
+        event.summary,
+        event.description,
+        event.location,
+        event.categories,
+        event.attendee_name,
+        event.attendee_address,
+        event.available_at is not None,
+        event.expected_duration,
+    )
+
+
+def _skeleton(event: VEvent) -> tuple[etree._Element, int]:
+    """A vevent of ``event``'s shape, and the index of its x-available-at (or -1)."""
+    cache: dict[tuple[object, ...], tuple[etree._Element, int]] | None = getattr(
+        _skeletons, "cache", None
+    )
+    if cache is None:
+        cache = _skeletons.cache = {}
+    key = _shape(event)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= _SKELETON_LIMIT:
+            cache.clear()
+        holder = etree.Element(ns.q(ns.XCAL, "components"), nsmap={None: ns.XCAL})
+        vevent = _vevent_tree(holder, event)
+        tag = ns.q(ns.XCAL, "x-available-at")
+        props = vevent[0]
+        where = next((i for i, child in enumerate(props) if child.tag == tag), -1)
+        found = cache[key] = (vevent, where)
+    return found
+
+
+def _vevent(parent: etree._Element, event: VEvent) -> None:
+    """Append ``event``: a copy of its shape's skeleton with its own times and ids.
+
+    Many offered slots share everything but their times, uid and contact, so copying
+    a prepared subtree (one C call) replaces some twenty element creations; the
+    result is the same tree as :func:`_vevent_tree` builds.
+    """
+    skeleton, available_index = _skeleton(event)
+    vevent = deepcopy(skeleton)
+    props = vevent[0]
+    props[0][0].text = oslo_text(event.start)
+    props[1][0].text = oslo_text(event.end)
+    props[2][0].text = xml_text(event.uid)
+    props[3][0].text = xml_text(event.contact)
+    if event.related_to:
+        props[4][0].text = xml_text(event.related_to)
+    if event.available_at is not None:
+        props[available_index][0].text = oslo_text(event.available_at)
+    parent.append(vevent)
 
 
 def icalendar(events: Sequence[VEvent], *, prodid: str = PRODID) -> etree._Element:
