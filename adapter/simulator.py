@@ -1,8 +1,11 @@
-"""Play Helsenorge's side against a running adapter over the directory transport.
+"""Play Helsenorge's side against a running adapter.
 
 Used by ``epj-adapter demo`` and the end-to-end tests, and useful for vendors' own
-integration tests: it drops request files on the clinic's queues (as the SPEC's
-directory contract says) and reads the replies from Helsenorge's queues.
+integration tests: it puts requests on the clinic's queues and reads the replies from
+Helsenorge's queues. By default it uses the directory transport rooted at ``root`` (as
+the SPEC's directory contract says); given another ``transport`` (AMQP, say) it uses
+that, and given a ``protector`` (CMS with Helsenorge's own keys) it protects what it
+sends and opens what it receives.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,8 +23,9 @@ from adapter.messages.build_envelope import Built
 from adapter.messages.build_requests import HELSENORGE
 from adapter.messages.envelope import Party
 from adapter.messages.read_replies import ReplySummary, read_reply
-from adapter.transport.base import CONTENT_TYPE_XML, TransportMessage
+from adapter.transport.base import CONTENT_TYPE_XML, Transport, TransportMessage
 from adapter.transport.directory import DirectoryTransport
+from adapter.transport.protection import Protector
 
 #: Helsenorge answers a synchronous request within this (HITS 1216: 15 s TTL).
 SYNC_TTL = timedelta(seconds=15)
@@ -38,41 +42,75 @@ class Received:
     queue: str
     message: TransportMessage
     summary: ReplySummary | None
+    payload: bytes = b""
+    """The plain payload (``message.body`` opened by the protector; empty on reports)."""
 
 
 @dataclass
 class HelsenorgeSimulator:
-    """Helsenorge on the directory transport rooted at ``root``.
+    """Helsenorge on the directory transport rooted at ``root``, or on ``transport``.
 
-    ``clinic_her_id`` is the HER-id whose queues the adapter listens on.
+    ``clinic_her_id`` is the HER-id whose queues the adapter listens on. ``transport``
+    (optional) replaces the directory transport (``root`` is then unused and may be
+    None); ``protector`` (optional) protects every payload sent and opens every one
+    received; ``poll_timeout`` is how long one look at the queues may wait (0 suits
+    the directory transport; a broker needs a moment for credit to flow).
     """
 
-    root: Path
+    root: Path | None
     clinic_her_id: str
     party: Party = HELSENORGE
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     received: list[Received] = field(default_factory=list)
+    transport: Transport | None = None
+    protector: Protector | None = None
+    poll_timeout: float = 0.0
 
     def __post_init__(self) -> None:
-        self.transport = DirectoryTransport(self.root, archive=True)
         me = self.party.leaf_her_id
         self.async_queue = f"{me}_async"
         self.reply_queue = f"{me}_syncreply"
         self.error_queue = f"{me}_error"
-        self.transport.ensure_queues([self.async_queue, self.reply_queue, self.error_queue])
+        queues = [self.async_queue, self.reply_queue, self.error_queue]
+        if self.transport is None:
+            if self.root is None:
+                raise ValueError("HelsenorgeSimulator needs a root folder or a transport")
+            directory = DirectoryTransport(self.root, archive=True)
+            directory.ensure_queues(queues)
+            self.transport = directory
+        else:
+            ensure = getattr(self.transport, "ensure_queues", None)
+            if ensure is not None:
+                ensure(queues)
         self._buffer: list[Received] = []
 
+    @property
+    def _transport(self) -> Transport:
+        assert self.transport is not None  # set in __post_init__
+        return self.transport
+
     # -- sending ------------------------------------------------------------------------------
+
+    def message(
+        self, built: Built, subject: str, *, sync: bool, to_her_id: str | None = None
+    ) -> TransportMessage:
+        """The transport message Helsenorge would send for ``built`` (protected if set up)."""
+        return self._message(built, subject, sync=sync, to_her_id=to_her_id or self.clinic_her_id)
 
     def _message(
         self, built: Built, subject: str, *, sync: bool, to_her_id: str
     ) -> TransportMessage:
         now = self.clock()
+        body = built.body
+        content_type = CONTENT_TYPE_XML
+        if self.protector is not None:
+            body = self.protector.protect(body, to_her_id)
+            content_type = self.protector.content_type
         return TransportMessage(
-            body=built.body,
+            body=body,
             message_id=str(uuid.uuid4()),
             subject=subject,
-            content_type=CONTENT_TYPE_XML,
+            content_type=content_type,
             reply_to=self.reply_queue if sync else None,
             correlation_id=str(uuid.uuid4()) if sync else None,
             expires_at=now + SYNC_TTL if sync else None,
@@ -88,18 +126,28 @@ class HelsenorgeSimulator:
         self, built: Built, subject: MsgType, *, to_her_id: str | None = None, timeout: float = 15.0
     ) -> ReplySummary:
         """Send a synchronous request and wait for its reply (matched by correlation-id)."""
+        got = self.ask_received(built, subject, to_her_id=to_her_id, timeout=timeout)
+        assert got.summary is not None
+        return got.summary
+
+    def ask_received(
+        self, built: Built, subject: MsgType, *, to_her_id: str | None = None, timeout: float = 15.0
+    ) -> Received:
+        """Like :meth:`ask`, but the reply as received (its AMQP properties too)."""
         message = self._message(
             built, subject.value, sync=True, to_her_id=to_her_id or self.clinic_her_id
         )
-        self.transport.send(f"{self.clinic_her_id}_sync", message)
-        got = self._wait(
+        self._transport.send(f"{self.clinic_her_id}_sync", message)
+        return self.reply_to(message, timeout)
+
+    def reply_to(self, request: TransportMessage, timeout: float = 15.0) -> Received:
+        """The reply on our sync-reply queue whose correlation-id is ``request``'s."""
+        return self._wait(
             lambda r: (
-                r.queue == self.reply_queue and r.message.correlation_id == message.correlation_id
+                r.queue == self.reply_queue and r.message.correlation_id == request.correlation_id
             ),
             timeout,
         )
-        assert got.summary is not None
-        return got.summary
 
     def send(
         self,
@@ -116,18 +164,13 @@ class HelsenorgeSimulator:
         if from_her_id is not None:
             props = dict(message.application_properties)
             props["fromHerId"] = from_her_id
-            message = TransportMessage(
-                body=message.body,
-                message_id=message.message_id,
-                subject=message.subject,
-                application_properties=props,
-            )
-        self.transport.send(f"{self.clinic_her_id}_async", message)
+            message = replace(message, application_properties=props)
+        self._transport.send(f"{self.clinic_her_id}_async", message)
         return message
 
     def send_raw(self, queue: str, message: TransportMessage) -> None:
         """Put any message on any queue (for tests of broken input)."""
-        self.transport.send(queue, message)
+        self._transport.send(queue, message)
 
     # -- receiving --------------------------------------------------------------------------------
 
@@ -187,15 +230,23 @@ class HelsenorgeSimulator:
         self.send(built, MsgType.APPREC, to_her_id=to_her_id)
         return built
 
+    def _open(self, message: TransportMessage) -> bytes:
+        if not message.body or self.protector is None:
+            return message.body
+        if message.content_type != self.protector.content_type:
+            return message.body
+        return self.protector.unprotect(message)
+
     def _poll(self) -> None:
         queues = [self.async_queue, self.reply_queue, self.error_queue]
         while True:
-            delivery = self.transport.receive(queues, 0)
+            delivery = self._transport.receive(queues, self.poll_timeout)
             if delivery is None:
                 return
             message = delivery.message
-            summary = read_reply(message.body) if message.body else None
-            item = Received(delivery.queue, message, summary)
+            payload = self._open(message)
+            summary = read_reply(payload) if payload else None
+            item = Received(delivery.queue, message, summary, payload)
             self.received.append(item)
             self._buffer.append(item)
             delivery.accept()
