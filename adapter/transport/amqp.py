@@ -4,7 +4,10 @@ What it does (HITS 1216 §2.1.2, §2.1.3):
 
 - one persistent connection (``proton.utils.BlockingConnection``), reopened with
   exponential backoff when it drops; links are cached per queue and rebuilt after a
-  reconnect. Use one :class:`AmqpTransport` per thread (proton is not thread-safe);
+  reconnect. Proton is not thread-safe, so every call (send, receive, settle, ...)
+  holds the transport's lock: the daemon loop, the scheduler's outbox job and the
+  EPJ's API calls may share one transport (a send waits at most for the receive in
+  progress, whose wait is short);
 - outgoing messages are persistent (``durable``) and carry message-id (a UUID, not the
   MsgHead MsgId), to, subject, reply-to, correlation-id, content-type, a TTL when the
   message has ``expires_at``, the application properties given (fromHerId, toHerId,
@@ -40,6 +43,7 @@ that link never opens, and :class:`QueueNotFound` names the queue instead.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -47,7 +51,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from proton import Delivery as ProtonDelivery
 from proton import LinkException, Message, ProtonException, SSLDomain, Terminus, Timeout
@@ -77,6 +81,25 @@ DEAD_LETTER_SUFFIX = "_dl"
 #: Default ``X-SystemIdentifier`` value: our name and version.
 SYSTEM_IDENTIFIER = f"epj-adapter {__version__}"
 _MAX_TRACKED = 10_000
+#: Longest wait for a sync reply while holding the lock (other threads send meanwhile).
+_REPLY_POLL = 0.25
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(
+    method: Callable[Concatenate[AmqpTransport, _P], _R],
+) -> Callable[Concatenate[AmqpTransport, _P], _R]:
+    """Run ``method`` holding the transport's lock (proton is not thread-safe)."""
+
+    def run(self: AmqpTransport, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    run.__name__, run.__qualname__ = method.__name__, method.__qualname__
+    run.__doc__, run.__module__ = method.__doc__, method.__module__
+    return run
 
 
 class QueueNotFound(TransportError):
@@ -289,6 +312,7 @@ class AmqpTransport:
         self._delay = reconnect_initial
         self._next_try = 0.0
         self._closed = False
+        self._lock = threading.RLock()
 
     # -- connection --------------------------------------------------------------
 
@@ -407,6 +431,7 @@ class AmqpTransport:
             self._receivers[queue] = receiver
         return receiver
 
+    @_locked
     def missing_queues(self, queues: Iterable[str]) -> list[str]:
         """Which of ``queues`` cannot be attached (for ``doctor``); each miss costs a timeout."""
         missing = []
@@ -420,6 +445,7 @@ class AmqpTransport:
 
     # -- Transport ---------------------------------------------------------------
 
+    @_locked
     def ensure_queues(self, queues: Iterable[str], *, dead_letter: bool = True) -> None:
         """Make sure each queue (and its ``_dl`` queue) exists, durable (see module doc)."""
         names: list[str] = []
@@ -448,6 +474,7 @@ class AmqpTransport:
             self._pump()
         _log.info("transport.queues_ready", count=len(names))
 
+    @_locked
     def send(self, queue: str, message: TransportMessage) -> None:
         """Put a persistent message on ``queue``; returns once the broker has it."""
         deadline = time.monotonic() + self.send_timeout
@@ -473,6 +500,7 @@ class AmqpTransport:
             _log.debug("transport.sent", queue=queue, message_id=message.message_id)
             return
 
+    @_locked
     def receive(self, queues: list[str], timeout: float) -> AmqpDelivery | None:
         """The next message from any of ``queues``, or None after ``timeout`` seconds.
 
@@ -574,7 +602,7 @@ class AmqpTransport:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            delivery = self.receive([self.reply_queue], timeout=remaining)
+            delivery = self.receive([self.reply_queue], timeout=min(remaining, _REPLY_POLL))
             if delivery is None:
                 continue
             delivery.accept()
@@ -592,6 +620,7 @@ class AmqpTransport:
                 correlation_id=reply.correlation_id,
             )
 
+    @_locked
     def republish_dead_letters(self, queue: str, limit: int = 1000) -> int:
         """Move up to ``limit`` messages from ``<queue>_dl`` back to ``queue``; how many moved.
 
@@ -628,6 +657,7 @@ class AmqpTransport:
             moved += 1
         return moved
 
+    @_locked
     def close(self) -> None:
         """Close the connection; unsettled messages go back to their queues."""
         self._closed = True
@@ -657,6 +687,7 @@ class AmqpTransport:
             return False
         return True
 
+    @_locked
     def _accept(self, delivery: AmqpDelivery) -> None:
         key = (delivery.queue, delivery.message.message_id)
         self._attempts.pop(key, None)
@@ -668,6 +699,7 @@ class AmqpTransport:
                 "transport.accepted", queue=delivery.queue, message_id=delivery.message.message_id
             )
 
+    @_locked
     def _release(self, delivery: AmqpDelivery, reason: str | None) -> None:
         key = (delivery.queue, delivery.message.message_id)
         attempts = self._attempts.pop(key, 0) + 1
