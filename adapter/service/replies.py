@@ -193,7 +193,15 @@ class Replies:
     def apprec_ok(self, req: Request) -> Outgoing:
         """Positive AppRec for an async request (sent with the effect committed)."""
         built = build_apprec_for(req.inbound.envelope, AppRecStatus.OK, now=req.now)
-        return self._answer(req, built, "AppRec/1")
+        env = req.inbound.envelope
+        return self._out(
+            built,
+            queue=req.reply_queue,
+            to_her_id=env.sender.leaf_her_id,
+            from_her_id=env.receiver.leaf_her_id,
+            msg_type=MsgType.APPREC,  # the subject names the content (8279): an AppRec
+            function="AppRec/1",
+        )
 
     def apprec_error(self, req: Request, code: AppRecError, text: str) -> Outgoing:
         """Negative AppRec (status 2) with an 8221 code."""
