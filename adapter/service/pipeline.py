@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from adapter.messages.errors import MessageRejected
 from adapter.messages.inbound import parse_message
 from adapter.service import handlers
 from adapter.service.context import ClinicContext
-from adapter.service.outbox import OutboxWriter
+from adapter.service.outbox import SYSTEM_IDENTIFIER, OutboxWriter
 from adapter.service.outgoing import Outgoing
 from adapter.service.replies import Replies
 from adapter.service.routing import Router
@@ -111,6 +112,11 @@ class Pipeline:
         ctx = self._context(inbound)
         reply_queue = msg.reply_to if sync and msg.reply_to else self.router.async_queue(from_her)
         if ctx is None:
+            # Answer as the party whose queue it came in on, not the unknown receiver.
+            own = self.contexts.get((msg.prop("toHerId") or "").strip())
+            if own is not None:
+                envelope = replace(env, receiver=own.party())
+                inbound = replace(inbound, envelope=envelope)
             self._answer_unaddressed(inbound, msg, sync, reply_queue, now, AppRecError.E21)
             bound.warning("message.unknown_receiver")
             delivery.accept()
@@ -217,6 +223,12 @@ class Pipeline:
             return
         ours = (msg.prop("toHerId") or "").strip()
         report = terr.error_report(msg, condition, description, now, ours)
+        props = {
+            **report.application_properties,
+            "toHerId": sender,
+            "X-SystemIdentifier": SYSTEM_IDENTIFIER,
+        }
+        report = replace(report, application_properties=props)
         self.send_now(self.router.error_queue(sender), report)
 
     def _rejected(
