@@ -8,6 +8,7 @@ is a :class:`~adapter.demo.DemoClock` the test moves by hand.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,6 +99,40 @@ def clinic(tmp_path: Path) -> Iterator[Clinic]:
     adapter = build_adapter(config, clock=clock)
     adapter.generate_slots(START.date(), START.date() + timedelta(days=49))
     adapter.set_patient_list("benedikte", [FOLKE.ident, LILLE.ident, KARI.ident])
+    daemon = Daemon(adapter, poll_timeout=0.02)
+    runner = threading.Thread(target=daemon.run, daemon=True)
+    runner.start()
+    sim = HelsenorgeSimulator(tmp_path / "queues", adapter.ctx.clinic.her_id, clock=clock)
+    try:
+        yield Clinic(tmp_path, adapter, sim, clock)
+    finally:
+        daemon.stop()
+        runner.join(timeout=30)
+
+
+# --- a faster start: the clinic's state laid out once per session, copied per test -----
+
+
+@pytest.fixture(scope="session")
+def clinic_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Config and database of the example clinic with seven weeks of slots and
+    Benedikte's list, made once (generating slots is the slow part of a start)."""
+    root = tmp_path_factory.mktemp("clinic-template")
+    config = prepare(root, ROOT / "config")
+    adapter = build_adapter(config, clock=DemoClock(START))
+    adapter.generate_slots(START.date(), START.date() + timedelta(days=49))
+    adapter.set_patient_list("benedikte", [FOLKE.ident, LILLE.ident, KARI.ident])
+    adapter.close()
+    shutil.rmtree(root / "queues", ignore_errors=True)
+    return root
+
+
+@pytest.fixture
+def quick_clinic(tmp_path: Path, clinic_template: Path) -> Iterator[Clinic]:
+    """Like ``clinic`` (same state at START), started from a copy of the template."""
+    shutil.copytree(clinic_template, tmp_path, dirs_exist_ok=True)
+    clock = DemoClock(START)
+    adapter = build_adapter(tmp_path / "config", clock=clock)
     daemon = Daemon(adapter, poll_timeout=0.02)
     runner = threading.Thread(target=daemon.run, daemon=True)
     runner.start()

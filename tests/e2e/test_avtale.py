@@ -25,6 +25,13 @@ from tests.e2e.conftest import FOLKE, Clinic
 
 pytestmark = pytest.mark.e2e
 
+
+@pytest.fixture
+def clinic(quick_clinic: Clinic) -> Clinic:
+    """The running clinic, started from a copy of the session's template (fast)."""
+    return quick_clinic
+
+
 OLA = Person("02028054321", IdType.FNR, "Ola", "Nordmann")
 AVTALE = MsgType.AVTALEUTSENDING.value
 

@@ -25,6 +25,13 @@ from tests.e2e.conftest import KARI, START, Clinic, as_slot
 
 pytestmark = pytest.mark.e2e
 
+
+@pytest.fixture
+def clinic(quick_clinic: Clinic) -> Clinic:
+    """The running clinic, started from a copy of the session's template (fast)."""
+    return quick_clinic
+
+
 CLINIC_ASYNC = "8142519_async"
 CLINIC_SYNC = "8142519_sync"
 

@@ -31,6 +31,13 @@ from tests.e2e.conftest import FOLKE, KARI, LILLE, START, UNLISTED, Clinic, as_s
 
 pytestmark = pytest.mark.e2e
 
+
+@pytest.fixture
+def clinic(quick_clinic: Clinic) -> Clinic:
+    """The running clinic, started from a copy of the session's template (fast)."""
+    return quick_clinic
+
+
 HELSENORGE_QUEUES = ("8093248_async", "8093248_syncreply", "8093248_error")
 REQUIRED = ("fromHerId", "toHerId", "applicationTimeStamp", "X-SystemIdentifier")
 OUR_HER_IDS = {"8142519", "8142520", "8142521", "8142522"}

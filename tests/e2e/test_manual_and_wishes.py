@@ -18,6 +18,13 @@ from tests.e2e.conftest import FOLKE, START, Clinic, as_slot
 
 pytestmark = pytest.mark.e2e
 
+
+@pytest.fixture
+def clinic(quick_clinic: Clinic) -> Clinic:
+    """The running clinic, started from a copy of the session's template (fast)."""
+    return quick_clinic
+
+
 INGAR_HER = "8142521"
 
 
