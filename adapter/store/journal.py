@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, update
+from sqlalchemy import CursorResult, Table, func, insert, update
 from sqlmodel import col, select
 
 from adapter.privacy import has_person_number
@@ -14,6 +14,9 @@ from adapter.store.base import Repository
 from adapter.store.errors import PersonalDataRefused
 from adapter.store.records import AuditEntry, Event
 from adapter.store.tables import AuditRow, EventRow
+
+_EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
+_INSERT_EVENT = insert(_EVENTS)
 
 
 def _refuse_person_numbers(where: str, value: Any) -> None:
@@ -136,17 +139,32 @@ class EventRepository(Repository):
         """Add an event; returns it with its ``seq``. Payloads carry ids, not identities."""
         payload = dict(payload or {})
         _refuse_person_numbers("event payload", payload)
-        row = EventRow(
+        # One prepared INSERT rather than an ORM object and a flush: the release job
+        # appends an event per released slot, thousands at a time after downtime.
+        result = self.session.execute(
+            _INSERT_EVENT,
+            {
+                "clinic": clinic,
+                "kind": kind,
+                "at": at,
+                "payload": payload,
+                "appointment_id": appointment_id,
+                "wish_id": wish_id,
+                "consumed": False,
+            },
+        )
+        key = cast(CursorResult[Any], result).inserted_primary_key
+        assert key is not None
+        return Event(
+            seq=int(key[0]),
             clinic=clinic,
             kind=kind,
             at=at,
-            payload=payload,
+            payload=dict(payload),
             appointment_id=appointment_id,
             wish_id=wish_id,
+            consumed=False,
         )
-        self.session.add(row)
-        self.session.flush()
-        return _event(row)
 
     def since(self, clinic: str, seq: int = 0, limit: int = 1000) -> list[Event]:
         """The clinic's events with a ``seq`` greater than ``seq``, in order."""

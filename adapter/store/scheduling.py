@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import Table, bindparam, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from adapter.store.base import Repository
 from adapter.store.records import Release
 from adapter.store.tables import ReleaseRow, SchedulerLockRow
+from adapter.store.types import UTCDateTime
+
+_RELEASES: Table = ReleaseRow.__table__  # type: ignore[attr-defined]
+_MARK_DONE = (
+    update(_RELEASES)
+    .where(
+        _RELEASES.c.clinic == bindparam("m_clinic"),
+        _RELEASES.c.slot_id == bindparam("m_slot"),
+        _RELEASES.c.due_at == bindparam("m_due", type_=UTCDateTime()),
+        _RELEASES.c.done_at.is_(None),
+    )
+    .values(done_at=bindparam("m_at", type_=UTCDateTime()))
+)
 
 
 def _release(row: ReleaseRow) -> Release:
@@ -48,12 +61,18 @@ class ReleaseRepository(Repository):
 
     def mark_done(self, release: Release, at: datetime) -> bool:
         """Mark a release handled; False if it was unknown or already done."""
-        row = self.session.get(ReleaseRow, (release.clinic, release.slot_id, release.due_at))
-        if row is None or row.done_at is not None:
-            return False
-        row.done_at = at
-        self.session.flush()
-        return True
+        # One prepared conditional UPDATE instead of loading the row (a SELECT) and
+        # flushing it: catch-up after downtime marks thousands of releases at once.
+        result = self.session.execute(
+            _MARK_DONE,
+            {
+                "m_clinic": release.clinic,
+                "m_slot": release.slot_id,
+                "m_due": release.due_at,
+                "m_at": at,
+            },
+        )
+        return getattr(result, "rowcount", 0) == 1
 
     def next_due(self, clinic: str) -> datetime | None:
         """The clinic's earliest release not yet done (the job's next fire time)."""
