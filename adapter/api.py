@@ -32,7 +32,7 @@ from adapter.service.outgoing import Outgoing
 from adapter.service.pipeline import Pipeline
 from adapter.service.replies import Replies
 from adapter.service.routing import NamingRouter, Router
-from adapter.store.records import SlotSource
+from adapter.store.records import SentMessage, SlotSource
 from adapter.transport.base import CONTENT_TYPE_XML, Transport, TransportMessage
 from adapter.transport.protection import Plain, Protector
 
@@ -49,6 +49,7 @@ class Status:
     open_wishes: int
     outbox_pending: int
     sent_without_apprec: int
+    deliveries: dict[str, int]
     last_activity: datetime | None
     next_release: datetime | None
 
@@ -244,6 +245,12 @@ class Adapter:
         """Mark the appointment as done."""
         self._do(lambda uow, now: self.desk.complete(uow, appointment_id, now, actor))
 
+    def deliveries(self, appointment_id: str) -> list[SentMessage]:
+        """What we sent about an appointment, with each message's delivery state
+        (new, sent, apprec_ok, apprec_rejected with its 8221 codes, no_apprec)."""
+        with self.store.uow(read_only=True) as uow:
+            return list(uow.sent.for_appointment(self.ctx.clinic.key, appointment_id))
+
     def ics(self, appointment_id: str) -> str:
         """The appointment as an .ics file ("Legg i egen kalender")."""
         appointment = self.appointment(appointment_id)
@@ -396,6 +403,7 @@ class Adapter:
             wishes = len(list(uow.wishes.open(clinic)))
             outbox = uow.outbox.count(clinic=clinic)
             waiting = uow.sent.count_waiting(clinic)
+            deliveries = {state.value: n for state, n in uow.sent.count_by_state(clinic).items()}
             last = uow.messages.last_received(clinic)
             upcoming = uow.releases.next_due(clinic)
         queues = {}
@@ -410,6 +418,7 @@ class Adapter:
             open_wishes=wishes,
             outbox_pending=outbox,
             sent_without_apprec=waiting,
+            deliveries=deliveries,
             last_activity=last,
             next_release=upcoming,
         )

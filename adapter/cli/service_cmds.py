@@ -250,6 +250,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"open wishes            {status.open_wishes}")
     print(f"outbox (not yet sent)  {status.outbox_pending}")
     print(f"awaiting AppRec        {status.sent_without_apprec}")
+    shown = ", ".join(f"{state} {n}" for state, n in status.deliveries.items() if n)
+    print(f"sent messages          {shown or 'none'}")
     print(f"last message received  {_local(status.last_activity)}")
     print(f"next release           {_local(status.next_release)}")
     return EXIT_OK

@@ -310,6 +310,18 @@ class SentMessageRepository(Repository):
         )
         return int(self.session.exec(query).one())
 
+    def count_by_state(self, clinic: str) -> dict[DeliveryState, int]:
+        """How many of the clinic's sent messages stand in each delivery state."""
+        rows = self.session.exec(
+            select(SentMessageRow.state, func.count())
+            .where(SentMessageRow.clinic == clinic)
+            .group_by(SentMessageRow.state)
+        ).all()
+        counts = dict.fromkeys(DeliveryState, 0)
+        for state, count in rows:
+            counts[DeliveryState(state)] = int(count)
+        return counts
+
     def mark_no_apprec(self, clinic: str, msg_id: str) -> None:
         """Give up waiting for an AppRec."""
         self._row(clinic, msg_id).state = DeliveryState.NO_APPREC.value

@@ -123,3 +123,18 @@ def test_a_stale_lock_is_taken_over(adapter: Adapter, clock: MovableClock) -> No
     clock.advance(timedelta(minutes=5))
     assert adapter.acquire_lock("scheduler", "new-host:2", timedelta(seconds=60))
     assert adapter.lock_holder("scheduler") == "new-host:2"
+
+
+def test_delivery_state_is_visible_and_a_missing_apprec_raises_an_alert(
+    adapter: Adapter, clock: MovableClock
+) -> None:
+    appointment_id = _book_first_slot(adapter)
+    [sent] = adapter.deliveries(appointment_id)
+    assert sent.state.value == "sent"
+    assert sent.code == "Avtale/05"
+    assert adapter.status().deliveries["sent"] == 1
+    clock.advance(timedelta(hours=2))  # past [outbox] apprec_timeout (1 h)
+    adapter.housekeeping(clock())
+    assert [d.state.value for d in adapter.deliveries(appointment_id)] == ["no_apprec"]
+    alerts = [e for e in adapter.events() if e.kind == "alert.no_apprec"]
+    assert [a.appointment_id for a in alerts] == [appointment_id]
