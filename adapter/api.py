@@ -20,7 +20,7 @@ from typing import Any
 
 from adapter.clock import Clock, system_clock
 from adapter.domain.codes import Svar
-from adapter.domain.model import Appointment, Person, Slot, Wish
+from adapter.domain.model import OSLO, Appointment, Person, Slot, Wish
 from adapter.domain.release import next_release_after
 from adapter.ics import appointment_ics
 from adapter.jobs.scheduler import AdapterScheduler, JobIntervals
@@ -156,6 +156,22 @@ class Adapter:
         if self.config is None:
             raise ValueError("generate_slots needs an adapter built from a configuration")
         return self.load_slots(generate_slots(self.config, start, end), source="template")
+
+    def refresh_slots(self, now: datetime | None = None) -> Any:
+        """Generate the templates' slots from today to past the longest horizon (idempotent).
+
+        Returns the upsert counts, or None when the adapter has no configuration
+        (slots then come only from the EPJ).
+        """
+        if self.config is None:
+            return None
+        today = (now or self.clock()).astimezone(OSLO).date()
+        rules = self.ctx.rules
+        horizon = max(
+            [rules.default_horizon]
+            + [r.horizon for r in rules.release_rules if r.horizon is not None]
+        )
+        return self.generate_slots(today, today + horizon + timedelta(days=7))
 
     def set_patient_list(self, practitioner: str, idents: Iterable[str]) -> None:
         """Replace a practitioner's list (fastlegeliste) with ``idents``."""
@@ -338,12 +354,14 @@ class Adapter:
         return len(out)
 
     def housekeeping(self, now: datetime) -> int:
-        """Forget processed MsgIds past retention; alert on sent messages with no AppRec."""
+        """Extend the slots from the templates, forget processed MsgIds past retention, and
+        alert on sent messages with no AppRec."""
         retention = timedelta(days=7)
         apprec_wait = timedelta(hours=1)
         if self.settings is not None:
             retention = self.settings.processed_retention
             apprec_wait = self.settings.outbox.apprec_timeout
+        self.refresh_slots(now)
         with self.store.uow() as uow:
             purged: int = uow.messages.purge_before(now - max(retention, timedelta(days=7)))
             for sent in uow.sent.awaiting_apprec(self.ctx.clinic.key, now - apprec_wait):

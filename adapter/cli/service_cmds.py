@@ -192,12 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     log = get_logger("adapter.run")
     clock = ShiftedClock(parse_at(args.clock_start)) if args.clock_start else None
     adapter = _adapter(args, quiet=False, clock=clock)
-    today = adapter.clock().astimezone(OSLO).date()
-    horizon = max(
-        [adapter.ctx.rules.default_horizon]
-        + [r.horizon for r in adapter.ctx.rules.release_rules if r.horizon is not None]
-    )
-    generated = adapter.generate_slots(today, today + horizon + timedelta(days=7))
+    generated = adapter.refresh_slots()
     daemon = Daemon(adapter)
 
     def stop(signum: int, _frame: Any) -> None:
