@@ -23,12 +23,14 @@ __all__ = [
     "CONDITIONS",
     "DECRYPTION_FAILED",
     "DEFAULT_DESCRIPTIONS",
+    "EXPIRED_CERTIFICATE",
     "INTERNAL_ERROR",
     "INVALID_CERTIFICATE",
     "INVALID_FIELD_VALUE",
     "INVALID_SIGNATURE",
     "KNOWN_CONTENT_TYPES",
     "NOT_WELL_FORMED_XML",
+    "REVOKED_CERTIFICATE",
     "UNSUPPORTED_MESSAGE",
     "check_properties",
     "error_report",
@@ -40,6 +42,8 @@ NOT_WELL_FORMED_XML = "transport:not-well-formed-xml"
 DECRYPTION_FAILED = "transport:decryption-failed"
 INVALID_SIGNATURE = "transport:invalid-signature"
 INVALID_CERTIFICATE = "transport:invalid-certificate"
+EXPIRED_CERTIFICATE = "transport:expired-certificate"
+REVOKED_CERTIFICATE = "transport:revoked-certificate"
 UNSUPPORTED_MESSAGE = "transport:unsupported-message"
 INTERNAL_ERROR = "transport:internal-error"
 ABUSE_SPOOFING_ATTACK = "abuse:spoofing-attack"
@@ -51,6 +55,11 @@ DEFAULT_DESCRIPTIONS: dict[str, str] = {
     DECRYPTION_FAILED: "Could not decrypt message because of unknown reason.",
     INVALID_SIGNATURE: "Digital signature could not be verified.",
     INVALID_CERTIFICATE: "Could not decrypt message because of unknown/incorrect certificate.",
+    EXPIRED_CERTIFICATE: "Could not decrypt message because of certificate expired.",
+    REVOKED_CERTIFICATE: (
+        "Could not decrypt message because of certificate added to CRL "
+        "(Certificate Revocation List)."
+    ),
     UNSUPPORTED_MESSAGE: "The communication process is not supported.",
     INTERNAL_ERROR: "Internal error at the receiver.",
     ABUSE_SPOOFING_ATTACK: "Possible spoofing attack detected.",
