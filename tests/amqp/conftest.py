@@ -155,10 +155,11 @@ def _routing_toml(amqp_pki: AmqpPki, drop_helsenorge_process: str | None) -> str
     if drop_helsenorge_process is not None:
         head, sep, tail = text.partition("[parties.8093248.processes]")
         assert sep, "the example routing file has no processes for Helsenorge"
-        lines = tail.splitlines(keepends=True)
+        section, header, rest = tail.partition("\n[")
+        lines = section.splitlines(keepends=True)
         kept = [line for line in lines if not line.startswith(f"{drop_helsenorge_process} ")]
         assert len(kept) == len(lines) - 1, drop_helsenorge_process
-        text = head + sep + "".join(kept)
+        text = head + sep + "".join(kept) + header + rest
     return text
 
 
