@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from adapter.clock import Clock, system_clock
 from adapter.domain.codes import Svar
 from adapter.domain.model import OSLO, Appointment, Person, Slot, Wish
-from adapter.domain.release import next_release_after
+from adapter.domain.release import bookable_from
 from adapter.ics import appointment_ics
 from adapter.jobs.scheduler import AdapterScheduler, JobIntervals
 from adapter.logs import get_logger
@@ -471,15 +471,17 @@ class Adapter:
         return out
 
     def _schedule_releases(self, uow: Any, slots: list[Slot]) -> None:
+        """Record when each touched slot is released (becomes bookable online)."""
         now = self.clock()
-        by_day: dict[tuple[str, date], list[Slot]] = {}
-        for slot in slots:
-            by_day.setdefault((slot.practitioner, slot.local_start.date()), []).append(slot)
-        for day_slots in by_day.values():
-            for slot in day_slots:
-                upcoming = next_release_after([slot], self.ctx.rules, now, self.ctx.calendar)
-                if upcoming is not None:
-                    uow.releases.schedule(self.ctx.clinic.key, slot.id, upcoming)
+        days = {(slot.practitioner, slot.local_start.date()) for slot in slots}
+        for practitioner, day in sorted(days):
+            start = datetime.combine(day, time.min, OSLO)
+            day_slots = uow.slots.in_window(
+                self.ctx.clinic.key, start, start + timedelta(days=1), practitioner=practitioner
+            )
+            releases = bookable_from(day_slots, self.ctx.rules, now, calendar=self.ctx.calendar)
+            for slot_id, due_at in releases.items():
+                uow.releases.schedule(self.ctx.clinic.key, slot_id, due_at)
 
     def _practitioner(self, key: str) -> Any:
         if key not in self.ctx.practitioners:

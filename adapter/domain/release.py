@@ -462,3 +462,28 @@ def next_release_after(
     """The earliest instant after ``now`` at which any slot's visibility changes."""
     changes = [v.next_change for v in evaluate(slots, rules, now, calendar=calendar).values()]
     return min((c for c in changes if c is not None), default=None)
+
+
+def bookable_from(
+    day_slots: Sequence[Slot], rules: RuleSet, now: datetime, *, calendar: WorkingCalendar
+) -> dict[str, datetime]:
+    """When each slot that is not bookable at ``now`` (but will be) becomes bookable
+    online: its release (a held-back slot's release time, or its publish horizon
+    opening). Slots bookable now, or never bookable online, are left out.
+
+    ``day_slots`` are the slots of one practitioner's local day (for share rules).
+    """
+    now = _utc(require_aware(now, "now"))
+    found: dict[str, datetime] = {}
+    for slot in day_slots:
+        moment = now
+        for _ in range(len(PHASE_ORDER)):  # phases only move forward
+            seen = visibility(slot, rules, moment, calendar=calendar, day_slots=day_slots)
+            if seen.kind is VisibilityKind.BOOKABLE:
+                if moment > now:
+                    found[slot.id] = moment
+                break
+            if seen.next_change is None:
+                break
+            moment = seen.next_change
+    return found

@@ -409,3 +409,24 @@ def test_visibility_needs_an_aware_now() -> None:
 
     with pytest.raises(InvalidValue):
         see(benedikte_day()[0], datetime(2026, 12, 1, 9, 0))
+
+
+
+def test_bookable_from_gives_held_back_slots_their_release_and_skips_bookable_ones() -> None:
+    from adapter.domain.release import bookable_from
+
+    day = WEDNESDAY
+    urgent = make_slot("benedikte", "hastetime", oslo(2026, 12, 9, 13, 0), 15)
+    ordinary = make_slot("benedikte", "video", oslo(2026, 12, 9, 14, 0))
+    now = oslo(2026, 12, 9, 7, 0)
+    found = bookable_from([urgent, ordinary], EXAMPLE_RULES, now, calendar=CAL)
+    assert found == {urgent.id: oslo(day.year, day.month, day.day, 8, 0)}
+
+
+def test_bookable_from_follows_a_slot_beyond_the_horizon_to_its_release() -> None:
+    from adapter.domain.release import bookable_from
+
+    far = make_slot("benedikte", "hastetime", oslo(2027, 3, 3, 13, 0), 15)
+    now = oslo(2026, 12, 9, 7, 0)
+    found = bookable_from([far], EXAMPLE_RULES, now, calendar=CAL)
+    assert found == {far.id: oslo(2027, 3, 3, 8, 0)}
