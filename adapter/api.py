@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapter.clock import Clock, system_clock
 from adapter.domain.codes import Svar
@@ -35,6 +35,9 @@ from adapter.service.routing import NamingRouter, Router
 from adapter.store.records import SentMessage, SlotSource
 from adapter.transport.base import CONTENT_TYPE_XML, Transport, TransportMessage
 from adapter.transport.protection import Plain, Protector
+
+if TYPE_CHECKING:
+    from adapter.store.uow import Store, UnitOfWork
 
 log = get_logger("adapter.api")
 
@@ -61,7 +64,7 @@ class Adapter:
         self,
         *,
         ctx: ClinicContext,
-        store: Any,
+        store: Store,
         transport: Transport,
         helsenorge: Any,
         router: Router | None = None,
@@ -237,7 +240,7 @@ class Adapter:
         """Book a slot for a patient from the clinic's side (Avtale 05 to Helsenorge)."""
         made: list[Appointment] = []
 
-        def action(uow: Any, now: datetime) -> list[Outgoing]:
+        def action(uow: UnitOfWork, now: datetime) -> list[Outgoing]:
             appointment, out = self.desk.book(uow, slot_id, patient, now, actor)
             made.append(appointment)
             return out
@@ -470,7 +473,7 @@ class Adapter:
         self._notify()
         return out
 
-    def _schedule_releases(self, uow: Any, slots: list[Slot]) -> None:
+    def _schedule_releases(self, uow: UnitOfWork, slots: list[Slot]) -> None:
         """Record when each touched slot is released (becomes bookable online)."""
         now = self.clock()
         days = {(slot.practitioner, slot.local_start.date()) for slot in slots}

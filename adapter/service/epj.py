@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapter.domain.codes import Svar
 from adapter.domain.errors import DomainError, InvalidValue
@@ -20,6 +20,9 @@ from adapter.service.handlers import confirmation_code
 from adapter.service.outgoing import Outgoing
 from adapter.service.replies import Replies
 from adapter.store.errors import SlotTaken
+
+if TYPE_CHECKING:
+    from adapter.store.uow import UnitOfWork
 
 
 class NotFound(DomainError):
@@ -35,7 +38,9 @@ class ClinicDesk:
 
     # -- reservations -----------------------------------------------------------------
 
-    def confirm(self, uow: Any, appointment_id: str, now: datetime, actor: str) -> list[Outgoing]:
+    def confirm(
+        self, uow: UnitOfWork, appointment_id: str, now: datetime, actor: str
+    ) -> list[Outgoing]:
         """Confirm a pending reservation: SvarTimeReservasjon 05."""
         appointment = self._appointment(uow, appointment_id).confirm(now)
         uow.appointments.update(appointment)
@@ -45,7 +50,7 @@ class ClinicDesk:
 
     def reject(
         self,
-        uow: Any,
+        uow: UnitOfWork,
         appointment_id: str,
         now: datetime,
         actor: str,
@@ -57,7 +62,7 @@ class ClinicDesk:
         self._record(uow, now, actor, "reservation.rejected", appointment, code=code.value)
         return [self.replies.reservation_answer(self.ctx, appointment, code, now)]
 
-    def expire_pending(self, uow: Any, now: datetime) -> list[Outgoing]:
+    def expire_pending(self, uow: UnitOfWork, now: datetime) -> list[Outgoing]:
         """Reject (06) every reservation whose decision deadline has passed."""
         out: list[Outgoing] = []
         for appointment in uow.appointments.pending_due(self.ctx.clinic.key, now):
@@ -75,7 +80,7 @@ class ClinicDesk:
 
     def answer_wish(
         self,
-        uow: Any,
+        uow: UnitOfWork,
         wish_id: str,
         code: Svar,
         now: datetime,
@@ -141,7 +146,7 @@ class ClinicDesk:
     # -- appointments made by the clinic ------------------------------------------------------
 
     def book(
-        self, uow: Any, slot_id: str, patient: Person, now: datetime, actor: str
+        self, uow: UnitOfWork, slot_id: str, patient: Person, now: datetime, actor: str
     ) -> tuple[Appointment, list[Outgoing]]:
         """An appointment made by the clinic (phone, desk): Avtale 05."""
         slot = self._slot(uow, slot_id)
@@ -153,7 +158,7 @@ class ClinicDesk:
         return appointment, self._avtale(uow, appointment, Svar.TIMERESERVASJON_BEKREFTET, now)
 
     def move(
-        self, uow: Any, appointment_id: str, slot_id: str, now: datetime, actor: str
+        self, uow: UnitOfWork, appointment_id: str, slot_id: str, now: datetime, actor: str
     ) -> list[Outgoing]:
         """Move a confirmed appointment to another slot: Avtale 07."""
         moved = self._appointment(uow, appointment_id).move(now, self._slot(uow, slot_id))
@@ -164,21 +169,27 @@ class ClinicDesk:
         self._record(uow, now, actor, "appointment.moved", moved, slot=slot_id)
         return self._avtale(uow, moved, Svar.ENDRING_BEKREFTET, now)
 
-    def cancel(self, uow: Any, appointment_id: str, now: datetime, actor: str) -> list[Outgoing]:
+    def cancel(
+        self, uow: UnitOfWork, appointment_id: str, now: datetime, actor: str
+    ) -> list[Outgoing]:
         """The clinic cancels an appointment: Avtale 08."""
         cancelled = self._appointment(uow, appointment_id).cancel_by_clinic(now)
         uow.appointments.update(cancelled)
         self._record(uow, now, actor, "appointment.cancelled_by_clinic", cancelled)
         return self._avtale(uow, cancelled, Svar.AVBESTILLING_BEKREFTET, now)
 
-    def no_show(self, uow: Any, appointment_id: str, now: datetime, actor: str) -> list[Outgoing]:
+    def no_show(
+        self, uow: UnitOfWork, appointment_id: str, now: datetime, actor: str
+    ) -> list[Outgoing]:
         """The patient did not come: Avtale 11."""
         missed = self._appointment(uow, appointment_id).mark_no_show(now)
         uow.appointments.update(missed)
         self._record(uow, now, actor, "appointment.no_show", missed)
         return self._avtale(uow, missed, Svar.PASIENT_IKKE_MOTT, now)
 
-    def complete(self, uow: Any, appointment_id: str, now: datetime, actor: str) -> list[Outgoing]:
+    def complete(
+        self, uow: UnitOfWork, appointment_id: str, now: datetime, actor: str
+    ) -> list[Outgoing]:
         """The appointment took place (no message)."""
         done = self._appointment(uow, appointment_id).complete(now)
         uow.appointments.update(done)
@@ -188,25 +199,25 @@ class ClinicDesk:
     # -- helpers ---------------------------------------------------------------------------
 
     def _avtale(
-        self, uow: Any, appointment: Appointment, code: Svar, now: datetime
+        self, uow: UnitOfWork, appointment: Appointment, code: Svar, now: datetime
     ) -> list[Outgoing]:
         if uow.patients.is_not_digital(self.ctx.clinic.key, appointment.patient.ident):
             return []  # E35 earlier: Helsenorge cannot take messages for this patient
         return [self.replies.avtale(self.ctx, appointment, code, now)]
 
-    def _appointment(self, uow: Any, appointment_id: str) -> Appointment:
+    def _appointment(self, uow: UnitOfWork, appointment_id: str) -> Appointment:
         found: Appointment | None = uow.appointments.get(self.ctx.clinic.key, appointment_id)
         if found is None:
             raise NotFound(f"no appointment {appointment_id} at {self.ctx.clinic.key}")
         return found
 
-    def _slot(self, uow: Any, slot_id: str) -> Any:
+    def _slot(self, uow: UnitOfWork, slot_id: str) -> Any:
         found = uow.slots.get(self.ctx.clinic.key, slot_id)
         if found is None:
             raise NotFound(f"no slot {slot_id} at {self.ctx.clinic.key}")
         return found
 
-    def _add(self, uow: Any, appointment: Appointment) -> None:
+    def _add(self, uow: UnitOfWork, appointment: Appointment) -> None:
         try:
             uow.appointments.add(appointment)
         except SlotTaken as exc:
@@ -216,7 +227,7 @@ class ClinicDesk:
 
     def _record(
         self,
-        uow: Any,
+        uow: UnitOfWork,
         now: datetime,
         actor: str,
         action: str,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapter.domain import policy
 from adapter.domain.codes import AppRecError, Svar
@@ -22,6 +22,9 @@ from adapter.service.context import ClinicContext
 from adapter.service.outgoing import Outgoing
 from adapter.service.replies import Replies
 from adapter.store.errors import SlotTaken
+
+if TYPE_CHECKING:
+    from adapter.store.uow import UnitOfWork
 
 #: Helsenorge asks for at most four weeks of free slots (guide 3.4.2.1).
 MAX_WINDOW = timedelta(days=28)
@@ -56,7 +59,7 @@ def hent_behandlere(req: Request, replies: Replies) -> list[Outgoing]:
 
 
 def hent_ledige_timer(
-    uow: Any, req: Request, command: cmd.HentLedigeTimer, replies: Replies
+    uow: UnitOfWork, req: Request, command: cmd.HentLedigeTimer, replies: Replies
 ) -> list[Outgoing]:
     """HLT: free slots in the window as the release rules show them at ``now``."""
     ctx = req.ctx
@@ -93,7 +96,7 @@ def hent_ledige_timer(
     return [replies.ledige_timer(req, offered)]
 
 
-def hent_planlagte_timer(uow: Any, req: Request, replies: Replies) -> list[Outgoing]:
+def hent_planlagte_timer(uow: UnitOfWork, req: Request, replies: Replies) -> list[Outgoing]:
     """HBT: 33 "tjeneste tilbys ikke" unless the clinic enabled it."""
     if not req.ctx.hbt_enabled:
         return [replies.refusal(req, Svar.TJENESTE_TILBYS_IKKE)]
@@ -127,7 +130,7 @@ def _conversation(req: Request) -> Conversation:
 
 
 def reserver_time(
-    uow: Any, req: Request, command: cmd.ReserverTime, replies: Replies
+    uow: UnitOfWork, req: Request, command: cmd.ReserverTime, replies: Replies
 ) -> list[Outgoing]:
     """RT: reserve a slot, then confirm at once or wait for the clinic's decision."""
     ctx, now = req.ctx, req.now
@@ -271,7 +274,7 @@ def _local_day(instant: datetime) -> tuple[datetime, datetime]:
 
 
 def avbestill_time(
-    uow: Any, req: Request, command: cmd.AvbestillTime, replies: Replies
+    uow: UnitOfWork, req: Request, command: cmd.AvbestillTime, replies: Replies
 ) -> list[Outgoing]:
     """ART: cancel a confirmed appointment within the clinic's cut-off (08), else 09."""
     ctx, now = req.ctx, req.now
@@ -319,7 +322,7 @@ def avbestill_time(
     return out
 
 
-def onske(uow: Any, req: Request, command: cmd.Onske, replies: Replies) -> list[Outgoing]:
+def onske(uow: UnitOfWork, req: Request, command: cmd.Onske, replies: Replies) -> list[Outgoing]:
     """OT / OET / OAT: record the wish for the clinic to answer; AppRec now."""
     ctx, now = req.ctx, req.now
     env = req.inbound.envelope
@@ -358,7 +361,7 @@ def onske(uow: Any, req: Request, command: cmd.Onske, replies: Replies) -> list[
     return [replies.apprec_ok(req)]
 
 
-def apprec_received(uow: Any, req: Request, command: cmd.AppRecReceived) -> list[Outgoing]:
+def apprec_received(uow: UnitOfWork, req: Request, command: cmd.AppRecReceived) -> list[Outgoing]:
     """An AppRec for a message we sent: record it; alert when negative; E35 = not digital."""
     ctx, now = req.ctx, req.now
     codes = [str(code) for code, _text in command.errors]

@@ -7,13 +7,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapter import __version__
 from adapter.logs import get_logger
 from adapter.service.outgoing import Outgoing
 from adapter.store.records import SentMessage
 from adapter.transport.base import CONTENT_TYPE_XML, Transport, TransportMessage
+
+if TYPE_CHECKING:
+    from adapter.store.uow import Store, UnitOfWork
 
 log = get_logger("adapter.outbox")
 
@@ -54,7 +57,7 @@ class OutboxWriter:
             application_properties=self.properties(item, now),
         )
 
-    def write(self, uow: Any, items: Sequence[Outgoing], now: datetime) -> None:
+    def write(self, uow: UnitOfWork, items: Sequence[Outgoing], now: datetime) -> None:
         """Add ``items`` to the outbox in the caller's transaction.
 
         The row's properties hold the AMQP application properties plus our own
@@ -105,7 +108,7 @@ class OutboxDispatcher:
     def __init__(
         self,
         *,
-        store: Any,
+        store: Store,
         transport: Transport,
         clock: Callable[[], datetime],
         protect: Protect | None = None,
