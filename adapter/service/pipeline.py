@@ -222,6 +222,9 @@ class Pipeline:
             log.warning("transport.unroutable", condition=condition)
             return
         ours = (msg.prop("toHerId") or "").strip()
+        if not ours.isdigit():
+            clinics = {ctx.clinic.her_id for ctx in self.contexts.values()}
+            ours = next(iter(clinics)) if len(clinics) == 1 else ""
         report = terr.error_report(msg, condition, description, now, ours)
         props = {
             **report.application_properties,

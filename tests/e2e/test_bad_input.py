@@ -116,6 +116,9 @@ def test_missing_amqp_property_is_reported_as_invalid_field(clinic: Clinic, miss
     report = clinic.sim.error_report(sent.message_id)
     assert report.prop("errorCondition") == "transport:invalid-field-value"
     assert missing in (report.prop("errorDescription") or "")
+    assert report.prop("fromHerId") == "8142519"
+    assert report.prop("toHerId") == "8093248"  # from the MsgHead when AMQP lacks it
+    assert report.prop("X-SystemIdentifier")
     _quiet(clinic)
 
 
@@ -168,6 +171,8 @@ def test_message_for_another_clinic_gets_negative_apprec_e21(clinic: Clinic) -> 
     )
     clinic.sim.send(built, MsgType.TIMERESERVASJON)
     _negative(clinic.sim.apprec_for(built.msg_id), "E21")
+    got = next(r for r in clinic.sim.received if r.summary and r.summary.kind == "apprec")
+    assert got.message.prop("fromHerId") == "8142519"  # us, not the unknown receiver
     _quiet(clinic)
 
 
