@@ -8,6 +8,7 @@ is a :class:`~adapter.demo.DemoClock` the test moves by hand.
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -142,3 +143,35 @@ def quick_clinic(tmp_path: Path, clinic_template: Path) -> Iterator[Clinic]:
     finally:
         daemon.stop()
         runner.join(timeout=30)
+
+
+# --- what the adapter left on disk ------------------------------------------------------
+
+#: Helsenorge's queues: everything on them (live or archived) was sent by the adapter.
+HELSENORGE_QUEUES = ("8093248_async", "8093248_syncreply", "8093248_error")
+
+#: AMQP application properties every outgoing message carries (HITS 1216 §2.1.2).
+REQUIRED_PROPERTIES = ("fromHerId", "toHerId", "applicationTimeStamp", "X-SystemIdentifier")
+
+#: The example clinic's HER-ids (the clinic and its practitioners).
+CLINIC_HER_IDS = frozenset({"8142519", "8142520", "8142521", "8142522"})
+
+
+def outgoing_files(queues: Path) -> list[Path]:
+    """The ``.json`` of every message the adapter put on Helsenorge's queues."""
+    found: list[Path] = []
+    for base in (queues, queues / ".archive"):
+        for name in HELSENORGE_QUEUES:
+            found.extend(sorted((base / name).glob("*.json")))
+    return found
+
+
+def badly_addressed(queues: Path) -> list[str]:
+    """Outgoing messages lacking a required property, or not from us to Helsenorge."""
+    problems = []
+    for path in outgoing_files(queues):
+        props = json.loads(path.read_text(encoding="utf-8"))["application_properties"]
+        lacking = [k for k in REQUIRED_PROPERTIES if not str(props.get(k, "")).strip()]
+        if lacking or props["fromHerId"] not in CLINIC_HER_IDS or props["toHerId"] != "8093248":
+            problems.append(f"{path.parent.name}/{path.name}: lacking {lacking}, {props}")
+    return problems

@@ -4,7 +4,6 @@ carries the AMQP application properties HITS 1216 asks for."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -27,7 +26,17 @@ from adapter.messages.build_apprec import AppRecProblem, build_apprec
 from adapter.messages.envelope import Party
 from adapter.messages.read_replies import EventSummary, ReplySummary
 from adapter.transport.base import CONTENT_TYPE_XML, TransportMessage
-from tests.e2e.conftest import FOLKE, KARI, LILLE, START, UNLISTED, Clinic, as_slot
+from tests.e2e.conftest import (
+    FOLKE,
+    KARI,
+    LILLE,
+    START,
+    UNLISTED,
+    Clinic,
+    as_slot,
+    badly_addressed,
+    outgoing_files,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -36,11 +45,6 @@ pytestmark = pytest.mark.e2e
 def clinic(quick_clinic: Clinic) -> Clinic:
     """The running clinic, started from a copy of the session's template (fast)."""
     return quick_clinic
-
-
-HELSENORGE_QUEUES = ("8093248_async", "8093248_syncreply", "8093248_error")
-REQUIRED = ("fromHerId", "toHerId", "applicationTimeStamp", "X-SystemIdentifier")
-OUR_HER_IDS = {"8142519", "8142520", "8142521", "8142522"}
 
 
 def _rt(clinic: Clinic, event: EventSummary, practitioner: str = "benedikte", **kw: Any) -> str:
@@ -239,15 +243,6 @@ def _drained(folder: Path, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def _outgoing(queues: Path) -> list[Path]:
-    """The .json of every message the adapter put on Helsenorge's queues (live or read)."""
-    found: list[Path] = []
-    for base in (queues, queues / ".archive"):
-        for name in HELSENORGE_QUEUES:
-            found.extend(sorted((base / name).glob("*.json")))
-    return found
-
-
 def test_every_message_on_disk_conforms_and_carries_amqp_properties(
     clinic: Clinic, conformance: Any
 ) -> None:
@@ -259,12 +254,6 @@ def test_every_message_on_disk_conforms_and_carries_amqp_properties(
     assert not (queues / ".dead").exists() or not list((queues / ".dead").rglob("*.json"))
     conformance.assert_valid(queues)
 
-    outgoing = _outgoing(queues)
-    assert len(outgoing) > 40
-    missing = []
-    for path in outgoing:
-        props = json.loads(path.read_text(encoding="utf-8"))["application_properties"]
-        lacking = [k for k in REQUIRED if not str(props.get(k, "")).strip()]
-        if lacking or props["fromHerId"] not in OUR_HER_IDS or props["toHerId"] != "8093248":
-            missing.append(f"{path.parent.name}/{path.name}: {lacking} {props}")
-    assert not missing, "\n".join(missing[:5])
+    assert len(outgoing_files(queues)) > 40
+    problems = badly_addressed(queues)
+    assert not problems, "\n".join(problems[:5])
