@@ -230,6 +230,12 @@ class HelsenorgeSimulator:
         self.send(built, MsgType.APPREC, to_her_id=to_her_id)
         return built
 
+    def collect(self) -> list[Received]:
+        """Take everything now on Helsenorge's queues (also kept in :attr:`received`)."""
+        before = len(self.received)
+        self._poll()
+        return self.received[before:]
+
     def _open(self, message: TransportMessage) -> bytes:
         if not message.body or self.protector is None:
             return message.body
