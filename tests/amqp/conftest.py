@@ -296,6 +296,7 @@ def start_clinic(
         assert isinstance(adapter.transport, AmqpTransport)
         adapter.transport.reconnect_initial = 0.2  # quick to come back after a broker restart
         adapter.transport.reconnect_max = 1.0
+        adapter.transport.send_timeout = 3.0  # a send while the broker is down gives up soon
         adapter.generate_slots(START.date(), START.date() + timedelta(days=14))
         adapter.set_patient_list("benedikte", [FOLKE.ident, KARI.ident, OLA.ident])
         daemon = Daemon(adapter, poll_timeout=0.05)
