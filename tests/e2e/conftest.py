@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -175,3 +175,37 @@ def badly_addressed(queues: Path) -> list[str]:
         if lacking or props["fromHerId"] not in CLINIC_HER_IDS or props["toHerId"] != "8093248":
             problems.append(f"{path.parent.name}/{path.name}: lacking {lacking}, {props}")
     return problems
+
+
+# --- a clinic with an edited configuration ------------------------------------------------
+
+#: Edits a configuration file's text (clinic.toml, rules.toml ...) before the start.
+ConfigEdit = Callable[[str], str]
+
+
+@pytest.fixture
+def custom_clinic(tmp_path: Path) -> Iterator[Callable[..., Clinic]]:
+    """A factory: ``custom_clinic(clinic=edit, rules=edit)`` starts the example clinic
+    with its ``clinic.toml`` / ``rules.toml`` text passed through the edits first."""
+    running: list[tuple[Daemon, threading.Thread]] = []
+
+    def start(**edits: ConfigEdit) -> Clinic:
+        config = prepare(tmp_path, ROOT / "config")
+        for name, edit in edits.items():
+            path = config / f"{name}.toml"
+            path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+        clock = DemoClock(START)
+        adapter = build_adapter(config, clock=clock)
+        adapter.generate_slots(START.date(), START.date() + timedelta(days=14))
+        adapter.set_patient_list("benedikte", [FOLKE.ident, LILLE.ident, KARI.ident])
+        daemon = Daemon(adapter, poll_timeout=0.02)
+        runner = threading.Thread(target=daemon.run, daemon=True)
+        runner.start()
+        running.append((daemon, runner))
+        sim = HelsenorgeSimulator(tmp_path / "queues", adapter.ctx.clinic.her_id, clock=clock)
+        return Clinic(tmp_path, adapter, sim, clock)
+
+    yield start
+    for daemon, runner in running:
+        daemon.stop()
+        runner.join(timeout=30)
