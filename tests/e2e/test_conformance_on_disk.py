@@ -24,8 +24,9 @@ from adapter.domain.model import OSLO, Requester, Slot
 from adapter.messages import build_requests as rq
 from adapter.messages.build_apprec import AppRecProblem, build_apprec
 from adapter.messages.envelope import Party
-from adapter.messages.read_replies import EventSummary, ReplySummary
+from adapter.messages.read_replies import EventSummary, ReplySummary, read_reply
 from adapter.transport.base import CONTENT_TYPE_XML, TransportMessage
+from adapter.transport.directory import read_messages
 from tests.e2e.conftest import (
     FOLKE,
     KARI,
@@ -253,6 +254,20 @@ def test_every_message_on_disk_conforms_and_carries_amqp_properties(
     assert len(xml_files) > 80
     assert not (queues / ".dead").exists() or not list((queues / ".dead").rglob("*.json"))
     conformance.assert_valid(queues)
+
+    # Exactly one AppRec per async MsgId we received; none for sync requests.
+    apprecs: dict[str, int] = {}
+    for message in read_messages(queues / ".archive", "8093248_async"):
+        summary = read_reply(message.body)
+        if summary.kind == "apprec":
+            apprecs[summary.original_msg_id] = apprecs.get(summary.original_msg_id, 0) + 1
+    received = [read_reply(m.body) for m in read_messages(queues / ".archive", "8142519_async")]
+    requests = {s.msg_id for s in received if s.kind == "msghead"}
+    assert len(requests) > 15
+    assert {msg_id: apprecs.get(msg_id, 0) for msg_id in requests} == dict.fromkeys(requests, 1)
+    asked = {read_reply(m.body).msg_id for m in read_messages(queues / ".archive", "8142519_sync")}
+    assert asked
+    assert not asked & set(apprecs)
 
     assert len(outgoing_files(queues)) > 40
     problems = badly_addressed(queues)
