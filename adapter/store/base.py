@@ -30,3 +30,14 @@ def merge_row(
             setattr(row, name, value)
             changed = True
     return "updated" if changed else "unchanged"
+
+
+def forget_row(session: Session, model: type[SQLModel], key: Any) -> None:
+    """Expire ``model``'s instance with primary key ``key`` if the session holds one.
+
+    Repositories that change a row with a prepared UPDATE call this, so that a row
+    object loaded earlier in the same unit of work is read again, never stale.
+    """
+    found = session.identity_map.get(session.identity_key(model, key))
+    if found is not None:
+        session.expire(found)

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import Table, bindparam, case, delete, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from adapter.store.base import Repository
+from adapter.store.base import Repository, forget_row
 from adapter.store.errors import AlreadyProcessed, NotFound
 from adapter.store.records import (
     DeliveryState,
@@ -21,6 +21,7 @@ from adapter.store.records import (
     SentMessage,
 )
 from adapter.store.tables import OutboxRow, ProcessedMessageRow, SentMessageRow
+from adapter.store.types import UTCDateTime
 
 
 class ProcessedMessageRepository(Repository):
@@ -80,6 +81,32 @@ class ProcessedMessageRepository(Repository):
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+_OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
+_SENT: Table = SentMessageRow.__table__  # type: ignore[attr-defined]
+_INSERT_OUTBOX = insert(_OUTBOX)
+_INSERT_SENT = insert(_SENT)
+_MARK_OUTBOX_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("o_id"))
+    .values(
+        state=OutboxState.SENT.value,
+        sent_at=bindparam("o_at", type_=UTCDateTime()),
+        attempts=_OUTBOX.c.attempts + 1,
+    )
+)
+_MARK_SENT_MESSAGE = (
+    update(_SENT)
+    .where(_SENT.c.msg_id == bindparam("s_id"), _SENT.c.clinic == bindparam("s_clinic"))
+    .values(
+        state=case(
+            (_SENT.c.state == DeliveryState.NEW.value, DeliveryState.SENT.value),
+            else_=_SENT.c.state,
+        ),
+        sent_at=bindparam("s_at", type_=UTCDateTime()),
+    )
+)
+
+
 def _outbox(row: OutboxRow) -> OutboxMessage:
     return OutboxMessage(
         id=row.id,
@@ -112,20 +139,32 @@ class OutboxRepository(Repository):
         id: str | None = None,
     ) -> OutboxMessage:
         """Queue a message for sending; due at once."""
-        row = OutboxRow(
-            id=id or str(uuid.uuid4()),
+        values: dict[str, Any] = {
+            "id": id or str(uuid.uuid4()),
+            "clinic": clinic,
+            "queue": queue,
+            "subject": subject,
+            "properties": dict(properties or {}),
+            "body": body,
+            "created_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "sent_at": None,
+            "state": OutboxState.PENDING.value,
+            "last_error": "",
+        }
+        # A prepared INSERT: every reservation writes two of these (AppRec and answer).
+        self.session.execute(_INSERT_OUTBOX, values)
+        return OutboxMessage(
+            id=values["id"],
             clinic=clinic,
             queue=queue,
             subject=subject,
-            properties=dict(properties or {}),
-            body=body,
+            body=bytes(body),
             created_at=now,
             next_attempt_at=now,
-            state=OutboxState.PENDING.value,
+            properties=dict(values["properties"]),
         )
-        self.session.add(row)
-        self.session.flush()
-        return _outbox(row)
 
     def get(self, id: str) -> OutboxMessage | None:
         """One outbox entry."""
@@ -158,11 +197,10 @@ class OutboxRepository(Repository):
 
     def mark_sent(self, id: str, at: datetime) -> None:
         """The message is on its queue."""
-        row = self._row(id)
-        row.state = OutboxState.SENT.value
-        row.sent_at = at
-        row.attempts += 1
-        self.session.flush()
+        result = self.session.execute(_MARK_OUTBOX_SENT, {"o_id": id, "o_at": at})
+        if getattr(result, "rowcount", 0) != 1:
+            raise NotFound("outbox message", id)
+        forget_row(self.session, OutboxRow, id)
 
     def mark_failed(self, id: str, next_attempt_at: datetime, error: str = "") -> None:
         """A send failed; try again at ``next_attempt_at`` (the caller's backoff)."""
@@ -221,24 +259,24 @@ class SentMessageRepository(Repository):
     def add(self, message: SentMessage) -> None:
         """Record a message we are about to send."""
         m = message
-        self.session.add(
-            SentMessageRow(
-                msg_id=m.msg_id,
-                clinic=m.clinic,
-                function=m.function,
-                code=m.code,
-                to_her_id=m.to_her_id,
-                appointment_id=m.appointment_id,
-                wish_id=m.wish_id,
-                state=m.state.value,
-                apprec_status=m.apprec_status,
-                apprec_errors=list(m.apprec_errors),
-                created_at=m.created_at,
-                sent_at=m.sent_at,
-                apprec_at=m.apprec_at,
-            )
+        self.session.execute(
+            _INSERT_SENT,
+            {
+                "msg_id": m.msg_id,
+                "clinic": m.clinic,
+                "function": m.function,
+                "code": m.code,
+                "to_her_id": m.to_her_id,
+                "appointment_id": m.appointment_id,
+                "wish_id": m.wish_id,
+                "state": m.state.value,
+                "apprec_status": m.apprec_status,
+                "apprec_errors": list(m.apprec_errors),
+                "created_at": m.created_at,
+                "sent_at": m.sent_at,
+                "apprec_at": m.apprec_at,
+            },
         )
-        self.session.flush()
 
     def get(self, clinic: str, msg_id: str) -> SentMessage | None:
         """The message the clinic sent with this MsgId."""
@@ -253,11 +291,12 @@ class SentMessageRepository(Repository):
 
     def mark_sent(self, clinic: str, msg_id: str, at: datetime) -> None:
         """The message left us."""
-        row = self._row(clinic, msg_id)
-        if row.state == DeliveryState.NEW.value:
-            row.state = DeliveryState.SENT.value
-        row.sent_at = at
-        self.session.flush()
+        result = self.session.execute(
+            _MARK_SENT_MESSAGE, {"s_id": msg_id, "s_clinic": clinic, "s_at": at}
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            raise NotFound("sent message", msg_id)
+        forget_row(self.session, SentMessageRow, msg_id)
 
     def record_apprec(
         self,
