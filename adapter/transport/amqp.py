@@ -412,7 +412,12 @@ class AmqpTransport:
                 if self.address_format is AddressFormat.V1:
                     # RabbitMQ 3.x accepts a message sent to /amq/queue/NAME of a missing
                     # queue and drops it; a receiver link on a missing queue never opens.
-                    probe = conn.create_receiver(address, credit=0)
+                    # Its own link name: proton names links "<container>-<address>", and
+                    # a second receiving link of that name (we may be reading the queue)
+                    # makes RabbitMQ close the whole connection.
+                    probe = conn.create_receiver(
+                        address, credit=0, name=f"probe-{address}-{uuid.uuid4()}"
+                    )
                     probe.link.close()
                 sender = conn.create_sender(address)
             except (Timeout, LinkException) as exc:
