@@ -1,0 +1,293 @@
+"""``python -m bench [--quick]``: measure the adapter on this machine (issue 6).
+
+Prints a table (each figure with its method) and writes ``bench/results.json``.
+Everything runs in a temporary folder that is removed at the end; PostgreSQL is a
+throwaway durable server (``bench.pg``). ``--profile`` adds a cProfile of the HLT and
+RT paths (top functions by cumulative time) to the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import floor, hlt, rt, scale, stats
+from bench import world as w
+from bench.report import Report
+
+HERE = Path(__file__).resolve().parent
+
+
+class Sizes:
+    """How much work each section does (full run, or --quick)."""
+
+    def __init__(self, quick: bool) -> None:
+        self.quick = quick
+        self.hlt_serial = 60 if quick else 300
+        self.hlt_per_thread = 3 if quick else 15
+        self.growth = 30 if quick else 120
+        self.rt = 60 if quick else 400
+        self.rt_stage = 40 if quick else 300
+        self.directory = 40 if quick else 200
+        self.stages = (10_000, 30_000, 100_000) if quick else (10_000, 300_000, 3_000_000)
+        self.release = 10_000 if quick else 100_000
+        self.floor_seconds = 0.2 if quick else 1.0
+
+
+def _timed(report: Report, name: str, fn: Callable[[], None]) -> None:
+    started = time.perf_counter()
+    print(f"-- {name} ...", flush=True)
+    try:
+        fn()
+    except Exception as exc:  # one section failing must not lose the others
+        report.failed(name, f"{type(exc).__name__}: {exc}")
+        print(f"   failed: {type(exc).__name__}: {exc}", flush=True)
+    report.section_seconds[name] = round(time.perf_counter() - started, 1)
+
+
+def run(quick: bool, profile: bool, out: Path) -> int:
+    """Run every section; write the table and the JSON."""
+    w.quiet_logs()
+    sizes = Sizes(quick)
+    report = Report(quick=quick, machine=stats.machine())
+    tmp = Path(tempfile.mkdtemp(prefix="epj-bench-"))
+    started = time.perf_counter()
+    state: dict[str, Any] = {}
+    try:
+        _timed(report, "cms keys", lambda: state.update(cms=floor.CmsPair()))
+        _timed(report, "hlt", lambda: _hlt(report, sizes, tmp, state))
+        _timed(report, "hlt growth", lambda: _growth(report, sizes, tmp))
+        _timed(report, "rt sqlite", lambda: _rt_sqlite(report, sizes, state))
+        _timed(report, "rt postgres", lambda: _rt_postgres(report, sizes, tmp, state))
+        _timed(report, "directory", lambda: _directory(report, sizes, state, "one clinic"))
+        _timed(report, "release", lambda: _release(report, sizes, tmp))
+        _timed(report, "scale", lambda: _scale(report, sizes, state))
+        _timed(report, "directory at scale", lambda: _directory(report, sizes, state, "scale"))
+        if profile:
+            _timed(report, "profile", lambda: _profile(sizes, tmp))
+    finally:
+        main = state.get("main")
+        if main is not None:
+            main.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    report.total_seconds = round(time.perf_counter() - started, 1)
+    report.finish()
+    print(report.table())
+    out.write_text(json.dumps(report.as_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"\nwritten: {out}")
+    return 0
+
+
+# --- sections ----------------------------------------------------------------------------
+
+
+def _hlt(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> None:
+    world = w.make_world(tmp / "main")
+    state["main"] = world
+    setup = hlt.setup(world, 8)
+    state["hlt"] = setup
+    state["rt"] = rt.setup(world, sizes.rt + 2 * sizes.directory + 3 * sizes.rt_stage)
+    hlt.serial(setup, 20)  # warm-up: schema, caches, compiled statements
+    code, offered, size = hlt.check_reply(setup)
+    wall_per_s, times = hlt.serial(setup, sizes.hlt_serial)
+    per_s = 1000 / stats.median(times)  # robust to other load on the machine
+    conc_per_s, latencies = hlt.concurrent(setup, sizes.hlt_per_thread)
+    request = setup.deliveries(1)[0].message.body
+    reply = hlt.last_reply(setup)
+    fl = floor.measure(request, [reply], cms=state.get("cms"), seconds=sizes.floor_seconds)
+    adapter_ms = 1000 / per_s
+    report.hlt(
+        slots=setup.slots,
+        offered=offered,
+        code=code,
+        reply_bytes=size,
+        per_s=per_s,
+        wall_per_s=wall_per_s,
+        serial_p50=stats.median(times),
+        serial_p99=stats.percentile(times, 99),
+        conc_per_s=conc_per_s,
+        p50=stats.median(latencies),
+        p99=stats.percentile(latencies, 99),
+        n_serial=len(times),
+        n_conc=len(latencies),
+        floor=fl,
+        ratio=adapter_ms / fl.xml_ms,
+        ratio_cms=(adapter_ms + (fl.cms_ms or 0)) / fl.total_ms if fl.cms_ms else None,
+    )
+
+
+def _growth(report: Report, sizes: Sizes, tmp: Path) -> None:
+    points = []
+    for per_day in (2, 8, 32):
+        world = w.make_world(tmp / f"growth-{per_day}")
+        try:
+            setup = hlt.setup(world, per_day)
+            hlt.serial(setup, 10)
+            _, times = hlt.serial(setup, sizes.growth)
+            points.append((setup.slots, stats.median(times)))
+        finally:
+            world.close()
+    report.hlt_growth(points)
+
+
+def _rt_sqlite(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
+    setup: rt.RtSetup = state["rt"]
+    result = rt.run(setup, sizes.rt)
+    request, replies = rt.sample_exchange(setup)
+    fl = floor.measure(request, replies, cms=state.get("cms"), seconds=sizes.floor_seconds)
+    state["rt_floor"] = fl
+    report.rt("sqlite", result, fl, db_slots=scale.count_slots(_db(state)))
+
+
+def _rt_postgres(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> None:
+    from bench import pg
+
+    try:
+        server_cm = pg.server()
+        server = server_cm.__enter__()
+    except pg.PostgresUnavailable as exc:
+        report.not_measured("rt_per_s_postgres", str(exc))
+        return
+    try:
+        world = w.make_world(tmp / "pg", db_url=server.new_database())
+        try:
+            setup = rt.setup(world, sizes.rt)
+            hlt_setup = hlt.setup(world, 8)
+            hlt.serial(hlt_setup, 10)
+            _, hlt_times = hlt.serial(hlt_setup, sizes.hlt_serial // 2)
+            hlt_per_s = 1000 / stats.median(hlt_times)
+            result = rt.run(setup, sizes.rt)
+            report.rt("postgres", result, state.get("rt_floor"), hlt_per_s=hlt_per_s)
+        finally:
+            world.close()
+    finally:
+        server_cm.__exit__(None, None, None)
+
+
+def _db(state: dict[str, Any]) -> Path:
+    world: w.World = state["main"]
+    return world.root / "state" / "adapter.db"
+
+
+def _directory(report: Report, sizes: Sizes, state: dict[str, Any], label: str) -> None:
+    from bench import directory
+
+    world: w.World = state["main"]
+    hlt_setup: hlt.HltSetup = state["hlt"]
+    rt_setup: rt.RtSetup = state["rt"]
+    clinic = world.clinic_her
+    sync = [d.message for d in hlt_setup.deliveries(sizes.directory)]
+    hlt_run = directory.burst(
+        world.root, clinic, f"{clinic}_sync", sync, f"{w.HELSENORGE_HER}_syncreply", 1, w.BASE_NOW
+    )
+    bookings = rt_setup.take(sizes.directory)
+    rounds = {rnd for rnd, _, _ in bookings}
+    rt_runs = []
+    for rnd in sorted(rounds):
+        mine = [b for b in bookings if b[0] == rnd]
+        messages = [d.message for _, d in rt_setup.deliveries(mine)]
+        rt_runs.append(
+            directory.burst(
+                world.root,
+                clinic,
+                f"{clinic}_async",
+                messages,
+                f"{w.HELSENORGE_HER}_async",
+                2,
+                rt.RT_BASE + rnd * rt.ROUND,
+            )
+        )
+    seconds = sum(r.seconds for r in rt_runs)
+    rt_per_s = len(bookings) / seconds
+    rss = max([hlt_run.peak_rss_mb] + [r.peak_rss_mb for r in rt_runs])
+    report.directory(
+        label,
+        hlt_per_s=hlt_run.per_s,
+        rt_per_s=rt_per_s,
+        n_hlt=len(sync),
+        n_rt=len(bookings),
+        peak_rss=rss,
+        db_slots=scale.count_slots(_db(state)),
+    )
+
+
+def _release(report: Report, sizes: Sizes, tmp: Path) -> None:
+    from bench import release
+
+    seconds, events = release.catch_up(tmp / "release", sizes.release)
+    report.release(sizes.release, seconds, events)
+
+
+def _scale(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
+    world: w.World = state["main"]
+    hlt_setup: hlt.HltSetup = state["hlt"]
+    rt_setup: rt.RtSetup = state["rt"]
+    db = _db(state)
+    filler = scale.Filler(db)
+    filler.create_clinics(len(world.adapter.ctx.practitioners))
+    points = []
+    generation = 0.0
+    own = scale.count_slots(db)  # the example clinic's own book
+    for target in sizes.stages:
+        t0 = time.perf_counter()
+        filler.grow_to(target, own)
+        generation += time.perf_counter() - t0
+        slots = scale.count_slots(db)
+        result = rt.run(rt_setup, sizes.rt_stage)
+        points.append((slots, stats.median(result.latencies_ms), result))
+    conc_per_s, latencies = hlt.concurrent(hlt_setup, sizes.hlt_per_thread)
+    _, serial_times = hlt.serial(hlt_setup, sizes.hlt_serial // 2)
+    report.scale(
+        points=points,
+        generation_s=generation,
+        clinics=scale.CLINICS,
+        practitioners=scale.PRACTITIONERS,
+        hlt_p99=stats.percentile(latencies, 99),
+        hlt_p50=stats.median(latencies),
+        hlt_serial_ms=stats.median(serial_times),
+        conc_per_s=conc_per_s,
+    )
+
+
+def _profile(sizes: Sizes, tmp: Path) -> None:
+    import cProfile
+    import io
+    import pstats
+
+    world = w.make_world(tmp / "profile")
+    try:
+        setup = hlt.setup(world, 8)
+        rt_setup = rt.setup(world, 100)
+        hlt.serial(setup, 10)
+        for name, fn in (
+            ("HLT x100", lambda: hlt.serial(setup, 100)),
+            ("RT x100", lambda: rt.run(rt_setup, 100)),
+        ):
+            prof = cProfile.Profile()
+            prof.runcall(fn)
+            text = io.StringIO()
+            pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(25)
+            print(f"\n== cProfile {name}\n{text.getvalue()}")
+    finally:
+        world.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="scaled-down run (under a minute)")
+    parser.add_argument("--profile", action="store_true", help="also print cProfile of HLT and RT")
+    parser.add_argument("--out", type=Path, default=HERE / "results.json", help="JSON output")
+    args = parser.parse_args(argv)
+    return run(args.quick, args.profile, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Release catch-up: 100,000 releases fell due while the daemon was down.
+
+The releases are written straight into ``release_schedule`` (SQLAlchemy Core,
+executemany), due over the two days before ``now``; the timing covers what the
+release job does after a restart: ``Adapter.run_due_releases(now)`` until nothing is
+due (it handles at most 1,000 per call, one transaction each, and the scheduler fires
+it again at once while releases are overdue).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+
+from adapter.store.tables import EventRow, ReleaseRow
+from bench import world as w
+
+
+def seed_releases(world: w.World, n: int, seed: int = 4) -> None:
+    """``n`` pending releases of distinct slots, due in the two days before ``now``."""
+    rng = random.Random(seed)
+    clinic = world.adapter.ctx.clinic.key
+    now = world.clock()
+    table = ReleaseRow.__table__  # type: ignore[attr-defined]
+    rows = [
+        {
+            "clinic": clinic,
+            "slot_id": w.seeded_uuid(rng),
+            "due_at": now - timedelta(seconds=rng.randrange(1, 2 * 86400)),
+            "done_at": None,
+        }
+        for _ in range(n)
+    ]
+    engine = world.adapter.store.engine
+    with engine.begin() as conn:
+        for i in range(0, n, 10_000):
+            conn.execute(insert(table), rows[i : i + 10_000])
+
+
+def catch_up(root: Path, n: int) -> tuple[float, int]:
+    """Seconds to release ``n`` overdue slots, and how many events say so."""
+    world = w.make_world(root)
+    try:
+        seed_releases(world, n)
+        now = world.clock()
+        started = time.perf_counter()
+        while True:
+            upcoming = world.adapter.run_due_releases(now)
+            if upcoming is None or upcoming > now:
+                break
+        elapsed = time.perf_counter() - started
+        with world.adapter.store.engine.connect() as conn:
+            events = conn.execute(
+                select(func.count()).where(EventRow.kind == "slot.released")  # type: ignore[arg-type]
+            ).scalar_one()
+        return elapsed, int(events)
+    finally:
+        world.close()

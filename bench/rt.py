@@ -1,0 +1,146 @@
+"""ReserverTime -> AppRec + SvarTimeReservasjon 05, committed end to end.
+
+Each reservation is one patient (on Benedikte's list) booking one slot that the
+example clinic's rules make bookable at the clock's ``now``: the pipeline commits the
+appointment, audit, event, dedupe record and both replies in the outbox (one
+transaction), then the outbox dispatcher sends them and records the sending (a second
+transaction), exactly as the daemon loop does after each message. SQLite runs with the
+adapter's own settings (WAL, ``synchronous=FULL``: every commit is fsynced).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from adapter.domain.model import Person, Slot
+from adapter.domain.release import evaluate
+from adapter.messages.read_replies import read_reply
+from bench import world as w
+
+#: Benedikte's publish horizon: each round of reservations uses the slots bookable then.
+ROUND = timedelta(weeks=6)
+
+
+#: The first round's ``now``: Monday 15 February 2027, 07:00 in Oslo (after the HLT window).
+RT_BASE = w.BASE_NOW + ROUND
+
+Booking = tuple[int, Person, Slot]  # (round, who, what)
+
+
+@dataclass
+class RtSetup:
+    """A world with Benedikte's book, her list of patients, and the bookings to make."""
+
+    world: w.World
+    bookings: list[Booking] = field(default_factory=list)
+    last_request: bytes = b""
+
+    def deliveries(self, bookings: list[Booking]) -> list[tuple[int, w.Delivery]]:
+        """One RT per booking, built before any timing (clock set per round)."""
+        out = []
+        queue = f"{self.world.clinic_her}_async"
+        saved = self.world.clock.now
+        for rnd, patient, slot in bookings:
+            self.world.clock.now = RT_BASE + rnd * ROUND
+            built = w.rt_request(self.world, patient, slot)
+            message = w.async_message(built, self.world.clinic_her, self.world.clock())
+            out.append((rnd, w.Delivery(queue, message)))
+        self.world.clock.now = saved
+        return out
+
+    def take(self, n: int) -> list[Booking]:
+        """The next ``n`` bookings not yet made (each slot is booked once)."""
+        if n > len(self.bookings):
+            raise RuntimeError(f"only {len(self.bookings)} bookings left, {n} wanted")
+        taken, self.bookings = self.bookings[:n], self.bookings[n:]
+        return taken
+
+
+def book_slots(rng: random.Random, clinic: str, rounds: int) -> list[Slot]:
+    """Benedikte's ordinary 20-minute slots, 08:00-15:40 every weekday, ``rounds`` x 6 weeks."""
+    days = w.weekdays(RT_BASE.date(), rounds * ROUND.days + 1)
+    return w.day_slots(rng, clinic, "benedikte", "oppmote", days, 23, step=timedelta(minutes=20))
+
+
+def setup(world: w.World, n: int, *, seed: int = 2) -> RtSetup:
+    """Add ``n`` reservations to make, each on a slot bookable at its round's ``now``."""
+    ctx = world.adapter.ctx
+    rng = random.Random(seed)
+    rounds = max(1, -(-n // 400))
+    slots = book_slots(rng, ctx.clinic.key, rounds)
+    world.adapter.load_slots(slots)
+    patients = w.people(n, seed=seed)
+    world.adapter.set_patient_list("benedikte", [p.ident for p in patients])
+    out = RtSetup(world)
+    used: set[str] = set()
+    for rnd in range(rounds):
+        now = RT_BASE + rnd * ROUND
+        horizon = [s for s in slots if now <= s.start < now + ROUND and s.id not in used]
+        seen = evaluate(horizon, ctx.rules, now, calendar=ctx.calendar)
+        for slot in horizon:
+            if len(out.bookings) >= n:
+                break
+            if seen[slot.id].bookable:
+                used.add(slot.id)
+                out.bookings.append((rnd, patients[len(out.bookings)], slot))
+    if len(out.bookings) < n:
+        raise RuntimeError(f"only {len(out.bookings)} bookable slots for {n} reservations")
+    return out
+
+
+@dataclass
+class RtRun:
+    """What a run of reservations measured."""
+
+    wall_per_s: float  # reservations / wall time of the whole run
+    latencies_ms: list[float]
+    answers: Counter[str]
+
+    @property
+    def per_s(self) -> float:
+        """1000 / median ms per reservation: robust to other load on the machine."""
+        ordered = sorted(self.latencies_ms)
+        return 1000 / ordered[len(ordered) // 2]
+
+
+def run(setup: RtSetup, n: int) -> RtRun:
+    """Make ``n`` reservations, one after another, as the daemon loop does."""
+    adapter = setup.world.adapter
+    assert setup.world.transport is not None
+    setup.world.transport.clear()
+    deliveries = setup.deliveries(setup.take(n))
+    saved = setup.world.clock.now
+    latencies = []
+    started = time.perf_counter()
+    for rnd, d in deliveries:
+        setup.world.clock.now = RT_BASE + rnd * ROUND
+        t0 = time.perf_counter()
+        adapter.pipeline.process(d)
+        adapter.dispatch_outbox()
+        latencies.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - started
+    setup.world.clock.now = saved
+    setup.last_request = deliveries[-1][1].message.body
+    return RtRun(len(deliveries) / elapsed, latencies, answers(setup))
+
+
+def answers(setup: RtSetup) -> Counter[str]:
+    """What Helsenorge received: ``AppRec/1``, ``SvarTimeReservasjon/05`` and so on."""
+    assert setup.world.transport is not None
+    counts: Counter[str] = Counter()
+    for message in setup.world.transport.sent.get(f"{w.HELSENORGE_HER}_async", []):
+        summary = read_reply(message.body)
+        label = "AppRec" if summary.kind == "apprec" else "Svar"
+        counts[f"{label}/{summary.code}"] += 1
+    return counts
+
+
+def sample_exchange(setup: RtSetup) -> tuple[bytes, list[bytes]]:
+    """The last RT request made and the two replies it got (for the floor)."""
+    assert setup.world.transport is not None
+    sent = setup.world.transport.sent[f"{w.HELSENORGE_HER}_async"]
+    return setup.last_request, [sent[-2].body, sent[-1].body]
