@@ -47,16 +47,25 @@ class Daemon:
         self.lock_stale_after = lock_stale_after
         self.stop_event = threading.Event()
         self.holder = holder_id()
+        self._locked = False
 
     def stop(self) -> None:
         """Ask the loop to stop after the message in hand."""
         self.stop_event.set()
 
-    def run(self) -> None:
-        """Take the lock, start the jobs, serve messages until stopped."""
+    def acquire(self) -> None:
+        """Take the scheduler lock for this database; :class:`AlreadyRunning` if held."""
+        if self._locked:
+            return
         adapter = self.adapter
         if not adapter.acquire_lock(LOCK_NAME, self.holder, self.lock_stale_after):
             raise AlreadyRunning(adapter.lock_holder(LOCK_NAME) or "another instance")
+        self._locked = True
+
+    def run(self) -> None:
+        """Take the lock (if not yet), start the jobs, serve messages until stopped."""
+        adapter = self.adapter
+        self.acquire()
         scheduler = adapter.make_scheduler()
         scheduler.scheduler.add_job(
             lambda: adapter.heartbeat(LOCK_NAME, self.holder),
@@ -76,5 +85,6 @@ class Daemon:
             scheduler.shutdown()
             adapter.dispatch_outbox()
             adapter.release_lock(LOCK_NAME, self.holder)
+            self._locked = False
             adapter.close()
             log.info("daemon.stopped")

@@ -40,6 +40,7 @@ def clinic_context(config: AdapterConfig) -> ClinicContext:
         appointment_types={t.key: t for t in config.appointment_types},
         rules=config.rules,
         calendar=config.calendar,
+        hbt_enabled=config.rules.serve_planned_appointments,
     )
 
 

@@ -151,11 +151,13 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return EXIT_OK
 
 
-def _adapter(args: argparse.Namespace, *, quiet: bool = True, clock: Any = None) -> Any:
+def _adapter(
+    args: argparse.Namespace, *, quiet: bool = True, clock: Any = None, config: Any = None
+) -> Any:
     from adapter.logs import configure
     from adapter.wiring import build_adapter
 
-    config = load_checked(args)
+    config = config or load_checked(args)
     if quiet:
         configure("console", "warning")
     kwargs = {"clock": clock} if clock is not None else {}
@@ -191,9 +193,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure(settings.log_format, settings.log_level)
     log = get_logger("adapter.run")
     clock = ShiftedClock(parse_at(args.clock_start)) if args.clock_start else None
-    adapter = _adapter(args, quiet=False, clock=clock)
-    generated = adapter.refresh_slots()
+    adapter = _adapter(args, quiet=False, clock=clock, config=config)
     daemon = Daemon(adapter)
+    try:
+        daemon.acquire()
+    except AlreadyRunning as exc:
+        adapter.close()
+        print(
+            f"epj-adapter: another instance is running on this database ({exc}); exiting",
+            file=sys.stderr,
+        )
+        return EXIT_LOCKED
+    generated = adapter.refresh_slots()
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("daemon.stopping", signal=signal.Signals(signum).name)
@@ -209,16 +220,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    log.info("slots.generated", added=generated.added, updated=generated.updated)
-    try:
-        daemon.run()
-    except AlreadyRunning as exc:
-        adapter.close()
-        print(
-            f"epj-adapter: another instance is running on this database ({exc}); exiting",
-            file=sys.stderr,
-        )
-        return EXIT_LOCKED
+    if generated is not None:
+        log.info("slots.generated", added=generated.added, updated=generated.updated)
+    daemon.run()
     return EXIT_OK
 
 

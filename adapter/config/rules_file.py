@@ -40,6 +40,7 @@ BOOKING_KEYS: Final = (
     "decision_deadline",
     "max_future_online_per_patient",
     "cancel_until",
+    "planned_appointments",
 )
 SELECTOR_KEYS: Final = ("practitioners", "types", "weekdays", "start_between")
 RULE_KEYS: Final = ("name", *SELECTOR_KEYS, "action", "horizon", "min_lead", "release", "share")
@@ -106,6 +107,7 @@ def read_rules_file(
         )
         limit = None
     cutoff = reader.parsed(booking, bpath, "cancel_until", parse_cutoff)
+    planned = reader.flag(booking, bpath, "planned_appointments", False)
 
     rules = _rules(data, reader, practitioners, types)
     policies = _policies(data, reader, practitioners, types)
@@ -120,6 +122,7 @@ def read_rules_file(
         cancellation=cutoff or CancellationCutoff(),
         max_future_online_per_patient=limit,
         closed_on_public_holidays=closed,
+        serve_planned_appointments=planned,
     )
     return out
 

@@ -185,3 +185,6 @@ class RuleSet:
     cancellation: CancellationCutoff = field(default_factory=CancellationCutoff)
     max_future_online_per_patient: int | None = None
     closed_on_public_holidays: bool = True
+    #: Answer HentPlanlagteTimer (HBT) with the patient's appointments; otherwise 33
+    #: "tjeneste tilbys ikke" (the guide reserves HBT for home-based services).
+    serve_planned_appointments: bool = False

@@ -93,22 +93,9 @@ def as_slot(event: EventSummary) -> Slot:
 
 
 @pytest.fixture
-def clinic(tmp_path: Path) -> Iterator[Clinic]:
-    """The example clinic's daemon in ``tmp_path``, with patients on Benedikte's list."""
-    config = prepare(tmp_path, ROOT / "config")
-    clock = DemoClock(START)
-    adapter = build_adapter(config, clock=clock)
-    adapter.generate_slots(START.date(), START.date() + timedelta(days=49))
-    adapter.set_patient_list("benedikte", [FOLKE.ident, LILLE.ident, KARI.ident])
-    daemon = Daemon(adapter, poll_timeout=0.02)
-    runner = threading.Thread(target=daemon.run, daemon=True)
-    runner.start()
-    sim = HelsenorgeSimulator(tmp_path / "queues", adapter.ctx.clinic.her_id, clock=clock)
-    try:
-        yield Clinic(tmp_path, adapter, sim, clock)
-    finally:
-        daemon.stop()
-        runner.join(timeout=30)
+def clinic(quick_clinic: Clinic) -> Clinic:
+    """The example clinic's daemon, with patients on Benedikte's list (from the template)."""
+    return quick_clinic
 
 
 # --- a faster start: the clinic's state laid out once per session, copied per test -----
