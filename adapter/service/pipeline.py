@@ -135,17 +135,20 @@ class Pipeline:
             correlation_id=msg.correlation_id or msg.message_id if sync else None,
         )
         if sync:
-            self._sync(req, bound)
+            self._sync(req, bound, msg.expires_at)
         else:
             self._async(req, body, bound)
         delivery.accept()
 
     # -- sync and async paths ----------------------------------------------------------
 
-    def _sync(self, req: handlers.Request, bound: Any) -> None:
+    def _sync(self, req: handlers.Request, bound: Any, expires_at: datetime | None) -> None:
         command = req.inbound.command
-        with self.store.uow() as uow:
+        with self.store.uow(read_only=True) as uow:
             out = self._dispatch(uow, req, command)
+        if expires_at is not None and self.clock() >= expires_at:
+            bound.warning("sync.expired_before_answer", expires_at=expires_at.isoformat())
+            return  # Helsenorge has given up: an answer now would only confuse it
         for item in out:
             self.send_now(item.queue, self.outbox.to_transport(item, req.now))
         bound.info("sync.answered", replies=[o.function for o in out])

@@ -1,0 +1,73 @@
+"""A synchronous request is never answered after it expired (HITS 1216: 15 s TTL)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from adapter.config import load_config
+from adapter.demo import prepare
+from adapter.domain.codes import MsgType
+from adapter.messages import build_requests as rq
+from adapter.testing import MemoryTransport
+from adapter.transport.base import TransportMessage
+from adapter.wiring import build_adapter
+from tests.service.conftest import MONDAY_0750, ROOT
+
+
+class SlowClock:
+    """Reads ``start`` first, then ``later`` on every call after (work took that long)."""
+
+    def __init__(self, start: datetime, later: datetime) -> None:
+        self.times = [start]
+        self.later = later
+
+    def __call__(self) -> datetime:
+        return self.times.pop() if self.times else self.later
+
+
+def _kt(adapter: object, now: datetime, expires_at: datetime) -> TransportMessage:
+    ctx = adapter.ctx  # type: ignore[attr-defined]
+    parties = rq.RequestParties(receiver=ctx.party(ctx.practitioners["benedikte"]), patient=None)
+    built = rq.kommunikasjonstest(parties, now)
+    return TransportMessage(
+        body=built.body,
+        message_id=str(uuid.uuid4()),
+        subject=MsgType.TEST.value,
+        reply_to="8093248_syncreply",
+        correlation_id=str(uuid.uuid4()),
+        expires_at=expires_at,
+        application_properties={
+            "fromHerId": "8093248",
+            "toHerId": ctx.clinic.her_id,
+            "applicationTimeStamp": now.isoformat(),
+        },
+    )
+
+
+def _run(tmp_path: Path, work_takes: timedelta) -> MemoryTransport:
+    start = MONDAY_0750
+    transport = MemoryTransport()
+    config_dir = prepare(tmp_path, ROOT / "config")
+    adapter = build_adapter(
+        config_dir,
+        config=load_config(config_dir),
+        clock=SlowClock(start, start + work_takes),
+        transport=transport,
+    )
+    transport.send("8142519_sync", _kt(adapter, start, start + timedelta(seconds=15)))
+    assert adapter.process_one(1.0)
+    adapter.close()
+    return transport
+
+
+def test_a_sync_request_answered_in_time_gets_its_reply(tmp_path: Path) -> None:
+    transport = _run(tmp_path, timedelta(seconds=1))
+    assert len(transport.sent["8093248_syncreply"]) == 1
+
+
+def test_a_sync_request_that_expired_while_in_hand_gets_no_reply(tmp_path: Path) -> None:
+    transport = _run(tmp_path, timedelta(seconds=20))
+    assert transport.sent["8093248_syncreply"] == []
+    assert transport.accepted["8142519_sync"]  # taken off the queue all the same
