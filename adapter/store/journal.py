@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -179,6 +179,38 @@ class EventRepository(Repository):
             wish_id=wish_id,
             consumed=False,
         )
+
+    def append_many(
+        self,
+        *,
+        clinic: str,
+        kind: str,
+        at: datetime,
+        payloads: Sequence[dict[str, Any]],
+        appointment_id: str | None = None,
+    ) -> None:
+        """Add one event of ``kind`` per payload in one statement (executemany).
+
+        For bulk work such as release catch-up, where no caller needs each ``seq``.
+        Payloads are checked for person numbers as in :meth:`append`.
+        """
+        rows = []
+        for payload in payloads:
+            checked = dict(payload)
+            _refuse_person_numbers("event payload", checked)
+            rows.append(
+                {
+                    "clinic": clinic,
+                    "kind": kind,
+                    "at": at,
+                    "payload": checked,
+                    "appointment_id": appointment_id,
+                    "wish_id": None,
+                    "consumed": False,
+                }
+            )
+        if rows:
+            self.session.execute(_INSERT_EVENT, rows)
 
     def since(self, clinic: str, seq: int = 0, limit: int = 1000) -> list[Event]:
         """The clinic's events with a ``seq`` greater than ``seq``, in order."""
