@@ -70,16 +70,20 @@ def parse_validate(body: bytes) -> None:
 
 
 def per_call_ms(fn: Callable[[], object], *, seconds: float = 0.5, min_calls: int = 20) -> float:
-    """Mean wall time of ``fn`` in milliseconds, over at least ``seconds`` (after a warm-up)."""
+    """Median wall time of ``fn`` in milliseconds, each call timed (after a warm-up).
+
+    The median, not the mean: the floor is compared with medians, and it must not
+    move with other load on a shared machine.
+    """
     fn()
-    calls = 0
+    times: list[float] = []
     started = time.perf_counter()
-    while True:
+    while len(times) < min_calls or time.perf_counter() - started < seconds:
+        t0 = time.perf_counter()
         fn()
-        calls += 1
-        elapsed = time.perf_counter() - started
-        if calls >= min_calls and elapsed >= seconds:
-            return elapsed / calls * 1000
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2] * 1000
 
 
 @dataclass(frozen=True)
