@@ -289,8 +289,14 @@ def start_clinic(
             clock=clock,
         )
         stops.append(sim_transport.close)
-        sim_transport.ensure_queues(CLINIC_QUEUES + HELSENORGE_QUEUES)
-        drain(sim_transport, CLINIC_QUEUES + HELSENORGE_QUEUES)
+        # Declare the queues and empty them on a connection of their own: its receivers
+        # (with credit) would otherwise compete with the daemon for the clinic's queues.
+        setup = AmqpTransport(rabbitmq.url, address_format="v1")
+        try:
+            setup.ensure_queues(CLINIC_QUEUES + HELSENORGE_QUEUES)
+            drain(setup, CLINIC_QUEUES + HELSENORGE_QUEUES)
+        finally:
+            setup.close()
 
         adapter = build_adapter(config_dir, clock=clock)
         assert isinstance(adapter.transport, AmqpTransport)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from adapter.domain.codes import AppRecStatus, Foresporsel, MsgType
+from adapter.domain.codes import AppRecStatus, Foresporsel, MsgType, Svar
 from adapter.messages import build_requests as rq
 from adapter.simulator import Received
 from adapter.store.records import DeliveryState
@@ -92,6 +92,14 @@ def test_free_slots_are_answered_synchronously(clinic: AmqpClinic) -> None:
     assert got.summary.events
 
 
+def test_planned_appointments_are_answered_synchronously_with_33(clinic: AmqpClinic) -> None:
+    got = _sync(
+        clinic, rq.hent_planlagte_timer(clinic.parties(), clinic.clock()), MsgType.TIMERESERVASJON
+    )
+    assert got.summary is not None
+    assert got.summary.code == Svar.TJENESTE_TILBYS_IKKE.value  # not enabled in the example
+
+
 def test_reservation_gets_apprec_then_05_and_cancellation_gets_08(clinic: AmqpClinic) -> None:
     event = clinic.free_slots(start_in=2)[0]
     built = rq.reserver_time(clinic.parties(), clinic.clock(), as_slot(event), event.contact)
@@ -114,7 +122,9 @@ def test_reservation_gets_apprec_then_05_and_cancellation_gets_08(clinic: AmqpCl
     assert_sent_by_adapter(_last(clinic, cancelled.msg_id), MsgType.TIMERESERVASJON)
 
 
-def test_wish_gets_an_apprec_and_reaches_the_clinic(clinic: AmqpClinic) -> None:
+def test_wish_gets_an_apprec_reaches_the_clinic_and_its_answer_comes_back(
+    clinic: AmqpClinic,
+) -> None:
     built = rq.onske(Foresporsel.OT, clinic.parties(), clinic.clock(), subject="Time neste uke")
     clinic.sim.send(built, MsgType.TIMEONSKE)
     apprec = clinic.sim.apprec_for(built.msg_id)
@@ -122,6 +132,12 @@ def test_wish_gets_an_apprec_and_reaches_the_clinic(clinic: AmqpClinic) -> None:
     assert_sent_by_adapter(_last(clinic, apprec.msg_id), MsgType.APPREC)
     wishes = clinic.adapter.open_wishes()
     assert [w.kind.value for w in wishes] == ["OT"]
+
+    clinic.adapter.answer_wish(wishes[0].id, Svar.TIME_IKKE_TILGJENGELIG)
+    answer = clinic.sim.answer_to(built.msg_id)
+    assert answer.code == Svar.TIME_IKKE_TILGJENGELIG.value
+    assert_sent_by_adapter(_last(clinic, answer.msg_id), MsgType.TIMEONSKE)
+    assert clinic.adapter.open_wishes() == []
 
 
 def test_avtale_from_the_clinic_reaches_helsenorge_and_its_apprec_is_recorded(
