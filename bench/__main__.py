@@ -93,7 +93,9 @@ def _hlt(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> None
     state["main"] = world
     setup = hlt.setup(world, 8)
     state["hlt"] = setup
-    state["rt"] = rt.setup(world, sizes.rt + 2 * sizes.directory + 3 * sizes.rt_stage)
+    state["rt"] = rt.setup(
+        world, sizes.rt + 2 * sizes.directory + 4 * sizes.rt_stage + 5 * rt.WARMUP
+    )
     hlt.serial(setup, 20)  # warm-up: schema, caches, compiled statements
     code, offered, size = hlt.check_reply(setup)
     wall_per_s, times = hlt.serial(setup, sizes.hlt_serial)
@@ -158,7 +160,7 @@ def _rt_postgres(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any])
     try:
         world = w.make_world(tmp / "pg", db_url=server.new_database())
         try:
-            setup = rt.setup(world, sizes.rt)
+            setup = rt.setup(world, sizes.rt + rt.WARMUP)
             hlt_setup = hlt.setup(world, 8)
             hlt.serial(hlt_setup, 10)
             _, hlt_times = hlt.serial(hlt_setup, sizes.hlt_serial // 2)
@@ -231,11 +233,12 @@ def _scale(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
     hlt_setup: hlt.HltSetup = state["hlt"]
     rt_setup: rt.RtSetup = state["rt"]
     db = _db(state)
+    own = scale.count_slots(db)  # the example clinic's own book
+    baseline = rt.run(rt_setup, sizes.rt_stage)  # one clinic, just before the others come
     filler = scale.Filler(db)
     filler.create_clinics(len(world.adapter.ctx.practitioners))
     points = []
     generation = 0.0
-    own = scale.count_slots(db)  # the example clinic's own book
     for target in sizes.stages:
         t0 = time.perf_counter()
         filler.grow_to(target, own)
@@ -246,6 +249,7 @@ def _scale(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
     conc_per_s, latencies = hlt.concurrent(hlt_setup, sizes.hlt_per_thread)
     _, serial_times = hlt.serial(hlt_setup, sizes.hlt_serial // 2)
     report.scale(
+        baseline=(own, stats.median(baseline.latencies_ms), baseline),
         points=points,
         generation_s=generation,
         clinics=scale.CLINICS,
@@ -265,7 +269,7 @@ def _profile(sizes: Sizes, tmp: Path) -> None:
     world = w.make_world(tmp / "profile")
     try:
         setup = hlt.setup(world, 8)
-        rt_setup = rt.setup(world, 100)
+        rt_setup = rt.setup(world, 100 + rt.WARMUP)
         hlt.serial(setup, 10)
         for name, fn in (
             ("HLT x100", lambda: hlt.serial(setup, 100)),
