@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -84,7 +84,7 @@ def amqp_pki(tmp_path_factory: pytest.TempPathFactory) -> AmqpPki:
     folder = tmp_path_factory.mktemp("pki")
     pki = make_test_pki(
         folder,
-        now=START,
+        now=min(START, datetime.now(UTC)),  # valid on the demo clock and the real one
         parties={"helsenorge": HELSENORGE_HER, "clinic": CLINIC_HER, "other": "99999"},
     )
     intruder = pki.issue("intruder", "signing")
@@ -254,6 +254,73 @@ def eventually(probe: Callable[[], object], timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def write_config(
+    config_dir: Path,
+    rabbitmq: RabbitMQServer,
+    amqp_pki: AmqpPki,
+    *,
+    drop_helsenorge_process: str | None = None,
+    registered_signing_only: bool = False,
+) -> Path:
+    """The example clinic with ``adapter.toml`` for AMQP + CMS and a routing file; its path.
+
+    ``registered_signing_only``: Helsenorge's routing names only its current signing
+    certificate (without the expired and wrongly used ones the error tests need).
+    """
+    config_dir.mkdir(parents=True)
+    for name in ("clinic.toml", "rules.toml"):
+        shutil.copyfile(ROOT / "config" / name, config_dir / name)
+    (config_dir / "adapter.toml").write_text(
+        _adapter_toml(rabbitmq, amqp_pki.pki), encoding="utf-8"
+    )
+    text = _routing_toml(amqp_pki, drop_helsenorge_process)
+    if registered_signing_only:
+        current = amqp_pki.pki.party("helsenorge").signing.cert_path
+        text = text.replace(f'"{amqp_pki.helsenorge_signing_pem}"', f'"{current}"')
+    (config_dir / "routing.toml").write_text(text, encoding="utf-8")
+    return config_dir
+
+
+def prepare_queues(rabbitmq: RabbitMQServer) -> None:
+    """Declare the durable queues and empty them, on a connection of their own.
+
+    (Its receivers, with credit, would otherwise compete with the daemon for the
+    clinic's queues.)
+    """
+    setup = AmqpTransport(rabbitmq.url, address_format="v1")
+    try:
+        setup.ensure_queues(CLINIC_QUEUES + HELSENORGE_QUEUES)
+        drain(setup, CLINIC_QUEUES + HELSENORGE_QUEUES)
+    finally:
+        setup.close()
+
+
+def helsenorge(
+    rabbitmq: RabbitMQServer, amqp_pki: AmqpPki, routing: Path, clock: Callable[[], datetime]
+) -> HelsenorgeSimulator:
+    """Helsenorge on its own AMQP connection, with its own keys (close its transport)."""
+    transport = AmqpTransport(
+        rabbitmq.url,
+        address_format="v1",
+        reply_queue=f"{HELSENORGE_HER}_syncreply",
+        reconnect_initial=0.2,
+        reconnect_max=1.0,
+        clock=clock,
+    )
+    hn = amqp_pki.pki.party("helsenorge")
+    protection = CmsProtection(
+        hn.signing.key, hn.signing.cert, [(hn.encryption.key, hn.encryption.cert)], clock=clock
+    )
+    return HelsenorgeSimulator(
+        None,
+        CLINIC_HER,
+        clock=clock,
+        transport=transport,
+        protector=CmsProtector(protection, FileRegistry.load(routing), clock),
+        poll_timeout=0.05,
+    )
+
+
 StartClinic = Callable[..., AmqpClinic]
 
 
@@ -269,35 +336,14 @@ def start_clinic(
     stops: list[Callable[[], None]] = []
 
     def start(*, drop_helsenorge_process: str | None = None) -> AmqpClinic:
-        config_dir = tmp_path / "config"
-        config_dir.mkdir()
-        for name in ("clinic.toml", "rules.toml"):
-            shutil.copyfile(ROOT / "config" / name, config_dir / name)
-        (config_dir / "adapter.toml").write_text(
-            _adapter_toml(rabbitmq, amqp_pki.pki), encoding="utf-8"
+        config_dir = write_config(
+            tmp_path / "config",
+            rabbitmq,
+            amqp_pki,
+            drop_helsenorge_process=drop_helsenorge_process,
         )
-        routing = config_dir / "routing.toml"
-        routing.write_text(_routing_toml(amqp_pki, drop_helsenorge_process), encoding="utf-8")
-
+        prepare_queues(rabbitmq)
         clock = DemoClock(START)
-        sim_transport = AmqpTransport(
-            rabbitmq.url,
-            address_format="v1",
-            reply_queue=f"{HELSENORGE_HER}_syncreply",
-            reconnect_initial=0.2,
-            reconnect_max=1.0,
-            clock=clock,
-        )
-        stops.append(sim_transport.close)
-        # Declare the queues and empty them on a connection of their own: its receivers
-        # (with credit) would otherwise compete with the daemon for the clinic's queues.
-        setup = AmqpTransport(rabbitmq.url, address_format="v1")
-        try:
-            setup.ensure_queues(CLINIC_QUEUES + HELSENORGE_QUEUES)
-            drain(setup, CLINIC_QUEUES + HELSENORGE_QUEUES)
-        finally:
-            setup.close()
-
         adapter = build_adapter(config_dir, clock=clock)
         assert isinstance(adapter.transport, AmqpTransport)
         adapter.transport.reconnect_initial = 0.2  # quick to come back after a broker restart
@@ -314,20 +360,11 @@ def start_clinic(
             runner.join(timeout=30)
 
         stops.append(stop)
-        hn = amqp_pki.pki.party("helsenorge")
-        protection = CmsProtection(
-            hn.signing.key, hn.signing.cert, [(hn.encryption.key, hn.encryption.cert)], clock=clock
-        )
-        sim = HelsenorgeSimulator(
-            None,
-            CLINIC_HER,
-            clock=clock,
-            transport=sim_transport,
-            protector=CmsProtector(protection, FileRegistry.load(routing), clock),
-            poll_timeout=0.05,
-        )
+        sim = helsenorge(rabbitmq, amqp_pki, config_dir / "routing.toml", clock)
+        assert isinstance(sim.transport, AmqpTransport)
+        stops.append(sim.transport.close)
         return AmqpClinic(
-            config_dir, adapter, daemon, sim, sim_transport, clock, amqp_pki, rabbitmq
+            config_dir, adapter, daemon, sim, sim.transport, clock, amqp_pki, rabbitmq
         )
 
     try:
