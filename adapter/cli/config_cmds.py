@@ -45,11 +45,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         description="Exit 0: no errors; 1: errors found; 2: config directory not readable.",
     )
     check.add_argument("directory", nargs="?", type=Path, metavar="DIR", help="config directory")
-    _config_option(check)
+    add_config_option(check)
     check.set_defaults(handler=cmd_check_config)
 
     preview = sub.add_parser("preview", help="show what patients see on helsenorge.no")
-    _config_option(preview)
+    add_config_option(preview)
     preview.add_argument(
         "--at",
         metavar="TIME",
@@ -65,19 +65,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     commands = slots.add_subparsers(dest="slots_command", metavar="COMMAND")
     imp = commands.add_parser("import", help="import slots from a .csv or .ics file")
     imp.add_argument("file", type=Path, metavar="FILE")
-    _config_option(imp)
+    add_config_option(imp)
     _database_option(imp)
     imp.set_defaults(handler=cmd_slots_import)
     gen = commands.add_parser("generate", help="generate slots from the opening-hours templates")
     gen.add_argument("--from", dest="start", required=True, metavar="DATE")
     gen.add_argument("--to", dest="end", required=True, metavar="DATE")
-    _config_option(gen)
+    add_config_option(gen)
     _database_option(gen)
     gen.set_defaults(handler=cmd_slots_generate)
     slots.set_defaults(handler=lambda _args: _usage(slots))
 
 
-def _config_option(parser: argparse.ArgumentParser) -> None:
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--config DIR`` option every command takes."""
     parser.add_argument(
         "--config", type=Path, metavar="DIR", help="config directory (default: config/)"
     )
@@ -121,7 +122,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load(args: argparse.Namespace) -> AdapterConfig:
+def load_checked(args: argparse.Namespace) -> AdapterConfig:
+    """The configuration ``--config`` names; on errors, print them all and stop (exit 2)."""
     directory: Path = args.config or DEFAULT_CONFIG
     if not directory.is_dir():
         raise CliError(f"config directory not found: {directory}")
@@ -174,7 +176,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     """Print (or write as JSON) what helsenorge.no shows at ``--at``."""
     from adapter.preview import build_preview, preview_json, render_preview
 
-    config = _load(args)
+    config = load_checked(args)
     at = parse_at(args.at) if args.at else datetime.now().astimezone()
     preview = build_preview(
         config,
@@ -223,7 +225,7 @@ def _store_slots(
 
 def cmd_slots_import(args: argparse.Namespace) -> int:
     """Import slots from a CSV or iCalendar file into the store (idempotent)."""
-    config = _load(args)
+    config = load_checked(args)
     path: Path = args.file
     if not path.is_file():
         raise CliError(f"file not found: {path}")
@@ -242,7 +244,7 @@ def cmd_slots_import(args: argparse.Namespace) -> int:
 
 def cmd_slots_generate(args: argparse.Namespace) -> int:
     """Generate slots from the templates for --from..--to (inclusive) into the store."""
-    config = _load(args)
+    config = load_checked(args)
     start, end = _date(args.start, "--from"), _date(args.end, "--to")
     if end < start:
         raise CliError("--to is before --from")

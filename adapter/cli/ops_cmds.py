@@ -7,12 +7,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from adapter.cli import EXIT_OK, EXIT_PROBLEMS
-from adapter.cli.config_cmds import DEFAULT_CONFIG
-from adapter.cli.config_cmds import _load as load_checked
+from adapter.cli.config_cmds import add_config_option, load_checked
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -22,7 +20,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         help="check config, database, broker, queues, routing, certificates and clock",
         description="Exit 0: no check failed; 1: a check failed.",
     )
-    _config(doctor)
+    add_config_option(doctor)
     doctor.set_defaults(handler=cmd_doctor)
 
     dead = sub.add_parser("deadletters", help="messages put aside after too many tries")
@@ -34,19 +32,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     ):
         p = dcmd.add_parser(name, help=helptext)
         p.add_argument("--queue", metavar="QUEUE", help="one queue (default: our queues)")
-        _config(p)
+        add_config_option(p)
         p.set_defaults(handler=cmd_deadletters, action=name)
     dead.set_defaults(handler=lambda _a: (dead.print_help(), EXIT_OK)[1])
-
-
-def _config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help=f"config directory (default {DEFAULT_CONFIG})",
-    )
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

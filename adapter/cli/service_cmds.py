@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from adapter.cli import EXIT_LOCKED, EXIT_OK, EXIT_PROBLEMS, CliError
-from adapter.cli.config_cmds import DEFAULT_CONFIG, parse_at
-from adapter.cli.config_cmds import _load as load_checked
+from adapter.cli.config_cmds import DEFAULT_CONFIG, add_config_option, load_checked, parse_at
 from adapter.clock import ShiftedClock
 from adapter.domain.codes import IdType, Svar
 from adapter.domain.errors import DomainError
@@ -31,7 +30,7 @@ from adapter.domain.model import OSLO, Appointment, Person, Wish
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add the service and clinic commands."""
     run = sub.add_parser("run", help="run the adapter as a service")
-    _config(run)
+    add_config_option(run)
     run.add_argument(
         "--clock-start",
         metavar="TIME",
@@ -40,36 +39,36 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     run.set_defaults(handler=cmd_run)
 
     status = sub.add_parser("status", help="queues, pending work, last activity, next release")
-    _config(status)
+    add_config_option(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=cmd_status)
 
     res = sub.add_parser("reservations", help="reservations waiting for the clinic's decision")
     rcmd = res.add_subparsers(dest="reservations_command", metavar="COMMAND")
     p = rcmd.add_parser("list", help="list pending reservations")
-    _config(p)
+    add_config_option(p)
     p.set_defaults(handler=cmd_reservations_list)
     p = rcmd.add_parser("confirm", help="confirm a reservation (answer 05)")
     p.add_argument("id", metavar="ID", help="appointment id")
-    _config(p)
+    add_config_option(p)
     p.set_defaults(handler=cmd_reservations_confirm)
     p = rcmd.add_parser("reject", help="reject a reservation (06, 26 or 30)")
     p.add_argument("id", metavar="ID")
     p.add_argument("--code", default="06", choices=["06", "26", "30"])
-    _config(p)
+    add_config_option(p)
     p.set_defaults(handler=cmd_reservations_reject)
     res.set_defaults(handler=lambda _a: _help(res))
 
     wishes = sub.add_parser("wishes", help="wishes (Timeønske) to answer")
     wcmd = wishes.add_subparsers(dest="wishes_command", metavar="COMMAND")
     p = wcmd.add_parser("list", help="list open wishes")
-    _config(p)
+    add_config_option(p)
     p.set_defaults(handler=cmd_wishes_list)
     p = wcmd.add_parser("answer", help="answer a wish")
     p.add_argument("id", metavar="ID")
     p.add_argument("--code", required=True, choices=["05", "06", "07", "08", "09", "10", "34"])
     p.add_argument("--slot", metavar="SLOT", help="slot to give (05, 10) or move to (07)")
-    _config(p)
+    add_config_option(p)
     p.set_defaults(handler=cmd_wishes_answer)
     wishes.set_defaults(handler=lambda _a: _help(wishes))
 
@@ -78,14 +77,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = acmd.add_parser("list", help="appointments in a period")
     p.add_argument("--from", dest="start", metavar="DATE", help="first day (default today)")
     p.add_argument("--to", dest="end", metavar="DATE", help="last day (default +14 days)")
-    _config(p)
+    add_config_option(p)
     p.set_defaults(handler=cmd_appointments_list)
     p = acmd.add_parser("book", help="book a slot for a patient (sends Avtale 05)")
     p.add_argument("--slot", required=True, metavar="SLOT")
     p.add_argument("--patient", required=True, metavar="FNR", help="fødselsnummer or D-nummer")
     p.add_argument("--given-name", default="")
     p.add_argument("--family-name", default="")
-    _config(p)
+    add_config_option(p)
     p.set_defaults(handler=cmd_appointments_book)
     for name, helptext in (
         ("cancel", "cancel an appointment (Avtale 08)"),
@@ -94,17 +93,17 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     ):
         p = acmd.add_parser(name, help=helptext)
         p.add_argument("id", metavar="ID")
-        _config(p)
+        add_config_option(p)
         p.set_defaults(handler=cmd_appointments_change, change=name)
     p = acmd.add_parser("move", help="move an appointment to another slot (Avtale 07)")
     p.add_argument("id", metavar="ID")
     p.add_argument("--slot", required=True, metavar="SLOT")
-    _config(p)
+    add_config_option(p)
     p.set_defaults(handler=cmd_appointments_change, change="move")
     p = acmd.add_parser("ics", help='the appointment as an .ics file ("Legg i egen kalender")')
     p.add_argument("id", metavar="ID")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here, not stdout")
-    _config(p)
+    add_config_option(p)
     p.set_defaults(handler=cmd_appointments_ics)
     appts.set_defaults(handler=lambda _a: _help(appts))
 
@@ -113,37 +112,27 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = pcmd.add_parser("import-list", help="replace a practitioner's list from a file")
     p.add_argument("practitioner", metavar="PRACTITIONER")
     p.add_argument("file", type=Path, metavar="FILE", help="one fødselsnummer per line")
-    _config(p)
+    add_config_option(p)
     p.set_defaults(handler=cmd_patients_import)
     for name in ("block", "unblock"):
         p = pcmd.add_parser(name, help=f"{name} a patient from digital booking")
         p.add_argument("ident", metavar="FNR")
         p.add_argument("--reason", default="")
-        _config(p)
+        add_config_option(p)
         p.set_defaults(handler=cmd_patients_block, block=name == "block")
     patients.set_defaults(handler=lambda _a: _help(patients))
 
     events = sub.add_parser("events", help="the event feed (JSON lines)")
     events.add_argument("--since", type=int, default=0, metavar="SEQ")
-    _config(events)
+    add_config_option(events)
     events.set_defaults(handler=cmd_events)
 
     demo = sub.add_parser("demo", help="play the patient guide's story against the daemon")
     demo.add_argument(
         "--dir", type=Path, metavar="DIR", help="where to run (default: a new temp dir)"
     )
-    _config(demo)
+    add_config_option(demo)
     demo.set_defaults(handler=cmd_demo)
-
-
-def _config(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help=f"config directory (default {DEFAULT_CONFIG})",
-    )
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

@@ -9,7 +9,8 @@ from adapter.domain.calendar import WorkingCalendar
 from adapter.domain.codes import Rolle
 from adapter.domain.model import AppointmentType, Clinic, Practitioner
 from adapter.domain.rules import RuleSet
-from adapter.messages.envelope import Party, Professional
+from adapter.messages.build_envelope import clinic_party
+from adapter.messages.envelope import Party
 
 
 @dataclass(frozen=True)
@@ -56,17 +57,4 @@ class ClinicContext:
 
     def party(self, practitioner: Practitioner | None = None) -> Party:
         """This clinic as a MsgHead party, addressed at a practitioner if given."""
-        professional = None
-        if practitioner is not None:
-            professional = Professional(
-                her_id=practitioner.her_id,
-                given_name=practitioner.given_name,
-                family_name=practitioner.family_name,
-                role=practitioner.role,
-            )
-        return Party(
-            name=self.clinic.name,
-            her_id=self.clinic.her_id,
-            org_number=self.clinic.org_number,
-            professional=professional,
-        )
+        return clinic_party(self.clinic, practitioner)

@@ -167,14 +167,8 @@ def reserver_time(
     appointment_id = str(uuid.uuid4())
     if refusal is not None or slot is None or patient is None:
         code = policy.refusal_code(refusal or policy.Refusal.SLOT_UNKNOWN)
-        uow.audit.append(
-            clinic=ctx.clinic.key,
-            at=now,
-            actor="helsenorge",
-            action="reservation.refused",
-            appointment_id=None,
-            msg_id=env.msg_id,
-            detail={"code": code.value, "reason": str(refusal)},
+        _record(
+            uow, req, "reservation.refused", detail={"code": code.value, "reason": str(refusal)}
         )
         out.append(replies.reservation_refused(req, command, code))
         return out
@@ -196,45 +190,61 @@ def reserver_time(
         uow.appointments.add(appointment)
     except SlotTaken:
         out.append(replies.reservation_refused(req, command, Svar.TIME_IKKE_TILGJENGELIG))
-        uow.audit.append(
-            clinic=ctx.clinic.key,
-            at=now,
-            actor="helsenorge",
-            action="reservation.refused",
-            appointment_id=None,
-            msg_id=env.msg_id,
-            detail={"code": "06", "reason": "taken"},
-        )
+        _record(uow, req, "reservation.refused", detail={"code": "06", "reason": "taken"})
         return out
-    uow.audit.append(
-        clinic=ctx.clinic.key,
-        at=now,
-        actor="helsenorge",
-        action="reservation.requested",
+    _record(
+        uow,
+        req,
+        "reservation.requested",
         appointment_id=appointment.id,
-        msg_id=env.msg_id,
         detail={"slot": slot.id},
-    )
-    uow.events.append(
-        clinic=ctx.clinic.key,
-        at=now,
-        kind="reservation.requested",
-        appointment_id=appointment.id,
-        payload={"slot": slot.id, "state": appointment.state.value},
+        event={"slot": slot.id, "state": appointment.state.value},
     )
     if appointment.state is AppointmentState.CONFIRMED:
-        uow.audit.append(
-            clinic=ctx.clinic.key,
-            at=now,
-            actor="policy:auto-confirm",
-            action="reservation.confirmed",
+        _record(
+            uow,
+            req,
+            "reservation.confirmed",
             appointment_id=appointment.id,
-            msg_id=env.msg_id,
-            detail={},
+            actor="policy:auto-confirm",
         )
         code = confirmation_code(ctx, appointment)
         out.append(replies.reservation_answer(ctx, appointment, code, now))
     return out
+
+
+def _record(
+    uow: UnitOfWork,
+    req: Request,
+    action: str,
+    *,
+    appointment_id: str | None = None,
+    detail: dict[str, str] | None = None,
+    event: dict[str, str] | None = None,
+    event_kind: str | None = None,
+    wish_id: str | None = None,
+    actor: str = "helsenorge",
+) -> None:
+    """Audit what the request did; with ``event``, also tell the EPJ (event feed)."""
+    clinic = req.ctx.clinic.key
+    uow.audit.append(
+        clinic=clinic,
+        at=req.now,
+        actor=actor,
+        action=action,
+        appointment_id=appointment_id,
+        msg_id=req.inbound.envelope.msg_id,
+        detail=detail or {},
+    )
+    if event is not None:
+        uow.events.append(
+            clinic=clinic,
+            at=req.now,
+            kind=event_kind or action,
+            appointment_id=appointment_id,
+            wish_id=wish_id,
+            payload=event,
+        )
 
 
 def _may_book_for(ctx: ClinicContext, addressed: Any, slot_practitioner: str) -> str | None:
@@ -289,34 +299,20 @@ def avbestill_time(
         and policy.may_cancel(appointment.start, ctx.rules, now, ctx.calendar)
     )
     if not ok or appointment is None:
-        uow.audit.append(
-            clinic=ctx.clinic.key,
-            at=now,
-            actor="helsenorge",
-            action="cancellation.refused",
-            appointment_id=appointment.id if appointment else None,
-            msg_id=env.msg_id,
-            detail={},
+        _record(
+            uow, req, "cancellation.refused", appointment_id=appointment.id if appointment else None
         )
         out.append(replies.cancellation_answer(req, appointment, Svar.KUNNE_IKKE_AVBESTILLES))
         return out
     cancelled = appointment.cancel_by_patient(now)
     uow.appointments.update(cancelled)
-    uow.audit.append(
-        clinic=ctx.clinic.key,
-        at=now,
-        actor="helsenorge",
-        action="appointment.cancelled_by_patient",
+    _record(
+        uow,
+        req,
+        "appointment.cancelled_by_patient",
         appointment_id=cancelled.id,
-        msg_id=env.msg_id,
-        detail={},
-    )
-    uow.events.append(
-        clinic=ctx.clinic.key,
-        at=now,
-        kind="appointment.cancelled",
-        appointment_id=cancelled.id,
-        payload={"by": "patient"},
+        event={"by": "patient"},
+        event_kind="appointment.cancelled",
     )
     out.append(replies.cancellation_answer(req, cancelled, Svar.AVBESTILLING_BEKREFTET))
     return out
@@ -342,21 +338,15 @@ def onske(uow: UnitOfWork, req: Request, command: cmd.Onske, replies: Replies) -
         conversation=_conversation(req),
     )
     uow.wishes.add(wish)
-    uow.audit.append(
-        clinic=ctx.clinic.key,
-        at=now,
-        actor="helsenorge",
-        action=f"wish.{wish.kind.value}",
+    _record(
+        uow,
+        req,
+        f"wish.{wish.kind.value}",
         appointment_id=wish.appointment_id,
-        msg_id=env.msg_id,
         detail={"wish": wish.id},
-    )
-    uow.events.append(
-        clinic=ctx.clinic.key,
-        at=now,
-        kind="wish.received",
-        appointment_id=wish.appointment_id,
-        payload={"wish": wish.id, "kind": wish.kind.value},
+        event={"wish": wish.id, "kind": wish.kind.value},
+        event_kind="wish.received",
+        wish_id=wish.id,
     )
     return [replies.apprec_ok(req)]
 
