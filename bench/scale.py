@@ -122,6 +122,9 @@ class Filler:
                         batch.clear()
                 conn.executemany("INSERT INTO slots VALUES (?,?,?,?,?,?,?,?)", batch)
                 added += len(batch)
+            # Fold the bulk insert into the database file now: a WAL of hundreds of MB
+            # would otherwise be checkpointed by the adapter's next commits, timed.
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             conn.close()
         self.have = want
