@@ -10,7 +10,7 @@ import pytest
 
 from adapter.domain.codes import AppRecStatus, Foresporsel, MsgType, Svar
 from adapter.messages import build_requests as rq
-from adapter.simulator import Received
+from adapter.simulator import NoReply, Received
 from adapter.store.records import DeliveryState
 from adapter.transport.base import CONTENT_TYPE_CMS
 from tests.amqp.conftest import (
@@ -159,3 +159,19 @@ def test_avtale_from_the_clinic_reaches_helsenorge_and_its_apprec_is_recorded(
         return sent is not None and sent.state is DeliveryState.APPREC_OK
 
     eventually(state)
+
+
+def test_a_resent_reservation_has_no_second_effect_and_no_second_apprec(clinic: AmqpClinic) -> None:
+    event = clinic.free_slots(start_in=2)[0]
+    built = rq.reserver_time(clinic.parties(), clinic.clock(), as_slot(event), event.contact)
+    first = clinic.sim.send(built, MsgType.TIMERESERVASJON)
+    assert clinic.sim.apprec_for(built.msg_id).code == AppRecStatus.OK.value
+    assert clinic.sim.answer_to(built.msg_id).code == "05"
+
+    again = clinic.sim.send(built, MsgType.TIMERESERVASJON)  # HITS 1216 resend: same MsgId
+    assert again.message_id != first.message_id
+    assert again.body != first.body  # encrypted afresh
+
+    with pytest.raises(NoReply):
+        clinic.sim.wait_for(lambda s: built.msg_id in (s.original_msg_id, s.ref_to_parent), 2)
+    assert clinic.rabbitmq.message_count(f"{CLINIC_HER}_async") == 0  # taken, not left
