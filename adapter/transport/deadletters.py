@@ -88,11 +88,18 @@ class AmqpDeadLetters:
     def _drain(self, queue: str, limit: int, keep: bool) -> list[DeadLetter]:
         source = queue + self.suffix
         taken: list[DeadLetter] = []
+        seen: set[str] = set()
         while len(taken) < limit:
             delivery = self.transport.receive([source], timeout=0.5)
             if delivery is None:
                 break
             message = delivery.message
+            if keep and message.message_id in seen:
+                # A copy we put back has come round: every dead letter was seen once.
+                self.transport.send(source, message)
+                delivery.accept()
+                break
+            seen.add(message.message_id)
             taken.append(DeadLetter(message, message.prop("x-dead-letter-reason") or ""))
             if keep:
                 self.transport.send(source, message)
