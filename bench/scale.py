@@ -13,6 +13,7 @@ and 3M slots in one run.
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import uuid
@@ -127,6 +128,9 @@ class Filler:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             conn.close()
+        # And let the kernel write it out: otherwise the adapter's fsyncs, timed next,
+        # queue behind hundreds of MB of the generator's dirty pages.
+        os.sync()
         self.have = want
         return added
 
