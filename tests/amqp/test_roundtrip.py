@@ -33,6 +33,7 @@ def assert_sent_by_adapter(got: Received, subject: MsgType) -> None:
     assert message.body
     assert not message.body.lstrip().startswith(b"<")
     assert message.subject == subject.value
+    assert message.to == got.queue  # the queue's full id, as the Adresseregister names it
     assert got.summary is not None
     # The sender: the clinic or the practitioner under it, as in the MsgHead.
     assert message.prop("fromHerId") in {CLINIC_HER, "8142520"}
