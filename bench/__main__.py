@@ -36,6 +36,7 @@ class Sizes:
         self.rt = 60 if quick else 400
         self.rt_stage = 40 if quick else 300
         self.directory = 40 if quick else 200
+        self.amqp = 20 if quick else 100
         self.stages = (10_000, 30_000, 100_000) if quick else (10_000, 300_000, 3_000_000)
         self.release = 10_000 if quick else 100_000
         self.floor_seconds = 0.2 if quick else 1.0
@@ -67,6 +68,7 @@ def run(quick: bool, profile: bool, out: Path) -> int:
         _timed(report, "rt sqlite", lambda: _rt_sqlite(report, sizes, state))
         _timed(report, "rt postgres", lambda: _rt_postgres(report, sizes, tmp, state))
         _timed(report, "directory", lambda: _directory(report, sizes, state, "one clinic"))
+        _timed(report, "amqp + cms", lambda: _amqp(report, sizes, tmp))
         _timed(report, "release", lambda: _release(report, sizes, tmp))
         _timed(report, "scale", lambda: _scale(report, sizes, state))
         _timed(report, "directory at scale", lambda: _directory(report, sizes, state, "scale"))
@@ -218,6 +220,17 @@ def _directory(report: Report, sizes: Sizes, state: dict[str, Any], label: str) 
         peak_rss=rss,
         db_slots=scale.count_slots(_db(state)),
     )
+
+
+def _amqp(report: Report, sizes: Sizes, tmp: Path) -> None:
+    from bench import amqp
+
+    try:
+        result = amqp.run(tmp / "amqp", sizes.amqp, sizes.amqp)
+    except amqp.AmqpUnavailable as exc:
+        report.not_measured("amqp_cms", str(exc))
+        return
+    report.amqp(amqp.summary(result))
 
 
 def _release(report: Report, sizes: Sizes, tmp: Path) -> None:

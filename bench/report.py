@@ -225,6 +225,27 @@ class Report:
             ),
         ]
 
+    def amqp(self, summary: dict[str, Any]) -> None:
+        """HLT and RT over RabbitMQ with CMS."""
+        self.details["amqp_cms"] = summary
+        self.rows += [
+            Row(
+                "HLT round trip AMQP+CMS p50",
+                summary["hlt_round_trip_p50_ms"],
+                "ms",
+                f"one requester, {summary['hlt_requests']} requests one after another, "
+                f"RabbitMQ, CMS both ways, daemon thread; "
+                f"p99 {summary['hlt_round_trip_p99_ms']} ms",
+            ),
+            Row(
+                "RT/s AMQP+CMS",
+                summary["rt_per_s"],
+                "/s",
+                f"burst of {summary['rt_reservations']} RT until every AppRec + Svar is back "
+                f"at Helsenorge (decrypted, verified): {summary['rt_answers']}",
+            ),
+        ]
+
     def release(
         self, n: int, seconds: float, events: int, bulk_seconds: float, bulk_events: int
     ) -> None:

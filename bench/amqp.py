@@ -1,0 +1,144 @@
+"""HLT and RT over AMQP 1.0 (RabbitMQ) with CMS on, end to end.
+
+Reuses the AMQP integration tests' helpers (``tests/servers/rabbitmq.py`` starts a
+throwaway RabbitMQ with the AMQP 1.0 plugin; ``tests/amqp/conftest.py`` writes the
+example clinic's configuration with ``[transport] kind = "amqp"`` and ``[cms] enabled``
+and a routing file pointing at a throwaway PKI, and plays Helsenorge with its own keys
+on its own connection). The daemon (:class:`adapter.daemon.Daemon`, built by
+``build_adapter``) runs in a thread of this process on the benchmark's fixed clock.
+
+* HLT: one requester, request after request (``HelsenorgeSimulator.ask``): the
+  round trip includes Helsenorge signing and encrypting the request, the broker both
+  ways, the adapter's decrypt + verify, the pipeline, and Helsenorge reading the reply.
+* RT: a burst of reservations sent at once; the time runs until every AppRec and
+  SvarTimeReservasjon has come back to Helsenorge (each signed and encrypted by the
+  adapter, decrypted and verified by Helsenorge).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from adapter.daemon import Daemon
+from adapter.domain.codes import MsgType
+from adapter.wiring import build_adapter
+from bench import hlt, rt, stats
+from bench import world as w
+
+
+class AmqpUnavailable(RuntimeError):
+    """RabbitMQ (or Erlang) is not installed, or the AMQP stack is not usable."""
+
+
+@dataclass
+class AmqpRun:
+    """What the AMQP + CMS run measured."""
+
+    hlt_round_trip_ms: list[float]
+    hlt_codes: set[str]
+    rt_per_s: float
+    rt_n: int
+    rt_answers: dict[str, int]
+
+
+def run(root: Path, n_hlt: int, n_rt: int) -> AmqpRun:
+    """Start RabbitMQ, the daemon and Helsenorge; measure; stop everything."""
+    try:
+        from tests.amqp.conftest import (
+            PASSWORD_ENV,
+            AmqpPki,
+            helsenorge,
+            prepare_queues,
+            write_config,
+        )
+        from tests.servers.rabbitmq import RabbitMQServer, _find_bin
+    except ImportError as exc:  # pragma: no cover - depends on the checkout
+        raise AmqpUnavailable(f"AMQP helpers not importable: {exc}") from None
+    from adapter.testing import make_test_pki
+
+    bin_dir = _find_bin()
+    if bin_dir is None or shutil.which("erl") is None:
+        raise AmqpUnavailable("rabbitmq-server not installed (run scripts/system-deps.sh)")
+    server = RabbitMQServer(bin_dir, root / "rabbitmq")
+    try:
+        server.start()
+    except Exception as exc:
+        server.stop()
+        server.kill_epmd()
+        raise AmqpUnavailable(f"RabbitMQ did not start: {exc}") from None
+    daemon: Daemon | None = None
+    runner: threading.Thread | None = None
+    sim = None
+    try:
+        pki = make_test_pki(
+            root / "pki",
+            parties={"helsenorge": w.HELSENORGE_HER, "clinic": "8142519", "other": "99999"},
+        )
+        hn = pki.party("helsenorge").signing
+        assert hn.cert_path is not None
+        amqp_pki = AmqpPki(pki, hn.cert_path, hn, hn, hn)
+        os.environ[PASSWORD_ENV] = server.password
+        config_dir = write_config(root / "amqp" / "config", server, amqp_pki)
+        prepare_queues(server)
+        clock = w.FixedClock(w.BASE_NOW)
+        adapter = build_adapter(config_dir, clock=clock)
+        world = w.World(root / "amqp", adapter, clock, None)
+        hlt_setup = hlt.setup(world, 8)
+        rt_setup = rt.setup(world, min(n_rt, 400))
+        daemon = Daemon(adapter, poll_timeout=0.005)
+        runner = threading.Thread(target=daemon.run, name="bench-amqp-daemon", daemon=True)
+        runner.start()
+        sim = helsenorge(server, amqp_pki, config_dir / "routing.toml", clock)
+
+        times: list[float] = []
+        codes: set[str] = set()
+        for i in range(n_hlt + 5):
+            built = w.hlt_request(world, hlt_setup.patients[i % len(hlt_setup.patients)])
+            t0 = time.perf_counter()
+            reply = sim.ask(built, MsgType.TIMERESERVASJON, timeout=30)
+            if i >= 5:  # the first few warm up both sides
+                times.append((time.perf_counter() - t0) * 1000)
+                codes.add(reply.code)
+
+        clock.now = rt.RT_BASE  # every booking of the first round is bookable now
+        bookings = rt_setup.take(min(n_rt, len(rt_setup.bookings)))
+        requests = [w.rt_request(world, patient, slot) for _, patient, slot in bookings]
+        answers: dict[str, int] = {}
+        started = time.perf_counter()
+        for built in requests:
+            sim.send(built, MsgType.TIMERESERVASJON)
+        for built in requests:
+            apprec = sim.apprec_for(built.msg_id, timeout=60)
+            answer = sim.answer_to(built.msg_id, timeout=60)
+            for label in (f"AppRec/{apprec.code}", f"Svar/{answer.code}"):
+                answers[label] = answers.get(label, 0) + 1
+        elapsed = time.perf_counter() - started
+        return AmqpRun(times, codes, len(requests) / elapsed, len(requests), answers)
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        if runner is not None:
+            runner.join(timeout=30)
+        if sim is not None and sim.transport is not None:
+            sim.transport.close()
+        server.stop()
+        server.kill_epmd()
+
+
+def summary(result: AmqpRun) -> dict[str, object]:
+    """The figures for results.json."""
+    return {
+        "hlt_requests": len(result.hlt_round_trip_ms),
+        "hlt_round_trip_p50_ms": round(stats.median(result.hlt_round_trip_ms), 2),
+        "hlt_round_trip_p99_ms": round(stats.percentile(result.hlt_round_trip_ms, 99), 2),
+        "hlt_per_s_one_requester": round(1000 / stats.median(result.hlt_round_trip_ms), 1),
+        "hlt_answers": sorted(result.hlt_codes),
+        "rt_reservations": result.rt_n,
+        "rt_per_s": round(result.rt_per_s, 1),
+        "rt_answers": result.rt_answers,
+    }
