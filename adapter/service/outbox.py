@@ -9,19 +9,16 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from adapter import __version__
 from adapter.logs import get_logger
 from adapter.service.outgoing import Outgoing
 from adapter.store.records import SentMessage
-from adapter.transport.base import CONTENT_TYPE_XML, Transport, TransportMessage
+from adapter.transport.base import CONTENT_TYPE_XML, SYSTEM_IDENTIFIER, Transport, TransportMessage
 
 if TYPE_CHECKING:
     from adapter.store.uow import Store, UnitOfWork
 
 log = get_logger("adapter.outbox")
 
-#: Our name and version on every outgoing message (X-SystemIdentifier).
-SYSTEM_IDENTIFIER = f"epj-adapter/{__version__}"
 
 Protect = Callable[[bytes, str], bytes]  # (payload, receiver HER-id) -> CMS bytes
 

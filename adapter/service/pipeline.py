@@ -22,12 +22,12 @@ from adapter.messages.errors import MessageRejected
 from adapter.messages.inbound import parse_message
 from adapter.service import handlers
 from adapter.service.context import ClinicContext
-from adapter.service.outbox import SYSTEM_IDENTIFIER, OutboxWriter
+from adapter.service.outbox import OutboxWriter
 from adapter.service.outgoing import Outgoing
 from adapter.service.replies import Replies
 from adapter.service.routing import Router
 from adapter.transport import errors as terr
-from adapter.transport.base import Delivery, TransportFault, TransportMessage
+from adapter.transport.base import SYSTEM_IDENTIFIER, Delivery, TransportFault, TransportMessage
 
 log = get_logger("adapter.pipeline")
 

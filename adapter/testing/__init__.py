@@ -6,7 +6,8 @@
   party, for CMS tests (no key material is ever committed);
 - :func:`capture_logs`: the adapter's log events as dicts, to assert on them;
 - :class:`~adapter.simulator.HelsenorgeSimulator` (in ``adapter.simulator``): plays
-  Helsenorge against a running adapter over the directory transport.
+  Helsenorge against a running adapter over the directory transport, or over any
+  transport (AMQP) with Helsenorge's own CMS keys.
 """
 
 from __future__ import annotations

@@ -58,10 +58,9 @@ from proton import LinkException, Message, ProtonException, SSLDomain, Terminus,
 from proton.reactor import LinkOption
 from proton.utils import BlockingConnection, BlockingReceiver, BlockingSender
 
-from adapter import __version__
 from adapter.logs import get_logger
 from adapter.transport.addresses import AddressFormat, declare_address, queue_address
-from adapter.transport.base import TransportError, TransportMessage
+from adapter.transport.base import SYSTEM_IDENTIFIER, TransportError, TransportMessage
 
 __all__ = [
     "DEAD_LETTER_SUFFIX",
@@ -79,7 +78,6 @@ _log = get_logger("adapter.transport.amqp")
 #: Suffix of the dead-letter queue beside each queue we read.
 DEAD_LETTER_SUFFIX = "_dl"
 #: Default ``X-SystemIdentifier`` value: our name and version.
-SYSTEM_IDENTIFIER = f"epj-adapter {__version__}"
 _MAX_TRACKED = 10_000
 #: Longest wait for a sync reply while holding the lock (other threads send meanwhile).
 _REPLY_POLL = 0.25

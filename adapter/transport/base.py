@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from adapter import __version__
+
+#: Our name and version, sent on every outgoing message as X-SystemIdentifier.
+SYSTEM_IDENTIFIER = f"epj-adapter {__version__}"
+
 #: Content type of a plain (unencrypted) payload.
 CONTENT_TYPE_XML = "application/xml"
 #: Content type of a CMS signed-and-enveloped payload (HITS 1216 §2.1.2).
