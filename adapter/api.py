@@ -333,18 +333,17 @@ class Adapter:
         return self.dispatcher.dispatch()
 
     def run_due_releases(self, now: datetime) -> datetime | None:
-        """Handle every release due by ``now`` exactly once; the next due instant."""
+        """Handle the releases due by ``now`` (a batch of at most 1,000), each exactly once;
+        returns the next due instant, which is still in the past while a backlog remains."""
         with self.store.uow() as uow:
             due = uow.releases.due(self.ctx.clinic.key, now)
-            for release in due:
-                uow.releases.mark_done(release, now)
-                uow.events.append(
-                    clinic=self.ctx.clinic.key,
-                    at=now,
-                    kind="slot.released",
-                    appointment_id=None,
-                    payload={"slot": release.slot_id, "due_at": release.due_at.isoformat()},
-                )
+            uow.releases.mark_done_many(due, now)
+            uow.events.append_many(
+                clinic=self.ctx.clinic.key,
+                kind="slot.released",
+                at=now,
+                payloads=[{"slot": r.slot_id, "due_at": r.due_at.isoformat()} for r in due],
+            )
             upcoming: datetime | None = uow.releases.next_due(self.ctx.clinic.key)
             uow.commit()
         if due:

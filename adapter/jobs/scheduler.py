@@ -15,9 +15,10 @@ jobs, so a late run is always correct.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -40,6 +41,7 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600
 class JobIntervals:
     """How often the periodic jobs run."""
 
+    release_poll: timedelta = timedelta(minutes=1)
     deadlines: timedelta = timedelta(seconds=30)
     outbox: timedelta = timedelta(seconds=2)
     housekeeping: timedelta = timedelta(hours=1)
@@ -68,11 +70,15 @@ class AdapterScheduler:
         self._clock = clock
         self.intervals = intervals or JobIntervals()
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
+        # The release job reschedules itself; it must never call add_job while
+        # shutdown() holds APScheduler's locks and waits for the job (a deadlock).
+        self._reschedule = threading.Lock()
+        self._stopping = False
 
     def start(self) -> None:
         """Add the jobs and start the scheduler thread (catch-up runs at once)."""
         s = self.scheduler
-        now = self._clock()
+        now = datetime.now(UTC)  # APScheduler's own time, whatever the adapter's clock says
         s.add_job(
             self.run_release, DateTrigger(run_date=now), id=RELEASE_JOB, replace_existing=True
         )
@@ -105,14 +111,23 @@ class AdapterScheduler:
         except Exception:
             log.exception("job.failed", job=RELEASE_JOB)
             next_due = self._clock() + timedelta(minutes=1)
+        # Run again at the next release instant, or after ``release_poll`` at the latest
+        # (releases of slots loaded meanwhile). APScheduler runs on real time while the
+        # adapter's clock may be shifted (demos), so schedule by delay; a backlog
+        # (next_due in the past) runs again at once and is never "misfired".
+        delay = self.intervals.release_poll
         if next_due is not None:
+            delay = min(max(next_due - self._clock(), timedelta(0)), delay)
+            log.info("release.next", at=next_due.isoformat())
+        with self._reschedule:
+            if self._stopping:
+                return
             self.scheduler.add_job(
                 self.run_release,
-                DateTrigger(run_date=next_due),
+                DateTrigger(run_date=datetime.now(UTC) + delay),
                 id=RELEASE_JOB,
                 replace_existing=True,
             )
-            log.info("release.next", at=next_due.isoformat())
 
     def next_release(self) -> datetime | None:
         """When the release job runs next."""
@@ -121,6 +136,8 @@ class AdapterScheduler:
 
     def shutdown(self) -> None:
         """Stop, letting a running job finish."""
+        with self._reschedule:
+            self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
 

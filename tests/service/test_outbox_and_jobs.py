@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -102,6 +103,10 @@ def test_scheduler_jobs_have_explicit_ids_and_catch_up_settings(adapter: Adapter
     scheduler = adapter.make_scheduler()
     scheduler.start()
     try:
+        # The release job reschedules itself after each run: wait for it to be back.
+        deadline = time.monotonic() + 10
+        while scheduler.scheduler.get_job(RELEASE_JOB) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
         ids = {job.id for job in scheduler.scheduler.get_jobs()}
         assert {RELEASE_JOB, DEADLINE_JOB, OUTBOX_JOB, HOUSEKEEPING_JOB} <= ids
         for job in scheduler.scheduler.get_jobs():
@@ -138,3 +143,32 @@ def test_delivery_state_is_visible_and_a_missing_apprec_raises_an_alert(
     assert [d.state.value for d in adapter.deliveries(appointment_id)] == ["no_apprec"]
     alerts = [e for e in adapter.events() if e.kind == "alert.no_apprec"]
     assert [a.appointment_id for a in alerts] == [appointment_id]
+
+
+def test_the_release_job_runs_again_at_once_while_a_backlog_remains(clock: MovableClock) -> None:
+    import threading
+
+    from adapter.jobs.scheduler import AdapterScheduler
+
+    calls: list[object] = []
+    done = threading.Event()
+
+    def release(now: object) -> object:
+        calls.append(now)
+        if len(calls) < 3:
+            return clock() - timedelta(days=3)  # still three days behind: a backlog
+        done.set()
+        return None
+
+    scheduler = AdapterScheduler(
+        release=release,  # type: ignore[arg-type]
+        deadlines=lambda now: 0,
+        outbox=lambda: 0,
+        housekeeping=lambda now: 0,
+        clock=clock,
+    )
+    scheduler.start()
+    try:
+        assert done.wait(10), f"release job ran {len(calls)} times, not 3 (a missed run?)"
+    finally:
+        scheduler.shutdown()
