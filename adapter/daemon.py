@@ -40,10 +40,12 @@ class Daemon:
         adapter: Adapter,
         *,
         poll_timeout: float = 0.2,
+        burst: int = 20,
         lock_stale_after: timedelta = timedelta(seconds=60),
     ) -> None:
         self.adapter = adapter
         self.poll_timeout = poll_timeout
+        self.burst = burst
         self.lock_stale_after = lock_stale_after
         self.stop_event = threading.Event()
         self.holder = holder_id()
@@ -79,7 +81,13 @@ class Daemon:
         try:
             while not self.stop_event.is_set():
                 handled = adapter.process_one(self.poll_timeout)
-                if handled:
+                # Take what else is waiting, then send the replies of the whole burst
+                # in one transaction (each message still commits on its own).
+                burst = 0
+                while handled and burst < self.burst and not self.stop_event.is_set():
+                    handled = adapter.process_one(0)
+                    burst += 1
+                if adapter.outbox.take_written():
                     adapter.dispatch_outbox()
         finally:
             scheduler.shutdown()

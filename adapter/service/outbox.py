@@ -4,6 +4,7 @@ when the transport fails)."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -29,6 +30,13 @@ class OutboxWriter:
     def __init__(self, *, cpa_id: str = "", content_type: str = CONTENT_TYPE_XML) -> None:
         self.cpa_id = cpa_id
         self.content_type = content_type
+        self._written = threading.Event()
+
+    def take_written(self) -> bool:
+        """True (once) when something was written since the last call: time to dispatch."""
+        written = self._written.is_set()
+        self._written.clear()
+        return written
 
     def properties(self, item: Outgoing, now: datetime) -> dict[str, str]:
         """AMQP application properties for an outgoing message (HITS 1216 §2.1.2)."""
@@ -60,6 +68,8 @@ class OutboxWriter:
         The row's properties hold the AMQP application properties plus our own
         bookkeeping under ``_``-prefixed keys, which never leave the adapter.
         """
+        if items:
+            self._written.set()
         for item in items:
             clinic = item.extra_properties.get("clinic", "")
             properties: dict[str, str] = dict(self.properties(item, now))
