@@ -14,6 +14,8 @@ import argparse
 import json
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -161,12 +163,16 @@ def _local(value: datetime | None) -> str:
     return value.astimezone(OSLO).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
-def _guard(action: Any) -> int:
+@contextmanager
+def _opened(args: argparse.Namespace) -> Iterator[Any]:
+    """The adapter for a clinic command; domain errors become one-line CLI errors."""
+    adapter = _adapter(args)
     try:
-        action()
+        yield adapter
     except DomainError as exc:
         raise CliError(str(exc), EXIT_PROBLEMS) from None
-    return EXIT_OK
+    finally:
+        adapter.close()
 
 
 # --- run ----------------------------------------------------------------------------------
@@ -220,11 +226,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the adapter's status."""
-    adapter = _adapter(args)
-    try:
+    with _opened(args) as adapter:
         status = adapter.status()
-    finally:
-        adapter.close()
     if args.json:
         data = asdict(status)
         for key in ("last_activity", "next_release"):
@@ -257,36 +260,33 @@ def _appointment_line(a: Appointment) -> str:
     )
 
 
+def _print_all(lines: list[str], empty: str) -> int:
+    for line in lines:
+        print(line)
+    if not lines:
+        print(empty)
+    return EXIT_OK
+
+
 def cmd_reservations_list(args: argparse.Namespace) -> int:
     """List reservations waiting for a decision."""
-    adapter = _adapter(args)
-    try:
+    with _opened(args) as adapter:
         pending = adapter.pending_reservations()
-    finally:
-        adapter.close()
-    for appointment in pending:
-        print(_appointment_line(appointment))
-    if not pending:
-        print("no reservations waiting")
-    return EXIT_OK
+    return _print_all([_appointment_line(a) for a in pending], "no reservations waiting")
 
 
 def cmd_reservations_confirm(args: argparse.Namespace) -> int:
     """Confirm a reservation."""
-    adapter = _adapter(args)
-    try:
-        return _guard(lambda: adapter.confirm(args.id, actor="cli"))
-    finally:
-        adapter.close()
+    with _opened(args) as adapter:
+        adapter.confirm(args.id, actor="cli")
+    return EXIT_OK
 
 
 def cmd_reservations_reject(args: argparse.Namespace) -> int:
     """Reject a reservation."""
-    adapter = _adapter(args)
-    try:
-        return _guard(lambda: adapter.reject(args.id, Svar(args.code), actor="cli"))
-    finally:
-        adapter.close()
+    with _opened(args) as adapter:
+        adapter.reject(args.id, Svar(args.code), actor="cli")
+    return EXIT_OK
 
 
 def _wish_line(w: Wish) -> str:
@@ -298,30 +298,19 @@ def _wish_line(w: Wish) -> str:
 
 def cmd_wishes_list(args: argparse.Namespace) -> int:
     """List open wishes."""
-    adapter = _adapter(args)
-    try:
+    with _opened(args) as adapter:
         wishes = adapter.open_wishes()
-    finally:
-        adapter.close()
-    for wish in wishes:
-        print(_wish_line(wish))
-    if not wishes:
-        print("no open wishes")
-    return EXIT_OK
+    return _print_all([_wish_line(w) for w in wishes], "no open wishes")
 
 
 def cmd_wishes_answer(args: argparse.Namespace) -> int:
     """Answer a wish."""
-    adapter = _adapter(args)
-    try:
-        return _guard(
-            lambda: adapter.answer_wish(args.id, Svar(args.code), slot_id=args.slot, actor="cli")
-        )
-    finally:
-        adapter.close()
+    with _opened(args) as adapter:
+        adapter.answer_wish(args.id, Svar(args.code), slot_id=args.slot, actor="cli")
+    return EXIT_OK
 
 
-# --- appointments and patients ------------------------------------------------------------
+# --- appointments and patients -------------------------------------------------------------
 
 
 def _day(text: str | None, default: date) -> date:
@@ -335,21 +324,14 @@ def _day(text: str | None, default: date) -> date:
 
 def cmd_appointments_list(args: argparse.Namespace) -> int:
     """List appointments in a period."""
-    adapter = _adapter(args)
-    try:
+    with _opened(args) as adapter:
         today = adapter.clock().astimezone(OSLO).date()
         first = _day(args.start, today)
         last = _day(args.end, first + timedelta(days=14))
         start = datetime.combine(first, datetime.min.time(), OSLO)
         end = datetime.combine(last + timedelta(days=1), datetime.min.time(), OSLO)
         found = adapter.appointments(start, end)
-    finally:
-        adapter.close()
-    for appointment in found:
-        print(_appointment_line(appointment))
-    if not found:
-        print("no appointments in that period")
-    return EXIT_OK
+    return _print_all([_appointment_line(a) for a in found], "no appointments in that period")
 
 
 def _person(ident: str, given: str, family: str) -> Person:
@@ -362,45 +344,36 @@ def _person(ident: str, given: str, family: str) -> Person:
 
 def cmd_appointments_book(args: argparse.Namespace) -> int:
     """Book a slot for a patient from the clinic's side."""
-    adapter = _adapter(args)
     patient = _person(args.patient, args.given_name, args.family_name)
-    made: list[Appointment] = []
-    try:
-        code = _guard(lambda: made.append(adapter.book(args.slot, patient, actor="cli")))
-    finally:
-        adapter.close()
-    print(made[0].id)
-    return code
+    with _opened(args) as adapter:
+        made = adapter.book(args.slot, patient, actor="cli")
+    print(made.id)
+    return EXIT_OK
 
 
 def cmd_appointments_change(args: argparse.Namespace) -> int:
     """Move, cancel, mark no-show or complete an appointment."""
-    adapter = _adapter(args)
-    actions = {
-        "move": lambda: adapter.move(args.id, args.slot, actor="cli"),
-        "cancel": lambda: adapter.cancel(args.id, actor="cli"),
-        "no-show": lambda: adapter.no_show(args.id, actor="cli"),
-        "complete": lambda: adapter.complete(args.id, actor="cli"),
-    }
-    try:
-        return _guard(actions[args.change])
-    finally:
-        adapter.close()
+    with _opened(args) as adapter:
+        if args.change == "move":
+            adapter.move(args.id, args.slot, actor="cli")
+        elif args.change == "cancel":
+            adapter.cancel(args.id, actor="cli")
+        elif args.change == "no-show":
+            adapter.no_show(args.id, actor="cli")
+        else:
+            adapter.complete(args.id, actor="cli")
+    return EXIT_OK
 
 
 def cmd_appointments_ics(args: argparse.Namespace) -> int:
     """Write the appointment's .ics file."""
-    adapter = _adapter(args)
-    text: list[str] = []
-    try:
-        code = _guard(lambda: text.append(adapter.ics(args.id)))
-    finally:
-        adapter.close()
+    with _opened(args) as adapter:
+        text = adapter.ics(args.id)
     if args.output:
-        args.output.write_text(text[0], encoding="utf-8", newline="")
+        args.output.write_text(text, encoding="utf-8", newline="")
     else:
-        sys.stdout.write(text[0])
-    return code
+        sys.stdout.write(text)
+    return EXIT_OK
 
 
 def cmd_patients_import(args: argparse.Namespace) -> int:
@@ -414,30 +387,25 @@ def cmd_patients_import(args: argparse.Namespace) -> int:
     bad = [n for n, i in enumerate(idents, 1) if len(i) != 11 or not i.isdigit()]
     if bad:
         raise CliError(f"{args.file}: entry {bad[0]} is not an 11-digit number", EXIT_PROBLEMS)
-    adapter = _adapter(args)
-    try:
-        code = _guard(lambda: adapter.set_patient_list(args.practitioner, idents))
-    finally:
-        adapter.close()
+    with _opened(args) as adapter:
+        adapter.set_patient_list(args.practitioner, idents)
     print(f"{args.practitioner}: {len(idents)} patients on the list")
-    return code
+    return EXIT_OK
 
 
 def cmd_patients_block(args: argparse.Namespace) -> int:
     """Block or unblock a patient from digital booking."""
-    adapter = _adapter(args)
-    try:
+    with _opened(args) as adapter:
         if args.block:
-            return _guard(lambda: adapter.block_patient(args.ident, args.reason))
-        return _guard(lambda: adapter.unblock_patient(args.ident))
-    finally:
-        adapter.close()
+            adapter.block_patient(args.ident, args.reason)
+        else:
+            adapter.unblock_patient(args.ident)
+    return EXIT_OK
 
 
 def cmd_events(args: argparse.Namespace) -> int:
     """Print events after ``--since`` as JSON lines."""
-    adapter = _adapter(args)
-    try:
+    with _opened(args) as adapter:
         for event in adapter.iter_events(args.since):
             print(
                 json.dumps(
@@ -452,8 +420,6 @@ def cmd_events(args: argparse.Namespace) -> int:
                     ensure_ascii=False,
                 )
             )
-    finally:
-        adapter.close()
     return EXIT_OK
 
 
