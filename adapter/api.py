@@ -356,14 +356,12 @@ class Adapter:
         return len(out)
 
     def housekeeping(self, now: datetime) -> int:
-        """Extend the slots from the templates, forget processed MsgIds past retention, and
-        alert on sent messages with no AppRec."""
+        """Forget processed MsgIds past retention, and alert on sent messages with no AppRec."""
         retention = timedelta(days=7)
         apprec_wait = timedelta(hours=1)
         if self.settings is not None:
             retention = self.settings.processed_retention
             apprec_wait = self.settings.outbox.apprec_timeout
-        self.refresh_slots(now)
         with self.store.uow() as uow:
             purged: int = uow.messages.purge_before(now - max(retention, timedelta(days=7)))
             for sent in uow.sent.awaiting_apprec(self.ctx.clinic.key, now - apprec_wait):
@@ -379,12 +377,22 @@ class Adapter:
         return purged
 
     def make_scheduler(self, intervals: JobIntervals | None = None) -> AdapterScheduler:
-        """The scheduler with the adapter's jobs (not started)."""
+        """The scheduler with the adapter's jobs (not started); intervals from
+        ``adapter.toml [scheduler]`` unless given."""
+        if intervals is None and self.settings is not None:
+            sched = self.settings.scheduler
+            intervals = JobIntervals(
+                release_poll=sched.release_interval,
+                deadlines=sched.deadline_interval,
+                outbox=sched.outbox_interval,
+            )
         self._scheduler = AdapterScheduler(
             release=self.run_due_releases,
             deadlines=self.expire_reservations,
             outbox=self.dispatch_outbox,
             housekeeping=self.housekeeping,
+            refresh_slots=self.refresh_slots if self.config is not None else None,
+            refresh_at=self.settings.scheduler.housekeeping_at if self.settings else None,
             clock=self.clock,
             intervals=intervals,
         )

@@ -76,7 +76,8 @@ class Daemon:
             id="lock-heartbeat",
             replace_existing=True,
         )
-        scheduler.start()
+        settings = getattr(adapter, "settings", None)
+        scheduler.start(with_jobs=settings is None or settings.scheduler.enabled)
         log.info("daemon.started", queues=adapter.listen_queues(), holder=self.holder)
         try:
             while not self.stop_event.is_set():

@@ -472,18 +472,28 @@ def bookable_from(
     opening). Slots bookable now, or never bookable online, are left out.
 
     ``day_slots`` are the slots of one practitioner's local day (for share rules).
+    Computed directly from the phases (see :func:`_visibility_at`), so it agrees with
+    :func:`visibility`: bookable at the instant returned, not bookable just before.
     """
     now = _utc(require_aware(now, "now"))
+    pairs = [(slot, slot.start.astimezone(OSLO)) for slot in day_slots]
+    held = _held_by_share(pairs, rules)
     found: dict[str, datetime] = {}
-    for slot in day_slots:
-        moment = now
-        for _ in range(len(PHASE_ORDER)):  # phases only move forward
-            seen = visibility(slot, rules, moment, calendar=calendar, day_slots=day_slots)
-            if seen.kind is VisibilityKind.BOOKABLE:
-                if moment > now:
-                    found[slot.id] = moment
-                break
-            if seen.next_change is None:
-                break
-            moment = seen.next_change
+    for slot, ls in pairs:
+        eff = _resolve(rules, _key(slot, ls), slot.id in held)
+        if eff.action in (Action.NEVER_ONLINE, Action.MUST_CALL) or calendar.is_closed_day(
+            ls.date()
+        ):
+            continue
+        start = _utc(slot.start)
+        cutoff = _shift_back(start, ls, eff.min_lead)
+        publish = _shift_back(start, ls, eff.horizon)
+        if eff.action is Action.PUBLISH:
+            opens = publish
+        elif eff.release is None:
+            continue  # held back until the cut-off: never bookable
+        else:
+            opens = min(max(_release(start, ls, eff.release, calendar, None), publish), cutoff)
+        if now < opens < cutoff:
+            found[slot.id] = opens
     return found

@@ -7,6 +7,8 @@
 * ``outbox``: sends what the outbox holds, with backoff on failures.
 * ``housekeeping``: forgets processed MsgIds after the retention (≥ 7 days) and raises an
   alert for sent messages with no AppRec after the configured time.
+* ``slots-refresh``: daily at ``[scheduler] housekeeping_at`` (Oslo time), generates the
+  opening-hours templates' slots past the longest horizon (``run`` also does at start).
 
 Every job coalesces missed runs into one (``coalesce=True``), never runs twice at once
 (``max_instances=1``), and may run late within a grace period: the jobs are catch-up
@@ -18,10 +20,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -33,6 +37,9 @@ RELEASE_JOB = "release-catch-up"
 DEADLINE_JOB = "reservation-deadlines"
 OUTBOX_JOB = "outbox"
 HOUSEKEEPING_JOB = "housekeeping"
+SLOTS_JOB = "slots-refresh"
+
+OSLO_TZ = ZoneInfo("Europe/Oslo")
 
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 
@@ -61,12 +68,16 @@ class AdapterScheduler:
         outbox: Callable[[], int],
         housekeeping: Callable[[datetime], int],
         clock: Callable[[], datetime],
+        refresh_slots: Callable[[datetime], object] | None = None,
+        refresh_at: time | None = None,
         intervals: JobIntervals | None = None,
     ) -> None:
         self._release = release
         self._deadlines = deadlines
         self._outbox = outbox
         self._housekeeping = housekeeping
+        self._refresh_slots = refresh_slots
+        self._refresh_at = refresh_at or time(3, 0)
         self._clock = clock
         self.intervals = intervals or JobIntervals()
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
@@ -75,9 +86,17 @@ class AdapterScheduler:
         self._reschedule = threading.Lock()
         self._stopping = False
 
-    def start(self) -> None:
-        """Add the jobs and start the scheduler thread (catch-up runs at once)."""
+    def start(self, *, with_jobs: bool = True) -> None:
+        """Add the jobs and start the scheduler thread (catch-up runs at once).
+
+        ``with_jobs=False`` (``[scheduler] enabled = false``) starts the thread with only
+        what the caller added (the daemon's lock heartbeat): releases, deadlines, the
+        outbox retries and housekeeping are then left to another process.
+        """
         s = self.scheduler
+        if not with_jobs:
+            s.start()
+            return
         now = datetime.now(UTC)  # APScheduler's own time, whatever the adapter's clock says
         s.add_job(
             self.run_release, DateTrigger(run_date=now), id=RELEASE_JOB, replace_existing=True
@@ -102,6 +121,16 @@ class AdapterScheduler:
             replace_existing=True,
             next_run_time=now,
         )
+        if self._refresh_slots is not None:
+            refresh = self._refresh_slots
+            s.add_job(
+                self._guard(SLOTS_JOB, lambda: refresh(self._clock())),
+                CronTrigger(
+                    hour=self._refresh_at.hour, minute=self._refresh_at.minute, timezone=OSLO_TZ
+                ),
+                id=SLOTS_JOB,
+                replace_existing=True,
+            )
         s.start()
 
     def run_release(self) -> None:

@@ -411,7 +411,6 @@ def test_visibility_needs_an_aware_now() -> None:
         see(benedikte_day()[0], datetime(2026, 12, 1, 9, 0))
 
 
-
 def test_bookable_from_gives_held_back_slots_their_release_and_skips_bookable_ones() -> None:
     from adapter.domain.release import bookable_from
 
@@ -430,3 +429,21 @@ def test_bookable_from_follows_a_slot_beyond_the_horizon_to_its_release() -> Non
     now = oslo(2026, 12, 9, 7, 0)
     found = bookable_from([far], EXAMPLE_RULES, now, calendar=CAL)
     assert found == {far.id: oslo(2027, 3, 3, 8, 0)}
+
+
+def test_bookable_from_agrees_with_visibility_over_a_whole_example_day() -> None:
+    from adapter.domain.release import bookable_from
+
+    slots = [
+        *day_of_slots("benedikte", "ordinary", WEDNESDAY),
+        make_slot("benedikte", "hastetime", oslo(2026, 12, 9, 12, 45), 15),
+        make_slot("benedikte", "hastetime", oslo(2026, 12, 9, 13, 0), 15),
+    ]
+    now = oslo(2026, 10, 1, 12, 0)  # before the horizon opens
+    found = bookable_from(slots, EXAMPLE_RULES, now, calendar=CAL)
+    assert len(found) == len(slots)
+    for slot in slots:
+        at = found[slot.id]
+        assert visibility(slot, EXAMPLE_RULES, at, calendar=CAL, day_slots=slots).kind is BOOKABLE
+        before = visibility(slot, EXAMPLE_RULES, at - US, calendar=CAL, day_slots=slots)
+        assert before.kind is not BOOKABLE
