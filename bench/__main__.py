@@ -237,8 +237,7 @@ def _release(report: Report, sizes: Sizes, tmp: Path) -> None:
     from bench import release
 
     seconds, events = release.catch_up(tmp / "release", sizes.release)
-    bulk_seconds, bulk_events = release.catch_up(tmp / "release-bulk", sizes.release, bulk=True)
-    report.release(sizes.release, seconds, events, bulk_seconds, bulk_events)
+    report.release(sizes.release, seconds, events)
 
 
 def _scale(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, insert, select
@@ -41,37 +41,16 @@ def seed_releases(world: w.World, n: int, seed: int = 4) -> None:
             conn.execute(insert(table), rows[i : i + 10_000])
 
 
-def _bulk_catch_up(world: w.World, now: datetime) -> datetime | None:
-    """What ``run_due_releases`` does, with the bulk store calls (one batch)."""
-    clinic = world.adapter.ctx.clinic.key
-    with world.adapter.store.uow() as uow:
-        due = uow.releases.due(clinic, now)
-        uow.releases.mark_done_many(due, now)
-        uow.events.append_many(
-            clinic=clinic,
-            kind="slot.released",
-            at=now,
-            payloads=[{"slot": r.slot_id, "due_at": r.due_at.isoformat()} for r in due],
-        )
-        upcoming: datetime | None = uow.releases.next_due(clinic)
-        uow.commit()
-    return upcoming
-
-
-def catch_up(root: Path, n: int, *, bulk: bool = False) -> tuple[float, int]:
-    """Seconds to release ``n`` overdue slots, and how many events say so.
-
-    ``bulk``: use ``mark_done_many`` and ``append_many`` (executemany per batch of
-    1,000) instead of ``Adapter.run_due_releases``, which marks and records each
-    release with its own statements.
-    """
+def catch_up(root: Path, n: int) -> tuple[float, int]:
+    """Seconds to release ``n`` overdue slots (``Adapter.run_due_releases`` in batches of
+    1,000, as the release job runs after downtime), and how many events say so."""
     world = w.make_world(root)
     try:
         seed_releases(world, n)
         now = world.clock()
         started = time.perf_counter()
         while True:
-            upcoming = _bulk_catch_up(world, now) if bulk else world.adapter.run_due_releases(now)
+            upcoming = world.adapter.run_due_releases(now)
             if upcoming is None or upcoming > now:
                 break
         elapsed = time.perf_counter() - started

@@ -246,20 +246,15 @@ class Report:
             ),
         ]
 
-    def release(
-        self, n: int, seconds: float, events: int, bulk_seconds: float, bulk_events: int
-    ) -> None:
-        """Release catch-up, as the adapter does it and with the bulk store calls."""
+    def release(self, n: int, seconds: float, events: int) -> None:
+        """Release catch-up, as the adapter's release job does it."""
         factor = 100_000 / n
-        scaled, bulk_scaled = seconds * factor, bulk_seconds * factor
+        scaled = seconds * factor
         self.keys["release_100k_s"] = _r(scaled, 2)
         self.details["release"] = {
             "due": n,
             "seconds": _r(seconds, 2),
             "events": events,
-            "bulk_seconds": _r(bulk_seconds, 2),
-            "bulk_events": bulk_events,
-            "bulk_100k_s": _r(bulk_scaled, 2),
             "extrapolated_to_100k": n != 100_000,
         }
         note = "" if n == 100_000 else " (quick: scaled linearly to 100k)"
@@ -272,17 +267,6 @@ class Report:
                 f"{events:,} events{note}",
                 "<= 5",
                 scaled <= 5,
-            )
-        )
-        self.rows.append(
-            Row(
-                "Release catch-up 100k, bulk store calls",
-                bulk_scaled,
-                "s",
-                f"same batches with mark_done_many + append_many (not yet used by "
-                f"run_due_releases); {bulk_events:,} events{note}",
-                "<= 5",
-                bulk_scaled <= 5,
             )
         )
 
