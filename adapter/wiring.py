@@ -19,9 +19,10 @@ from adapter.messages.envelope import Party
 from adapter.registry.certificates import CertificateStore
 from adapter.registry.file import FileRegistry
 from adapter.registry.registry import UnknownParty
+from adapter.registry.router import RegistryRouter
 from adapter.registry.routing import UnsupportedMessage, check_process
 from adapter.service.context import ClinicContext
-from adapter.service.routing import NamingRouter, RegistryRouter, Router
+from adapter.service.routing import NamingRouter, Router
 from adapter.store.uow import Store
 from adapter.transport.base import Transport, TransportFault, TransportMessage
 from adapter.transport.cms import CmsProtection

@@ -1,0 +1,36 @@
+"""The service layer's :class:`~adapter.service.routing.Router`, backed by the register."""
+
+from __future__ import annotations
+
+from adapter.registry.registry import NoRoute, PartyLookup, QueueKind, UnknownParty, queue_for
+from adapter.service.routing import NamingRouter
+
+
+class RegistryRouter:
+    """Queue names from the Adresseregister (``adapter.registry``), by naming as fallback.
+
+    A party missing from the register (or without a route) is routed by the naming
+    convention; the ``check-config``/``doctor`` commands report the missing entry.
+    """
+
+    def __init__(self, registry: PartyLookup) -> None:
+        self.registry = registry
+        self.fallback = NamingRouter()
+
+    def _ask(self, kind: QueueKind, her_id: str, default: str) -> str:
+        try:
+            return queue_for(self.registry, her_id, kind)
+        except (UnknownParty, NoRoute):
+            return default
+
+    def async_queue(self, her_id: str) -> str:
+        """The party's async queue (inherited from its parent when it has none)."""
+        return self._ask("async", her_id, self.fallback.async_queue(her_id))
+
+    def error_queue(self, her_id: str) -> str:
+        """The party's error queue."""
+        return self._ask("error", her_id, self.fallback.error_queue(her_id))
+
+    def sync_queue(self, her_id: str) -> str:
+        """The party's sync queue."""
+        return self._ask("sync", her_id, self.fallback.sync_queue(her_id))
