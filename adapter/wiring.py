@@ -25,6 +25,7 @@ from adapter.service.context import ClinicContext
 from adapter.service.routing import NamingRouter, Router
 from adapter.store.uow import Store
 from adapter.transport.base import Transport, TransportFault, TransportMessage
+from adapter.transport.certs import CrlRevocationChecker, load_certificates
 from adapter.transport.cms import CmsProtection
 from adapter.transport.errors import UNSUPPORTED_MESSAGE
 from adapter.transport.protection import CmsProtector, Plain, Protector
@@ -140,12 +141,21 @@ def make_protector(
             ]
         )
     ours = registry.lookup(config.clinic.her_id)
+    revocation = None
+    if cms.revocation_lists or cms.revocation_from_certificates:
+        revocation = CrlRevocationChecker(
+            cms.revocation_lists,
+            issuers=[c for path in cms.revocation_issuers for c in load_certificates(path)],
+            timeout=cms.revocation_timeout.total_seconds(),
+            use_distribution_points=cms.revocation_from_certificates,
+        )
     protection = CmsProtection.from_files(
         cms.signing_key,
         cms.signing_cert,
         list(cms.decryption_keys),
         CertificateStore().encryption_certs(ours),
         allow_legacy_ciphers=cms.allow_legacy_ciphers,
+        revocation=revocation,
         clock=clock,
     )
     return CmsProtector(protection, registry, clock)

@@ -70,6 +70,12 @@ class CmsSettings:
     signing_cert: Path | None = None
     decryption_keys: tuple[Path, ...] = ()
     allow_legacy_ciphers: bool = False
+    #: Optional revocation checking: CRL files or URLs, the CA certificates that sign
+    #: them, and how long a fetch may take (an unreachable CRL is retried, not fatal).
+    revocation_lists: tuple[str, ...] = ()
+    revocation_issuers: tuple[Path, ...] = ()
+    revocation_timeout: timedelta = timedelta(seconds=5)
+    revocation_from_certificates: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +144,17 @@ SECTIONS: Final = {
         "sync_reply_queue",
         "max_delivery_attempts",
     ),
-    "cms": ("enabled", "signing_key", "signing_cert", "decryption_keys", "allow_legacy_ciphers"),
+    "cms": (
+        "enabled",
+        "signing_key",
+        "signing_cert",
+        "decryption_keys",
+        "allow_legacy_ciphers",
+        "revocation_lists",
+        "revocation_issuers",
+        "revocation_timeout",
+        "revocation_from_certificates",
+    ),
     "helsenorge": ("her_id", "service_her_id"),
 }
 
@@ -362,10 +378,39 @@ def _cms(reader: Reader, table: Table, config_dir: Path) -> CmsSettings:
             "legacy ciphers are accepted",
             "turn this off once every partner sends AES-GCM/OAEP",
         )
+    lists: list[str] = []
+    for index, item in enumerate(reader.typed(table, path, "revocation_lists", list) or []):
+        if not isinstance(item, str):
+            reader.issue(
+                (*path, "revocation_lists", index),
+                f"wrong type: expected a file path or URL, got {item!r}",
+                'write revocation_lists = ["crl/ca.crl", "http://crl.example.no/ca.crl"]',
+            )
+            continue
+        lists.append(item if "://" in item else str(config_dir / item))
+    issuers: list[Path] = []
+    for index, item in enumerate(reader.typed(table, path, "revocation_issuers", list) or []):
+        found = config_dir / str(item)
+        if not isinstance(item, str) or not found.is_file():
+            reader.issue(
+                (*path, "revocation_issuers", index),
+                f"not a readable certificate file: {item!r}",
+                "name the PEM files of the CAs that sign the CRLs",
+            )
+            continue
+        issuers.append(found)
     return CmsSettings(
         enabled=enabled,
         signing_key=key,
         signing_cert=cert,
         decryption_keys=tuple(keys),
         allow_legacy_ciphers=legacy,
+        revocation_lists=tuple(lists),
+        revocation_issuers=tuple(issuers),
+        revocation_timeout=_duration(
+            reader, table, "cms", "revocation_timeout", timedelta(seconds=5)
+        ),
+        revocation_from_certificates=reader.flag(
+            table, path, "revocation_from_certificates", False
+        ),
     )
