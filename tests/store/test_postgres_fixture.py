@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from adapter.testing.postgres import find_bin_dir
 from tests.servers import postgres
 
 
@@ -20,7 +21,7 @@ def test_missing_postgres_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_the_newest_installed_version_is_chosen() -> None:
-    found = postgres._bin_dir()
+    found = find_bin_dir()
     if found is None:
         pytest.skip("no PostgreSQL installed")
     assert (found / "initdb").exists()
