@@ -5,6 +5,8 @@
 - :func:`make_test_pki`: a throw-away CA with signing and encryption certificates per
   party, for CMS tests (no key material is ever committed);
 - :func:`capture_logs`: the adapter's log events as dicts, to assert on them;
+- ``adapter.testing.postgres``: a throwaway PostgreSQL server on 127.0.0.1
+  (``throwaway_postgres()``), for repository tests against the real database;
 - :class:`~adapter.simulator.HelsenorgeSimulator` (in ``adapter.simulator``): plays
   Helsenorge against a running adapter over the directory transport, or over any
   transport (AMQP) with Helsenorge's own CMS keys.
