@@ -202,16 +202,20 @@ def _party(parent: etree._Element, tag: str, party: Party) -> None:
 def _patient(parent: etree._Element, person: Person) -> None:
     if person.ident_type not in (IdType.FNR, IdType.DNR):
         raise InvalidValue("the patient is identified by FNR or DNR (guide 2.3)")
-    patient = el(parent, ns.MSGHEAD, "Patient")
+    person_content(el(parent, ns.MSGHEAD, "Patient"), ns.MSGHEAD, person)
+
+
+def person_content(parent: etree._Element, namespace: str, person: Person) -> None:
+    """A person's names (those given) and Ident, in ``namespace`` (MsgHead or fk1)."""
     if person.family_name:
-        el(patient, ns.MSGHEAD, "FamilyName", person.family_name)
+        el(parent, namespace, "FamilyName", person.family_name)
     if person.middle_name:
-        el(patient, ns.MSGHEAD, "MiddleName", person.middle_name)
+        el(parent, namespace, "MiddleName", person.middle_name)
     if person.given_name:
-        el(patient, ns.MSGHEAD, "GivenName", person.given_name)
-    ident = el(patient, ns.MSGHEAD, "Ident")
-    el(ident, ns.MSGHEAD, "Id", person.ident)
-    code(ident, ns.MSGHEAD, "TypeId", person.ident_type)
+        el(parent, namespace, "GivenName", person.given_name)
+    ident = el(parent, namespace, "Ident")
+    el(ident, namespace, "Id", person.ident)
+    code(ident, namespace, "TypeId", person.ident_type)
 
 
 # --- envelopes -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from adapter.domain.codes import IdType
 from adapter.domain.errors import InvalidValue
 from adapter.domain.model import Practitioner, Requester
 from adapter.messages import ns
-from adapter.messages.build_envelope import code, el
+from adapter.messages.build_envelope import code, el, person_content
 
 
 def _fk1_professional(parent: etree._Element, tag_ns: str, practitioner: Practitioner) -> None:
@@ -73,15 +73,6 @@ def pasientrelasjon(requester: Requester) -> etree._Element:
         ns.q(ns.PASIENTRELASJON, "Pasientrelasjon"),
         nsmap={None: ns.PASIENTRELASJON, "fk1": ns.FK1},
     )
-    entry = el(root, ns.PASIENTRELASJON, "Person")
-    if person.family_name:
-        el(entry, ns.FK1, "FamilyName", person.family_name)
-    if person.middle_name:
-        el(entry, ns.FK1, "MiddleName", person.middle_name)
-    if person.given_name:
-        el(entry, ns.FK1, "GivenName", person.given_name)
-    ident = el(entry, ns.FK1, "Ident")
-    el(ident, ns.FK1, "Id", person.ident)
-    code(ident, ns.FK1, "TypeId", person.ident_type)
+    person_content(el(root, ns.PASIENTRELASJON, "Person"), ns.FK1, person)
     code(root, ns.PASIENTRELASJON, "Relasjon", requester.relation)
     return root
