@@ -13,7 +13,7 @@ does goes through one method here, in one transaction with its outgoing messages
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from adapter.logs import get_logger
 from adapter.service.context import ClinicContext
 from adapter.service.epj import ClinicDesk
 from adapter.service.outbox import OutboxDispatcher, OutboxWriter
-from adapter.service.outgoing import Outgoing
+from adapter.service.outgoing import Outgoing, Sender
 from adapter.service.pipeline import Pipeline
 from adapter.service.replies import Replies
 from adapter.service.routing import NamingRouter, Router
@@ -83,17 +83,17 @@ class Adapter:
         self.protector: Protector = protector or Plain()
         self.config = config
         self.replies = Replies(ctx=ctx, helsenorge=helsenorge, router=self.router)
-        self.outbox = OutboxWriter()
+        # No CPA is configured, so no cpaId is sent (HITS 1216 §2.1.2).
+        self.sender = Sender(
+            transport, None if self.protector.content_type == CONTENT_TYPE_XML else self.protector
+        )
+        self.outbox = OutboxWriter(self.sender)
         self.desk = ClinicDesk(ctx=ctx, replies=self.replies)
         outbox_settings = getattr(settings, "outbox", None)
         self.dispatcher = OutboxDispatcher(
             store=store,
-            transport=transport,
+            sender=self.sender,
             clock=clock,
-            protect=None
-            if self.protector.content_type == CONTENT_TYPE_XML
-            else self.protector.protect,
-            content_type=self.protector.content_type,
             **(
                 {
                     "base_delay": outbox_settings.backoff_initial,
@@ -110,8 +110,8 @@ class Adapter:
             router=self.router,
             replies=self.replies,
             outbox=self.outbox,
+            sender=self.sender,
             clock=clock,
-            send_now=self._send_now,
             unprotect=None
             if self.protector.content_type == CONTENT_TYPE_XML
             else self.protector.unprotect,
@@ -450,17 +450,6 @@ class Adapter:
             last_activity=last,
             next_release=upcoming,
         )
-
-    def _send_now(self, queue: str, message: TransportMessage) -> None:
-        """Send at once (sync replies, error reports), protected like the outbox."""
-        if message.body and self.protector.content_type != CONTENT_TYPE_XML:
-            to = message.prop("toHerId") or ""
-            message = replace(
-                message,
-                body=self.protector.protect(message.body, to),
-                content_type=self.protector.content_type,
-            )
-        self.transport.send(queue, message)
 
     # -- helpers ----------------------------------------------------------------------------------
 

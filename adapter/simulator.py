@@ -106,19 +106,22 @@ class HelsenorgeSimulator:
         if self.protector is not None:
             body = self.protector.protect(body, to_her_id)
             content_type = self.protector.content_type
+        # Every field HITS 1216 §2.1.2 marks R, as Helsenorge sends it: replyTo names our
+        # own queue of the kind the answer comes back on (async queue for async requests,
+        # sync-reply queue for sync ones); cpaId is left out (no CPA, §2.1.2).
         return TransportMessage(
             body=body,
             message_id=str(uuid.uuid4()),
             subject=subject,
             content_type=content_type,
-            reply_to=self.reply_queue if sync else None,
-            correlation_id=str(uuid.uuid4()) if sync else None,
+            reply_to=self.reply_queue if sync else self.async_queue,
+            correlation_id=str(uuid.uuid4()),
             expires_at=now + SYNC_TTL if sync else None,
+            to=f"{self.clinic_her_id}_sync" if sync else f"{self.clinic_her_id}_async",
             application_properties={
                 "fromHerId": self.party.leaf_her_id,
                 "toHerId": to_her_id,
                 "applicationTimeStamp": now.isoformat(),
-                "cpaId": "",
             },
         )
 

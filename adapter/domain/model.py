@@ -188,6 +188,7 @@ class Conversation:
     msg_id: str  # MsgId of the request that started it (RefToParent of our reply)
     conversation_id: str  # RefToConversation
     counterpart_her_id: str = ""  # the sender's level-2 HER-id (Helsenorge's service)
+    our_her_id: str = ""  # the HER-id the request was addressed to: later answers come from it
 
 
 class AppointmentState(StrEnum):

@@ -10,14 +10,18 @@ and the general refusal codes of 2.4 "Feilkoder brukt i Type forespørsel"):
   taken, not bookable online at this moment (hidden, held back, must-call, closed),
   its times do not match, or it lies outside the practitioner's working hours (a
   closed day). The patient can pick another slot.
-* ``30 Ikke tilgang`` only when the patient is blocked by the clinic from using the
-  digital service (the guide: "Benyttes dersom innbygger er blokkert fra å bruke
-  tjenesten fra EPJ").
+* ``30 Ikke tilgang`` when the patient has no access to this practitioner's booking
+  service: blocked by the clinic from digital booking (the guide's example:
+  "Benyttes dersom innbygger er blokkert fra å bruke tjenesten fra EPJ"), or not on
+  the practitioner's list (2.4.3 defines 30 as "Innbygger har ikke tilgang til denne
+  dialogtjenesten"; a fastlege's online booking is a service for the patients on
+  the list, so an unlisted patient is a citizen without access to it, not a request
+  the clinic chose to turn down).
 * ``26 Forespørsel avvist`` when the clinic will not serve this request for this
-  patient although the slot is free: the slot belongs to another practitioner than
-  the one addressed, the patient is not on the practitioner's list, the patient
-  already holds the maximum number of future online appointments, or the
-  practitioner does not take online bookings.
+  patient although the slot is free and the patient has access: the slot belongs to
+  another practitioner than the one addressed, the patient already holds the
+  maximum number of future online appointments, or the practitioner does not take
+  online bookings.
 """
 
 from __future__ import annotations
@@ -120,7 +124,7 @@ _CODES: Final[dict[Refusal, Svar]] = {
     Refusal.TAKEN: Svar.TIME_IKKE_TILGJENGELIG,
     Refusal.WRONG_PRACTITIONER: Svar.AVVIST,
     Refusal.PRACTITIONER_OFFLINE: Svar.AVVIST,
-    Refusal.NOT_LISTED: Svar.AVVIST,
+    Refusal.NOT_LISTED: Svar.IKKE_TILGANG,
     Refusal.TOO_MANY_FUTURE: Svar.AVVIST,
     Refusal.PATIENT_BLOCKED: Svar.IKKE_TILGANG,
 }

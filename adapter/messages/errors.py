@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adapter.domain.codes import AppRecError, display
+from adapter.domain.codes import AppRecError, Foresporsel, display
 
 if TYPE_CHECKING:
     from adapter.messages.envelope import Envelope
@@ -19,6 +19,8 @@ class MessageRejected(Exception):
     fødselsnummer, names or free text): it is safe to log and to send as the AppRec
     error text. ``envelope`` holds the MsgHead facts when they could still be read
     (so that the service can address the negative AppRec), else ``None``.
+    ``function`` is the request's 7601 code (TypeForesp) when it could still be read,
+    so that the service knows whether the request was synchronous.
     """
 
     def __init__(self, code: AppRecError, reason: str, *, envelope: Envelope | None = None) -> None:
@@ -26,6 +28,7 @@ class MessageRejected(Exception):
         self.code = code
         self.reason = reason
         self.envelope = envelope
+        self.function: Foresporsel | None = None
 
     def with_envelope(self, envelope: Envelope | None) -> MessageRejected:
         """The same rejection, carrying ``envelope`` (if it had none)."""

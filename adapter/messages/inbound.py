@@ -113,14 +113,22 @@ def interpret(root: etree._Element) -> Inbound:
     try:
         validate(root)
     except MessageRejected as exc:
-        raise exc.with_envelope(try_parse_envelope(root)) from None
+        raise _with_function(exc.with_envelope(try_parse_envelope(root)), root) from None
     envelope = try_parse_envelope(root)
     if envelope is None:  # pragma: no cover - a valid MsgHead always has an envelope
         raise MessageRejected(AppRecError.T02, "MsgInfo cannot be read")
     try:
         return _interpret_msghead(root, envelope)
     except MessageRejected as exc:
-        raise exc.with_envelope(envelope) from None
+        raise _with_function(exc.with_envelope(envelope), root) from None
+
+
+def _with_function(rejected: MessageRejected, root: etree._Element) -> MessageRejected:
+    """``rejected`` with the request's TypeForesp, when the message still names one."""
+    for node in root.iter(_D + "TypeForesp"):
+        rejected.function = _REQUESTS.get(node.get("V") or "")
+        break
+    return rejected
 
 
 def _describe_tag(tag: object) -> str:

@@ -34,3 +34,19 @@ class RegistryRouter:
     def sync_queue(self, her_id: str) -> str:
         """The party's sync queue."""
         return self._ask("sync", her_id, self.fallback.sync_queue(her_id))
+
+    def reply_queues(self, her_id: str) -> frozenset[str]:
+        """The party's registered async, sync and sync-reply queues (inherited from its
+        parent); by naming only for a party the register does not know."""
+        try:
+            self.registry.lookup(her_id)
+        except UnknownParty:
+            return self.fallback.reply_queues(her_id)
+        found: set[str] = set()
+        kinds: tuple[QueueKind, ...] = ("async", "sync", "syncreply")
+        for kind in kinds:
+            try:
+                found.add(queue_for(self.registry, her_id, kind))
+            except NoRoute:
+                continue
+        return frozenset(found)

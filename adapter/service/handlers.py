@@ -37,8 +37,9 @@ class Request:
     inbound: cmd.Inbound
     ctx: ClinicContext
     now: datetime
-    reply_queue: str  # async queue of the sender, or reply-to of a sync request
-    correlation_id: str | None = None
+    reply_queue: str  # the request's replyTo (checked against the Adresseregister)
+    correlation_id: str  # what our answers carry (HITS 1216 §2.1.2, see admission)
+    sync: bool = False  # HB, HLT, HBT, KT: answered at once, never an AppRec
 
 
 def _addressed(req: Request) -> Any:
@@ -126,6 +127,7 @@ def _conversation(req: Request) -> Conversation:
         msg_id=env.msg_id,
         conversation_id=env.ref_to_conversation or env.msg_id,
         counterpart_her_id=env.sender.leaf_her_id,
+        our_her_id=env.receiver.leaf_her_id,
     )
 
 

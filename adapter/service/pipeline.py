@@ -1,9 +1,12 @@
-"""The inbound pipeline: from a queue delivery to committed state and outbox.
+"""The inbound pipeline: admit, then handle; accept the delivery only after its commit.
 
-take → check AMQP properties → (CMS) → parse → sender/receiver checks → deduplicate on
-MsgId → handle → commit state and every outgoing message together → accept the
-delivery only after that commit. Anything that goes wrong gets a clear answer
-(negative AppRec, a 7602 refusal, or an error-queue report) and changes nothing else.
+:class:`~adapter.service.admission.Admission` turns a delivery into a typed request or
+a typed refusal. A sync request runs its use case in a read-only unit of work and is
+answered at once on its replyTo (never after its TTL). An async message runs in one
+unit of work that deduplicates on MsgId, changes state and writes its AppRec and
+answers to the outbox together (HITS 1216 §2.2.1 steps 7-10). :meth:`Pipeline._refuse`
+answers every refusal: an error-queue report, a negative AppRec (once per MsgId), or a
+26 refusal to a sync request. A refusal changes nothing else.
 """
 
 from __future__ import annotations
@@ -12,28 +15,37 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
-from adapter.domain.codes import AppRecError, Foresporsel, Svar
+from structlog.typing import FilteringBoundLogger
+
+from adapter.domain.codes import AppRecError, Svar
 from adapter.logs import get_logger
 from adapter.messages import commands as cmd
 from adapter.messages.envelope import Envelope
 from adapter.messages.errors import MessageRejected
 from adapter.messages.inbound import parse_message
 from adapter.service import handlers
+from adapter.service.admission import (
+    Admission,
+    Admitted,
+    Dropped,
+    NegativeAppRec,
+    Refusal,
+    Report,
+    SyncRefusal,
+    Unprotect,
+)
 from adapter.service.context import ClinicContext
 from adapter.service.outbox import OutboxWriter
-from adapter.service.outgoing import Outgoing
+from adapter.service.outgoing import Outgoing, Sender
 from adapter.service.replies import Replies
 from adapter.service.routing import Router
+from adapter.store.errors import AlreadyProcessed
+from adapter.store.uow import Store, UnitOfWork
 from adapter.transport import errors as terr
-from adapter.transport.base import SYSTEM_IDENTIFIER, Delivery, TransportFault, TransportMessage
+from adapter.transport.base import Delivery, TransportMessage
 
 log = get_logger("adapter.pipeline")
-
-SYNC_FUNCTIONS = frozenset({Foresporsel.HB, Foresporsel.HLT, Foresporsel.HBT, Foresporsel.KT})
-
-Unprotect = Callable[[TransportMessage], bytes]
 
 
 class Pipeline:
@@ -42,13 +54,13 @@ class Pipeline:
     def __init__(
         self,
         *,
-        store: Any,
+        store: Store,
         contexts: Mapping[str, ClinicContext],
         router: Router,
         replies: Replies,
         outbox: OutboxWriter,
+        sender: Sender,
         clock: Callable[[], datetime],
-        send_now: Callable[[str, TransportMessage], None],
         unprotect: Unprotect | None = None,
         check_process: Callable[[TransportMessage], None] | None = None,
     ) -> None:
@@ -57,10 +69,11 @@ class Pipeline:
         self.router = router
         self.replies = replies
         self.outbox = outbox
+        self.sender = sender
         self.clock = clock
-        self.send_now = send_now
-        self.unprotect = unprotect
-        self.check_process = check_process
+        self.admission = Admission(
+            contexts=contexts, router=router, unprotect=unprotect, check_process=check_process
+        )
 
     # -- entry point -------------------------------------------------------------------
 
@@ -69,117 +82,76 @@ class Pipeline:
         msg = delivery.message
         now = self.clock()
         bound = log.bind(amqp_message_id=msg.message_id, queue=delivery.queue)
-        sync = bool(msg.reply_to) or delivery.queue.endswith("_sync")
-        if sync and msg.expires_at is not None and now >= msg.expires_at:
-            bound.warning("sync.expired", expires_at=msg.expires_at.isoformat())
-            delivery.accept()
-            return
-        problems = terr.check_properties(msg, now)
-        if problems:
-            condition, description = problems[0]
-            self._report(msg, condition, description, now)
-            bound.warning("transport.rejected", condition=condition)
-            delivery.accept()
-            return
-        body = msg.body
-        try:
-            if self.check_process is not None:
-                self.check_process(msg)
-            if self.unprotect is not None:
-                body = self.unprotect(msg)
-        except TransportFault as fault:
-            self._report(msg, fault.condition, fault.description, now)
-            bound.warning("transport.rejected", condition=fault.condition)
-            delivery.accept()
-            return
-        try:
-            inbound = parse_message(body)
-        except MessageRejected as rejected:
-            self._rejected(msg, body, rejected, sync, now)
-            bound.warning("message.rejected", code=rejected.code.value)
-            delivery.accept()
-            return
-        env = inbound.envelope
-        bound = bound.bind(msg_id=env.msg_id, function=_function(inbound))
-        from_her = (msg.prop("fromHerId") or "").strip()
-        if from_her not in env.sender.her_ids:
-            self._report(
-                msg, terr.ABUSE_SPOOFING_ATTACK, "fromHerId does not match the MsgHead sender", now
+        admitted = self.admission.admit(delivery, now)
+        if isinstance(admitted, Admitted):
+            inbound = admitted.inbound
+            bound = bound.bind(msg_id=inbound.envelope.msg_id, function=_function(inbound))
+            req = handlers.Request(
+                inbound=admitted.inbound,
+                ctx=admitted.ctx,
+                now=now,
+                reply_queue=admitted.reply_queue,
+                correlation_id=admitted.correlation_id,
+                sync=admitted.sync,
             )
-            bound.warning("transport.rejected", condition=terr.ABUSE_SPOOFING_ATTACK)
-            delivery.accept()
-            return
-        ctx = self._context(inbound)
-        reply_queue = msg.reply_to if sync and msg.reply_to else self.router.async_queue(from_her)
-        if ctx is None:
-            # Answer as the party whose queue it came in on, not the unknown receiver.
-            own = self.contexts.get((msg.prop("toHerId") or "").strip())
-            if own is not None:
-                envelope = replace(env, receiver=own.party())
-                inbound = replace(inbound, envelope=envelope)
-            self._answer_unaddressed(inbound, msg, sync, reply_queue, now, AppRecError.E21)
-            bound.warning("message.unknown_receiver")
-            delivery.accept()
-            return
-        to_her = (msg.prop("toHerId") or "").strip()
-        if to_her and to_her not in env.receiver.her_ids:
-            self._answer_unaddressed(inbound, msg, sync, reply_queue, now, AppRecError.E10, ctx)
-            bound.warning("message.receiver_mismatch")
-            delivery.accept()
-            return
-        req = handlers.Request(
-            inbound=inbound,
-            ctx=ctx,
-            now=now,
-            reply_queue=reply_queue,
-            correlation_id=msg.correlation_id or msg.message_id if sync else None,
-        )
-        if sync:
-            self._sync(req, bound, msg.expires_at)
+            if admitted.sync:
+                self._sync(req, bound, msg.expires_at)
+            else:
+                self._async(req, admitted.body, bound)
         else:
-            self._async(req, body, bound)
+            self._refuse(msg, admitted, now, bound)
         delivery.accept()
 
     # -- sync and async paths ----------------------------------------------------------
 
-    def _sync(self, req: handlers.Request, bound: Any, expires_at: datetime | None) -> None:
-        command = req.inbound.command
+    def _sync(
+        self, req: handlers.Request, bound: FilteringBoundLogger, expires_at: datetime | None
+    ) -> None:
         with self.store.uow(read_only=True) as uow:
-            out = self._dispatch(uow, req, command)
-        if expires_at is not None and self.clock() >= expires_at:
-            bound.warning("sync.expired_before_answer", expires_at=expires_at.isoformat())
+            out = self._dispatch(uow, req, req.inbound.command)
+        if _expired(self.clock(), expires_at):
+            bound.warning("sync.expired_before_answer")
             return  # Helsenorge has given up: an answer now would only confuse it
         for item in out:
-            self.send_now(item.queue, self.outbox.to_transport(item, req.now))
+            self.sender.send(item, req.now)
         bound.info("sync.answered", replies=[o.function for o in out])
 
-    def _async(self, req: handlers.Request, body: bytes, bound: Any) -> None:
+    def _async(self, req: handlers.Request, body: bytes, bound: FilteringBoundLogger) -> None:
         env = req.inbound.envelope
         digest = hashlib.sha256(body).hexdigest()
+        clinic = req.ctx.clinic.key
         with self.store.uow() as uow:
-            seen = uow.messages.seen(req.ctx.clinic.key, env.msg_id)
+            seen = uow.messages.seen(clinic, env.msg_id)
             if seen is not None:
-                if seen.body_sha256 == digest:
-                    bound.info("message.duplicate")
-                    return
-                bound.error("alarm.msg_id_reused")
-                out = [
-                    self.replies.apprec_error(
-                        req, AppRecError.E10, "MsgId er brukt før for en annen melding"
-                    )
-                ]
-                self.outbox.write(uow, out, req.now)
-                uow.commit()
+                self._again(uow, req, seen.body_sha256 == digest, bound)
                 return
             out = self._dispatch(uow, req, req.inbound.command)
-            uow.messages.record(
-                req.ctx.clinic.key, env.msg_id, digest, req.now, _function(req.inbound)
-            )
+            try:
+                uow.messages.record(clinic, env.msg_id, digest, req.now, _function(req.inbound))
+            except AlreadyProcessed:
+                bound.info("message.duplicate")  # another worker committed it first
+                return
             self.outbox.write(uow, out, req.now)
             uow.commit()
         bound.info("async.handled", replies=[o.function for o in out])
 
-    def _dispatch(self, uow: Any, req: handlers.Request, command: object) -> list[Outgoing]:
+    def _again(
+        self, uow: UnitOfWork, req: handlers.Request, same_body: bool, bound: FilteringBoundLogger
+    ) -> None:
+        """A MsgId seen before (HITS 1216 §2.2.4): the same message gets nothing; another
+        body under the same MsgId gets one negative AppRec E10 in all, and an alarm."""
+        if same_body:
+            bound.info("message.duplicate")
+            return
+        bound.error("alarm.msg_id_reused")
+        if uow.messages.mark_reused(req.ctx.clinic.key, req.inbound.envelope.msg_id):
+            reply = self.replies.apprec_error(
+                req, AppRecError.E10, "MsgId er brukt før for en annen melding"
+            )
+            self.outbox.write(uow, [reply], req.now)
+        uow.commit()
+
+    def _dispatch(self, uow: UnitOfWork, req: handlers.Request, command: object) -> list[Outgoing]:
         r = self.replies
         match command:
             case cmd.HentBehandlere():
@@ -205,108 +177,89 @@ class Pipeline:
             ]
         return [r.refusal(req, Svar.TJENESTE_TILBYS_IKKE)]
 
-    # -- answers to bad input ------------------------------------------------------------
+    # -- the one place that answers refusals --------------------------------------------
 
-    def _context(self, inbound: cmd.Inbound) -> ClinicContext | None:
-        for her_id in inbound.envelope.receiver.her_ids:
-            ctx = self.contexts.get(her_id)
-            if ctx is not None:
-                return ctx
-        return None
-
-    def _report(
-        self, msg: TransportMessage, condition: str, description: str, now: datetime
+    def _refuse(
+        self, msg: TransportMessage, refusal: Refusal, now: datetime, bound: FilteringBoundLogger
     ) -> None:
+        match refusal:
+            case Dropped(event=event):
+                bound.warning(event)
+            case Report():
+                self._report(msg, refusal, now)
+                bound.warning("transport.rejected", condition=refusal.condition)
+            case SyncRefusal():
+                if _expired(self.clock(), refusal.expires_at):
+                    bound.warning("sync.expired_before_answer")
+                    return
+                reply = self.replies.refusal_for(
+                    refusal.envelope,
+                    refusal.ctx,
+                    Svar.AVVIST,
+                    refusal.queue,
+                    refusal.correlation_id,
+                    now,
+                    query=refusal.query,
+                )
+                self.sender.send(reply, now)
+                bound.warning("message.rejected", msg_id=refusal.envelope.msg_id, code="26")
+            case NegativeAppRec():
+                self._negative_apprec(refusal, now)
+                bound.warning(
+                    "message.rejected", msg_id=refusal.envelope.msg_id, code=refusal.code.value
+                )
+
+    def _report(self, msg: TransportMessage, report: Report, now: datetime) -> None:
+        """An error-queue report to the sender (HITS 1216 §2.2.6)."""
         sender = (msg.prop("fromHerId") or "").strip()
         if not sender.isdigit():
             # No usable fromHerId: report to the sender the (plain) MsgHead names.
             sender = _payload_sender(msg.body)
         if not sender.isdigit():
-            log.warning("transport.unroutable", condition=condition)
+            log.warning("transport.unroutable", condition=report.condition)
             return
         ours = (msg.prop("toHerId") or "").strip()
-        if not ours.isdigit():
+        if not ours.isdigit() or ours not in self.contexts:
             clinics = {ctx.clinic.her_id for ctx in self.contexts.values()}
-            ours = next(iter(clinics)) if len(clinics) == 1 else ""
-        report = terr.error_report(msg, condition, description, now, ours)
-        props = {
-            **report.application_properties,
-            "toHerId": sender,
-            "X-SystemIdentifier": SYSTEM_IDENTIFIER,
-        }
-        report = replace(report, application_properties=props)
-        self.send_now(self.router.error_queue(sender), report)
-
-    def _rejected(
-        self,
-        msg: TransportMessage,
-        body: bytes,
-        rejected: MessageRejected,
-        sync: bool,
-        now: datetime,
-    ) -> None:
-        envelope = rejected.envelope
-        if envelope is None or rejected.code is AppRecError.T01:
-            condition = (
-                terr.NOT_WELL_FORMED_XML
-                if rejected.code is AppRecError.T01
-                else terr.INVALID_FIELD_VALUE
-            )
-            self._report(msg, condition, rejected.reason, now)
-            return
-        sender = (msg.prop("fromHerId") or "").strip()
-        queue = msg.reply_to if sync and msg.reply_to else self.router.async_queue(sender)
-        ctx = next(
-            (self.contexts[h] for h in envelope.receiver.her_ids if h in self.contexts), None
+            ours = next(iter(clinics)) if len(clinics) == 1 else ours
+        reply_to = self.router.error_queue(ours) if ours.isdigit() else None
+        error = terr.error_report(
+            msg,
+            report.condition,
+            report.description,
+            now,
+            ours,
+            condition_data=report.condition_data,
+            reply_to=reply_to,
         )
-        if sync:
-            reply = self.replies.refusal_for(
-                envelope, ctx, Svar.AVVIST, queue, msg.correlation_id or msg.message_id, now
-            )
-            self.send_now(queue, self.outbox.to_transport(reply, now))
-            return
-        self._negative_apprec(envelope, ctx, queue, rejected.code, rejected.reason, now)
+        props = {**error.application_properties, "toHerId": sender}
+        queue = self.router.error_queue(sender)
+        self.sender.send_report(queue, _with(error, props, queue))
 
-    def _answer_unaddressed(
-        self,
-        inbound: cmd.Inbound,
-        msg: TransportMessage,
-        sync: bool,
-        queue: str,
-        now: datetime,
-        code: AppRecError,
-        ctx: ClinicContext | None = None,
-    ) -> None:
-        reason = (
-            "Mottaker finnes ikke"
-            if code is AppRecError.E21
-            else "Mottaker i AMQP og MsgHead er ulike"
+    def _negative_apprec(self, refusal: NegativeAppRec, now: datetime) -> None:
+        """One negative AppRec per MsgId, recorded so a redelivery is not answered again."""
+        env = refusal.envelope
+        apprec = self.replies.apprec_error_for(
+            env, refusal.code, refusal.reason, refusal.queue, refusal.correlation_id, now
         )
-        if sync:
-            reply = self.replies.refusal_for(
-                inbound.envelope, ctx, Svar.AVVIST, queue, msg.correlation_id or msg.message_id, now
-            )
-            self.send_now(queue, self.outbox.to_transport(reply, now))
-            return
-        self._negative_apprec(inbound.envelope, ctx, queue, code, reason, now)
-
-    def _negative_apprec(
-        self,
-        envelope: Any,
-        ctx: ClinicContext | None,
-        queue: str,
-        code: AppRecError,
-        reason: str,
-        now: datetime,
-    ) -> None:
-        apprec = self.replies.apprec_error_for(envelope, ctx, code, reason, queue, now)
         with self.store.uow() as uow:
-            clinic = ctx.clinic.key if ctx else ""
-            if uow.messages.seen(clinic, envelope.msg_id) is not None:
+            clinic = refusal.ctx.clinic.key if refusal.ctx else ""
+            if uow.messages.seen(clinic, env.msg_id) is not None:
                 return  # a redelivery of a message we already answered
-            uow.messages.record(clinic, envelope.msg_id, "", now, f"rejected:{code.value}")
+            try:
+                uow.messages.record(clinic, env.msg_id, "", now, f"rejected:{refusal.code.value}")
+            except AlreadyProcessed:
+                return
             self.outbox.write(uow, [apprec], now)
             uow.commit()
+
+
+def _with(message: TransportMessage, props: dict[str, str], queue: str) -> TransportMessage:
+    return replace(message, application_properties=props, to=queue)
+
+
+def _expired(now: datetime, expires_at: datetime | None) -> bool:
+    return expires_at is not None and now >= expires_at
 
 
 def _payload_sender(body: bytes) -> str:

@@ -21,7 +21,7 @@ from adapter.messages.build_envelope import SYNC_QUERIES, Built
 from adapter.messages.envelope import Envelope, Party
 from adapter.messages.xcal_out import AppointmentDetails, OfferedSlot
 from adapter.service.context import ClinicContext
-from adapter.service.outgoing import Outgoing
+from adapter.service.outgoing import Outgoing, as_uuid
 from adapter.service.routing import Router
 
 if TYPE_CHECKING:
@@ -48,14 +48,14 @@ class Replies:
         from_her_id: str,
         msg_type: MsgType,
         function: str,
+        correlation_id: str,
+        sync: bool = False,
         appointment_id: str | None = None,
         wish_id: str | None = None,
-        correlation_id: str | None = None,
         expects_apprec: bool = False,
     ) -> Outgoing:
-        extra = {"clinic": self.ctx.clinic.key}
-        if correlation_id:
-            extra["correlationId"] = correlation_id
+        """One outgoing message; replyTo is our own queue of its kind (HITS 1216 §2.1.2)."""
+        ours = self.router.sync_queue(from_her_id) if sync else self.router.async_queue(from_her_id)
         return Outgoing(
             msg_id=built.msg_id,
             body=built.body,
@@ -64,24 +64,37 @@ class Replies:
             from_her_id=from_her_id,
             subject=msg_type.value,
             function=function,
+            reply_to=ours,
+            correlation_id=as_uuid(correlation_id),
+            clinic=self.ctx.clinic.key,
             appointment_id=appointment_id,
             wish_id=wish_id,
-            correlation_id=correlation_id,
             expects_apprec=expects_apprec,
-            extra_properties=extra,
         )
 
-    def _answer(self, req: Request, built: Built, function: str, **kw: object) -> Outgoing:
+    def _answer(
+        self,
+        req: Request,
+        built: Built,
+        function: str,
+        *,
+        msg_type: MsgType | None = None,
+        appointment_id: str | None = None,
+        expects_apprec: bool = False,
+    ) -> Outgoing:
+        """An answer to ``req``: to its replyTo, from the HER-id it was addressed to."""
         env = req.inbound.envelope
         return self._out(
             built,
             queue=req.reply_queue,
             to_her_id=env.sender.leaf_her_id,
             from_her_id=env.receiver.leaf_her_id,
-            msg_type=env.msg_type,
+            msg_type=msg_type or env.msg_type,
             function=function,
             correlation_id=req.correlation_id,
-            **kw,  # type: ignore[arg-type]
+            sync=req.sync,
+            appointment_id=appointment_id,
+            expects_apprec=expects_apprec,
         )
 
     def details(self, appointment: Appointment) -> AppointmentDetails:
@@ -104,12 +117,17 @@ class Replies:
         """The envelope of the request a later answer replies to (stored conversation ids)."""
         conversation = appointment.conversation
         assert conversation is not None, "an answer needs the conversation it belongs to"
+        addressed = self.ctx.practitioner_by_her_id(conversation.our_her_id)
+        if conversation.our_her_id == self.ctx.clinic.her_id:
+            receiver = self.ctx.party(None)
+        else:
+            receiver = self.ctx.party(addressed or practitioner)
         return Envelope(
             msg_type=msg_type,
             msg_id=conversation.msg_id,
             gen_date=appointment.created_at,
             sender=self._helsenorge(conversation.counterpart_her_id),
-            receiver=self.ctx.party(practitioner),
+            receiver=receiver,
             patient=appointment.patient,
             ref_to_conversation=conversation.conversation_id,
         )
@@ -131,6 +149,7 @@ class Replies:
             from_her_id=request.receiver.leaf_her_id,
             msg_type=request.msg_type,
             function=function,
+            correlation_id=request.ref_to_conversation or request.msg_id,
             appointment_id=appointment_id,
             wish_id=wish_id,
             expects_apprec=True,
@@ -173,11 +192,12 @@ class Replies:
         ctx: ClinicContext | None,
         code: Svar,
         queue: str,
-        correlation_id: str | None,
+        correlation_id: str,
         now: datetime,
+        query: Foresporsel = Foresporsel.HLT,
     ) -> Outgoing:
-        """A refusal to a request that could not be fully read (sync)."""
-        built = br.build_refusal(envelope, Foresporsel.HLT, code, now=now)
+        """A refusal to a sync request that could not be fully read or was misaddressed."""
+        built = br.build_refusal(envelope, query, code, now=now)
         return self._out(
             built,
             queue=queue,
@@ -186,6 +206,7 @@ class Replies:
             msg_type=envelope.msg_type,
             function=f"Refusal/{code.value}",
             correlation_id=correlation_id,
+            sync=True,
         )
 
     # -- AppRec --------------------------------------------------------------------------------
@@ -193,32 +214,25 @@ class Replies:
     def apprec_ok(self, req: Request) -> Outgoing:
         """Positive AppRec for an async request (sent with the effect committed)."""
         built = build_apprec_for(req.inbound.envelope, AppRecStatus.OK, now=req.now)
-        env = req.inbound.envelope
-        return self._out(
-            built,
-            queue=req.reply_queue,
-            to_her_id=env.sender.leaf_her_id,
-            from_her_id=env.receiver.leaf_her_id,
-            msg_type=MsgType.APPREC,  # the subject names the content (8279): an AppRec
-            function="AppRec/1",
-        )
+        # The subject names the content (8279): an AppRec.
+        return self._answer(req, built, "AppRec/1", msg_type=MsgType.APPREC)
 
     def apprec_error(self, req: Request, code: AppRecError, text: str) -> Outgoing:
         """Negative AppRec (status 2) with an 8221 code."""
         return self.apprec_error_for(
-            req.inbound.envelope, req.ctx, code, text, req.reply_queue, req.now
+            req.inbound.envelope, code, text, req.reply_queue, req.correlation_id, req.now
         )
 
     def apprec_error_for(
         self,
         envelope: Envelope,
-        ctx: ClinicContext | None,
         code: AppRecError,
         text: str,
         queue: str,
+        correlation_id: str,
         now: datetime,
     ) -> Outgoing:
-        """Negative AppRec for a message that may not have been fully read."""
+        """Negative AppRec for an async message that may not have been fully read."""
         built = build_apprec_for(
             envelope, AppRecStatus.AVVIST, [AppRecProblem(code, text)], now=now
         )
@@ -229,6 +243,7 @@ class Replies:
             from_her_id=envelope.receiver.leaf_her_id,
             msg_type=MsgType.APPREC,
             function=f"AppRec/2/{code.value}",
+            correlation_id=correlation_id,
         )
 
     # -- reservations, cancellations, wishes -------------------------------------------------
@@ -312,6 +327,7 @@ class Replies:
             from_her_id=details.practitioner.her_id,
             msg_type=MsgType.AVTALEUTSENDING,
             function=f"Avtale/{code.value}",
+            correlation_id=built.msg_id,  # an Avtale starts its own conversation
             appointment_id=appointment.id,
             expects_apprec=True,
         )

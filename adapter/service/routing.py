@@ -25,6 +25,11 @@ class Router(Protocol):
         """The party's synchronous request queue."""
         ...
 
+    def reply_queues(self, her_id: str) -> frozenset[str]:
+        """Queues a message from the party may name as its replyTo: the queues the
+        Adresseregister registers for it (async, sync, sync-reply; not error)."""
+        ...
+
 
 class NamingRouter:
     """Queue names by the Adresseregister's convention, for every HER-id."""
@@ -40,3 +45,7 @@ class NamingRouter:
     def sync_queue(self, her_id: str) -> str:
         """``<HER-id>_sync``."""
         return f"{her_id}_sync"
+
+    def reply_queues(self, her_id: str) -> frozenset[str]:
+        """``<HER-id>_async``, ``<HER-id>_sync`` and ``<HER-id>_syncreply``."""
+        return frozenset({f"{her_id}_async", f"{her_id}_sync", f"{her_id}_syncreply"})

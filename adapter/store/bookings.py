@@ -64,6 +64,7 @@ def _conversation_columns(conversation: Conversation | None) -> dict[str, Any]:
         "msg_id": conversation.msg_id if conversation else None,
         "conversation_id": conversation.conversation_id if conversation else None,
         "counterpart_her_id": conversation.counterpart_her_id if conversation else None,
+        "our_her_id": conversation.our_her_id if conversation else None,
     }
 
 
@@ -98,6 +99,7 @@ def _conversation(row: AppointmentRow | WishRow) -> Conversation | None:
         msg_id=row.msg_id,
         conversation_id=row.conversation_id,
         counterpart_her_id=row.counterpart_her_id or "",
+        our_her_id=row.our_her_id or "",
     )
 
 

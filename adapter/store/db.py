@@ -37,10 +37,11 @@ from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from adapter.store.errors import SchemaMismatch, StoreError
+from adapter.store.migrations import upgrade
 from adapter.store.tables import TABLES, SchemaVersionRow
 
 #: The schema version this code writes and expects.
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 #: Execution option that makes a SQLite transaction start with a deferred BEGIN.
 READ_ONLY: Final = "adapter_read_only"
@@ -156,8 +157,9 @@ _POSTGRES_TRIGGERS: Final = (
 def create_schema(engine: Engine) -> None:
     """Create every table, index and trigger that is missing; check the version.
 
-    Idempotent: safe to run at every start. Raises :class:`SchemaMismatch` when
-    the database carries another schema version than :data:`SCHEMA_VERSION`.
+    Idempotent: safe to run at every start. A database of an older version is
+    upgraded in the same transaction (:mod:`adapter.store.migrations`); one of a newer
+    version raises :class:`SchemaMismatch`.
     """
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -175,6 +177,11 @@ def create_schema(engine: Engine) -> None:
                 version_table.insert().values(
                     id=1, version=SCHEMA_VERSION, applied_at=datetime.now(UTC)
                 )
+            )
+        elif found < SCHEMA_VERSION:
+            upgrade(conn, found)
+            conn.execute(
+                version_table.update().values(version=SCHEMA_VERSION, applied_at=datetime.now(UTC))
             )
         elif found != SCHEMA_VERSION:
             raise SchemaMismatch(found, SCHEMA_VERSION)

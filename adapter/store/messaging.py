@@ -23,6 +23,9 @@ from adapter.store.records import (
 from adapter.store.tables import OutboxRow, ProcessedMessageRow, SentMessageRow
 from adapter.store.types import UTCDateTime
 
+#: Appended to a processed message's ``result`` once its MsgId came with another body.
+REUSED_SUFFIX = ";msg_id_reused"
+
 
 class ProcessedMessageRepository(Repository):
     """MsgIds already handled, so a duplicate changes nothing (keep them ≥ 7 days)."""
@@ -63,6 +66,26 @@ class ProcessedMessageRepository(Repository):
             raise AlreadyProcessed(msg_id) from None
         return ProcessedMessage(msg_id, clinic, body_sha256, received_at, result)
 
+    def mark_reused(self, clinic: str, msg_id: str) -> bool:
+        """Note that this MsgId came again with another body; True only the first time.
+
+        The caller answers the first reuse with one negative AppRec (E10) and every
+        later one with nothing but the alarm log: one conditional UPDATE, so two
+        deliveries racing on it cannot both be first.
+        """
+        row = _PROCESSED.c
+        result = self.session.execute(
+            update(_PROCESSED)
+            .where(
+                row.clinic == clinic,
+                row.msg_id == msg_id,
+                ~row.result.endswith(REUSED_SUFFIX),
+            )
+            .values(result=row.result + REUSED_SUFFIX)
+        )
+        forget_row(self.session, ProcessedMessageRow, (clinic, msg_id))
+        return bool(getattr(result, "rowcount", 0) == 1)
+
     def last_received(self, clinic: str) -> datetime | None:
         """When the clinic's latest message was received (for status), or None."""
         value = self.session.exec(
@@ -83,6 +106,7 @@ class ProcessedMessageRepository(Repository):
 
 _OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
 _SENT: Table = SentMessageRow.__table__  # type: ignore[attr-defined]
+_PROCESSED = ProcessedMessageRow.__table__  # type: ignore[attr-defined]
 _INSERT_OUTBOX = insert(_OUTBOX)
 _INSERT_SENT = insert(_SENT)
 _MARK_OUTBOX_SENT = (
@@ -117,6 +141,10 @@ def _outbox(row: OutboxRow) -> OutboxMessage:
         created_at=row.created_at,
         next_attempt_at=row.next_attempt_at,
         properties=dict(row.properties),
+        msg_id=row.msg_id,
+        message_id=row.message_id,
+        correlation_id=row.correlation_id,
+        reply_to=row.reply_to,
         attempts=row.attempts,
         sent_at=row.sent_at,
         state=OutboxState(row.state),
@@ -137,13 +165,25 @@ class OutboxRepository(Repository):
         now: datetime,
         properties: dict[str, Any] | None = None,
         id: str | None = None,
+        msg_id: str = "",
+        message_id: str = "",
+        correlation_id: str = "",
+        reply_to: str = "",
     ) -> OutboxMessage:
-        """Queue a message for sending; due at once."""
+        """Queue a message for sending; due at once.
+
+        ``properties`` are the AMQP application properties as sent; ``message_id`` the
+        AMQP message-id every attempt uses (a new UUID when not given).
+        """
         values: dict[str, Any] = {
             "id": id or str(uuid.uuid4()),
             "clinic": clinic,
             "queue": queue,
             "subject": subject,
+            "msg_id": msg_id,
+            "message_id": message_id or str(uuid.uuid4()),
+            "correlation_id": correlation_id,
+            "reply_to": reply_to,
             "properties": dict(properties or {}),
             "body": body,
             "created_at": now,
@@ -164,6 +204,10 @@ class OutboxRepository(Repository):
             created_at=now,
             next_attempt_at=now,
             properties=dict(values["properties"]),
+            msg_id=msg_id,
+            message_id=values["message_id"],
+            correlation_id=correlation_id,
+            reply_to=reply_to,
         )
 
     def get(self, id: str) -> OutboxMessage | None:

@@ -59,6 +59,13 @@ class OutboxMessage:
     created_at: datetime
     next_attempt_at: datetime
     properties: dict[str, Any] = field(default_factory=dict)
+    """The AMQP application properties exactly as they are sent (nothing of ours)."""
+    msg_id: str = ""
+    """MsgHead/MsgInfo/MsgId (or the AppRec's id) of the payload."""
+    message_id: str = ""
+    """The AMQP message-id, fixed when written: a resend keeps it (HITS 1216 §2.2.5)."""
+    correlation_id: str = ""
+    reply_to: str = ""
     attempts: int = 0
     sent_at: datetime | None = None
     state: OutboxState = OutboxState.PENDING

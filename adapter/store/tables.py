@@ -180,6 +180,7 @@ class AppointmentRow(SQLModel, table=True):
     msg_id: str | None = None
     conversation_id: str | None = None
     counterpart_her_id: str | None = None
+    our_her_id: str | None = None
     decision_deadline: datetime | None = _utc(nullable=True)
     reject_code: str | None = None
     created_at: datetime = _utc()
@@ -217,6 +218,7 @@ class WishRow(SQLModel, table=True):
     msg_id: str | None = None
     conversation_id: str | None = None
     counterpart_her_id: str | None = None
+    our_her_id: str | None = None
     answer: str | None = None
     answered_at: datetime | None = _utc(nullable=True)
     assigned_appointment_id: str | None = None
@@ -277,6 +279,10 @@ class OutboxRow(SQLModel, table=True):
     clinic: str = Field(index=True)
     queue: str
     subject: str
+    msg_id: str = ""
+    message_id: str = ""
+    correlation_id: str = ""
+    reply_to: str = ""
     properties: dict[str, Any] = _json()
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = _utc()

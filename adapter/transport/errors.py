@@ -32,6 +32,7 @@ __all__ = [
     "NOT_WELL_FORMED_XML",
     "REVOKED_CERTIFICATE",
     "UNSUPPORTED_MESSAGE",
+    "bad_fields",
     "check_properties",
     "error_report",
     "invalid_fields",
@@ -95,6 +96,7 @@ def error_report(
     *,
     condition_data: str | None = None,
     to: str | None = None,
+    reply_to: str | None = None,
 ) -> TransportMessage:
     """A fresh error-queue report about ``original`` (HITS 1216 §2.2.6).
 
@@ -104,7 +106,8 @@ def error_report(
     applicationTimeStamp and receiverTimeStamp = ``now`` (UTC), cpaId when the original
     carried one, originalMessageId, errorCondition, errorDescription, and
     errorConditionData only when given. ``to`` is the sender's error queue (from the
-    routing), when known. Raises ValueError for an unknown condition.
+    routing), when known; ``reply_to`` our own error queue (HITS 1216 §2.1.2 marks
+    replyTo R on every message). Raises ValueError for an unknown condition.
     """
     if condition not in CONDITIONS:
         raise ValueError(f"unknown error condition: {condition!r}")
@@ -114,8 +117,8 @@ def error_report(
     if sender:
         props["toHerId"] = sender
     props["applicationTimeStamp"] = stamp
-    cpa = original.prop("cpaId")
-    if cpa is not None:
+    cpa = (original.prop("cpaId") or "").strip()
+    if cpa:
         props["cpaId"] = cpa
     props["originalMessageId"] = original.message_id
     props["receiverTimeStamp"] = stamp
@@ -127,8 +130,10 @@ def error_report(
         body=b"",
         message_id=str(uuid.uuid4()),
         subject=original.subject,
-        content_type=original.content_type,
-        reply_to=None,
+        content_type=original.content_type
+        if (original.content_type or "").strip().lower() in KNOWN_CONTENT_TYPES
+        else CONTENT_TYPE_XML,
+        reply_to=reply_to,
         correlation_id=original.message_id or None,
         expires_at=None,
         to=to,
@@ -152,31 +157,53 @@ def _parse_timestamp(value: str) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def check_properties(message: TransportMessage, now: datetime) -> list[tuple[str, str]]:
-    """What is wrong with a received message's AMQP properties, as (condition, description).
+def bad_fields(message: TransportMessage) -> list[str]:
+    """The AMQP fields of a received message that HITS 1216 §2.1.2 requires and that are
+    missing or wrong, by their 1216 names (empty: all fine).
 
-    Checks message-id present, toHerId and fromHerId present and numeric,
-    applicationTimeStamp ISO 8601 with a time zone, and a known content type (HITS 1216
-    §2.1.2). Every fault here is ``transport:invalid-field-value``; an empty list means
-    the properties are fine. ``now`` is the receive time (kept for checks against it).
+    R fields: messageId and correlationId (UUIDs), subject, replyTo, contentType (one of
+    §2.1.2's values, or plain XML), fromHerId and toHerId (digits), applicationTimeStamp
+    (ISO 8601 with a zone). cpaId is optional, but present means a CPA: an empty one is
+    wrong ("Dersom det ikke foreligger en CPA-avtale skal ikke feltet tas med"). ``to``
+    is not checked: the broker has routed the message already.
     """
-    del now  # no check depends on it yet; kept so callers need not change
-    problems: list[tuple[str, str]] = []
-
-    def bad(field: str) -> None:
-        problems.append(
-            (INVALID_FIELD_VALUE, DEFAULT_DESCRIPTIONS[INVALID_FIELD_VALUE].format(field=field))
-        )
-
-    if not (message.message_id or "").strip():
-        bad("messageId")
-    for name in ("toHerId", "fromHerId"):
-        value = (message.prop(name) or "").strip()
-        if not value.isascii() or not value.isdigit():
-            bad(name)
+    bad: list[str] = []
+    if not _is_uuid(message.message_id):
+        bad.append("messageId")
+    if not (message.subject or "").strip():
+        bad.append("subject")
+    if not (message.reply_to or "").strip():
+        bad.append("replyTo")
+    if not _is_uuid(message.correlation_id):
+        bad.append("correlationId")
+    if (message.content_type or "").strip().lower() not in KNOWN_CONTENT_TYPES:
+        bad.append("contentType")
+    cpa = message.prop("cpaId")
+    if cpa is not None and not cpa.strip():
+        bad.append("cpaId")
     stamp = message.prop("applicationTimeStamp")
     if stamp is None or _parse_timestamp(stamp) is None:
-        bad("applicationTimeStamp")
-    if (message.content_type or "").strip().lower() not in KNOWN_CONTENT_TYPES:
-        bad("contentType")
-    return problems
+        bad.append("applicationTimeStamp")
+    for name in ("fromHerId", "toHerId"):
+        value = (message.prop(name) or "").strip()
+        if not value.isascii() or not value.isdigit():
+            bad.append(name)
+    return bad
+
+
+def _is_uuid(value: str | None) -> bool:
+    try:
+        uuid.UUID((value or "").strip())
+    except ValueError:
+        return False
+    return True
+
+
+def check_properties(message: TransportMessage, now: datetime) -> list[tuple[str, str]]:
+    """:func:`bad_fields` as (condition, description) pairs, all
+    ``transport:invalid-field-value``. ``now`` is the receive time (kept for callers)."""
+    del now
+    return [
+        (INVALID_FIELD_VALUE, DEFAULT_DESCRIPTIONS[INVALID_FIELD_VALUE].format(field=field))
+        for field in bad_fields(message)
+    ]

@@ -108,7 +108,7 @@ def test_the_database_itself_refuses_two_live_appointments(seeded: Store) -> Non
         " patient_given_name, patient_middle_name, patient_family_name, requester_ident,"
         " requester_ident_type, requester_given_name, requester_middle_name,"
         " requester_family_name, requester_relation, subject, text,"
-        " accepts_other_practitioner, msg_id, conversation_id, counterpart_her_id,"
+        " accepts_other_practitioner, msg_id, conversation_id, counterpart_her_id, our_her_id,"
         " decision_deadline, reject_code, created_at, updated_at"
         " FROM appointments WHERE id = 'first'"
     )

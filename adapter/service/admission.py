@@ -1,0 +1,281 @@
+"""Admission: from a queue delivery to a typed request, or a typed refusal.
+
+Every check that needs no unit of work runs here, in the order HITS 1216 §2.2.1
+(steps 3-6) and the §2.2.3 table give them: the AMQP properties (§2.1.2), the
+communication process (CPA / Adresseregister), CMS, the payload's header, replyTo,
+sender and receiver. What passes is :class:`Admitted`; what fails is one of the
+refusal types below, which :class:`~adapter.service.pipeline.Pipeline` answers in one
+place. Nothing here writes anything.
+
+Sync or async is decided by what the message is: HB, HLT, HBT and KT are synchronous
+(HITS 1217 §3.4.2, §3.4.4, §3.10, §3.11), every other function, notice and AppRec is
+asynchronous. The queue it came on must be of the same kind; replyTo says only where
+the answer goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from adapter.domain.codes import AppRecError, Foresporsel, MsgType
+from adapter.messages import commands as cmd
+from adapter.messages.envelope import Envelope
+from adapter.messages.errors import MessageRejected
+from adapter.messages.inbound import parse_message
+from adapter.service.context import ClinicContext
+from adapter.service.outgoing import as_uuid
+from adapter.service.routing import Router
+from adapter.transport import errors as terr
+from adapter.transport.base import Delivery, TransportFault, TransportMessage
+
+#: Functions answered in real time (no AppRec).
+SYNC_FUNCTIONS = cmd.SYNCHRONOUS
+
+Unprotect = Callable[[TransportMessage], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A message that passed admission: parsed, addressed to a clinic we serve.
+
+    ``reply_queue`` is the request's (checked) replyTo; ``correlation_id`` what our
+    answers carry: the request's for a sync call, the MsgHead conversation id for an
+    async message (HITS 1216 §2.1.2).
+    """
+
+    inbound: cmd.Inbound
+    ctx: ClinicContext
+    body: bytes
+    sync: bool
+    reply_queue: str
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A transport-level fault for the sender's error queue (HITS 1216 §2.2.3, §2.2.6)."""
+
+    condition: str
+    description: str
+    condition_data: str | None = None
+    sender_her_id: str = ""  # from the payload, when the AMQP fromHerId is unusable
+
+
+@dataclass(frozen=True, slots=True)
+class NegativeAppRec:
+    """An async message the clinic's system cannot take: AppRec status 2 with an 8221 code."""
+
+    envelope: Envelope
+    ctx: ClinicContext | None
+    code: AppRecError
+    reason: str
+    queue: str
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRefusal:
+    """A sync request that cannot be answered: a 26 refusal (sync calls get no AppRec)."""
+
+    envelope: Envelope
+    ctx: ClinicContext | None
+    query: Foresporsel
+    queue: str
+    correlation_id: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """Nothing to answer (a sync request whose TTL has passed): logged only."""
+
+    event: str
+
+
+Refusal = Report | NegativeAppRec | SyncRefusal | Dropped
+
+
+class Admission:
+    """Checks one delivery and says what it is (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        contexts: Mapping[str, ClinicContext],
+        router: Router,
+        unprotect: Unprotect | None = None,
+        check_process: Callable[[TransportMessage], None] | None = None,
+    ) -> None:
+        self.contexts = contexts  # by every HER-id that addresses a clinic
+        self.router = router
+        self.unprotect = unprotect
+        self.check_process = check_process
+        self.sync_queues = frozenset(router.sync_queue(her) for her in contexts)
+
+    def admit(self, delivery: Delivery, now: datetime) -> Admitted | Refusal:
+        """The typed request in ``delivery``, or why it is refused."""
+        msg = delivery.message
+        on_sync_queue = delivery.queue in self.sync_queues
+        if on_sync_queue and msg.expires_at is not None and now >= msg.expires_at:
+            return Dropped("sync.expired")
+        bad = terr.bad_fields(msg)
+        if bad:
+            return _invalid(bad)
+        try:
+            if self.check_process is not None:
+                self.check_process(msg)
+        except TransportFault as fault:
+            return Report(fault.condition, fault.description)
+        from_her = (msg.prop("fromHerId") or "").strip()
+        if msg.reply_to not in self.router.reply_queues(from_her):
+            return Report(
+                terr.INVALID_FIELD_VALUE,
+                f"replyTo {msg.reply_to!r} is not a queue of HER-id {from_her} "
+                "in the Adresseregister.",
+                terr.invalid_fields(["replyTo"]),
+            )
+        body = msg.body
+        try:
+            if self.unprotect is not None:
+                body = self.unprotect(msg)
+        except TransportFault as fault:
+            return Report(fault.condition, fault.description)
+        try:
+            inbound = parse_message(body)
+        except MessageRejected as rejected:
+            return self._rejected(msg, rejected, on_sync_queue)
+        except ValueError:
+            return Report(terr.NOT_WELL_FORMED_XML, "XML cannot be interpreted.")
+        env = inbound.envelope
+        if from_her not in env.sender.her_ids:
+            return _spoofed()
+        if msg.subject != _subject_of(inbound):
+            return Report(
+                terr.INVALID_FIELD_VALUE,
+                f"subject {msg.subject!r} does not name the payload's MsgInfo/Type.",
+                terr.invalid_fields(["subject"]),
+            )
+        sync = inbound.is_synchronous
+        if sync != on_sync_queue:
+            return _wrong_queue(sync, delivery.queue)
+        correlation = _correlation(msg, env, sync)
+        ctx = self._context(env)
+        to_her = (msg.prop("toHerId") or "").strip()
+        if ctx is None or to_her not in env.receiver.her_ids:
+            return self._misaddressed(msg, inbound, ctx, sync, correlation)
+        return Admitted(
+            inbound=inbound,
+            ctx=ctx,
+            body=body,
+            sync=sync,
+            reply_queue=str(msg.reply_to),
+            correlation_id=correlation,
+        )
+
+    # -- refusals ------------------------------------------------------------------------
+
+    def _rejected(
+        self, msg: TransportMessage, rejected: MessageRejected, on_sync_queue: bool
+    ) -> Refusal:
+        """A payload that is not valid: error queue without a readable header (T01),
+        else a 26 refusal (sync) or a negative AppRec with its 8221 code (async)."""
+        env = rejected.envelope
+        if env is None or rejected.code is AppRecError.T01:
+            if rejected.code is AppRecError.T01:
+                return Report(terr.NOT_WELL_FORMED_XML, rejected.reason)
+            return Report(terr.INVALID_FIELD_VALUE, rejected.reason)
+        from_her = (msg.prop("fromHerId") or "").strip()
+        if from_her not in env.sender.her_ids:
+            return _spoofed()
+        sync = rejected.function in SYNC_FUNCTIONS if rejected.function else on_sync_queue
+        if sync != on_sync_queue:
+            return _wrong_queue(sync, "")
+        ctx = self._context(env)
+        correlation = _correlation(msg, env, sync)
+        if sync:
+            query = rejected.function or Foresporsel.HLT
+            return SyncRefusal(env, ctx, query, str(msg.reply_to), correlation, msg.expires_at)
+        return NegativeAppRec(
+            env, ctx, rejected.code, rejected.reason, str(msg.reply_to), correlation
+        )
+
+    def _misaddressed(
+        self,
+        msg: TransportMessage,
+        inbound: cmd.Inbound,
+        ctx: ClinicContext | None,
+        sync: bool,
+        correlation: str,
+    ) -> Refusal:
+        """Unknown receiver (E21) or AMQP toHerId ≠ MsgHead receiver (E10), HITS 1216
+        §2.2.3; sync requests get a 26 refusal instead."""
+        env = inbound.envelope
+        own = ctx or own_context(self.contexts, msg)
+        if ctx is None:
+            # Answer as the party whose queue it came in on, not the unknown receiver.
+            if own is not None:
+                env = replace(env, receiver=own.party())
+            code, reason = AppRecError.E21, "Mottaker finnes ikke"
+        else:
+            code, reason = AppRecError.E10, "Mottaker i AMQP og MsgHead er ulike"
+        if sync:
+            query = inbound.function or Foresporsel.HLT
+            return SyncRefusal(env, own, query, str(msg.reply_to), correlation, msg.expires_at)
+        return NegativeAppRec(env, own, code, reason, str(msg.reply_to), correlation)
+
+    def _context(self, env: Envelope) -> ClinicContext | None:
+        for her_id in env.receiver.her_ids:
+            ctx = self.contexts.get(her_id)
+            if ctx is not None:
+                return ctx
+        return None
+
+
+def own_context(
+    contexts: Mapping[str, ClinicContext], msg: TransportMessage
+) -> ClinicContext | None:
+    """The clinic whose HER-id the AMQP toHerId names, if any."""
+    return contexts.get((msg.prop("toHerId") or "").strip())
+
+
+def _invalid(fields: list[str]) -> Report:
+    names = ", ".join(f"'{f}'" for f in fields)
+    return Report(
+        terr.INVALID_FIELD_VALUE,
+        f"Missing or invalid value in field: {names}.",
+        terr.invalid_fields(fields),
+    )
+
+
+def _spoofed() -> Report:
+    return Report(
+        terr.ABUSE_SPOOFING_ATTACK,
+        "Possible spoofing attack detected: fromHerId does not match the MsgHead sender.",
+    )
+
+
+def _wrong_queue(sync: bool, queue: str) -> Report:
+    kind, other = ("synchronous", "async") if sync else ("asynchronous", "sync")
+    where = f" {queue}" if queue else ""
+    return Report(
+        terr.UNSUPPORTED_MESSAGE,
+        f"An {kind} function is not served on the {other} queue{where}.",
+    )
+
+
+def _subject_of(inbound: cmd.Inbound) -> str:
+    """What the AMQP subject must say: MsgInfo/Type, or APPREC for an AppRec (8279)."""
+    if isinstance(inbound.command, cmd.AppRecReceived):
+        return MsgType.APPREC.value
+    return inbound.envelope.msg_type.value
+
+
+def _correlation(msg: TransportMessage, env: Envelope, sync: bool) -> str:
+    """The correlationId of our answers (HITS 1216 §2.1.2): a sync reply echoes the
+    request's; async messages carry the MsgHead conversation id."""
+    if sync:
+        return str(msg.correlation_id)
+    return as_uuid(env.ref_to_conversation or env.msg_id)
+

@@ -1,0 +1,90 @@
+"""Schema upgrades of a database written by an earlier release, one step per version.
+
+``create_schema`` creates what is missing and then calls :func:`upgrade` when the
+recorded version is older than the code's, inside the same transaction, so a failed
+step leaves the database as it was. Each step is written for SQLite and PostgreSQL
+alike (``ALTER TABLE ... ADD COLUMN`` with a default, then data moves in Python).
+The migration issue replaces this with Alembic, starting from the latest version here.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+#: Keys version 1 kept inside the outbox's ``properties`` JSON (never sent).
+_V1_BOOKKEEPING = ("_msg_id", "_clinic", "_correlation_id")
+
+
+def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
+    """``ALTER TABLE table ADD COLUMN column ddl`` unless the column is there already."""
+    present = {c["name"] for c in inspect(conn).get_columns(table)}
+    if column not in present:
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}")
+
+
+_UPDATE_OUTBOX = text(
+    "UPDATE outbox SET msg_id = :msg_id, correlation_id = :correlation_id,"
+    " message_id = :message_id, properties = :properties WHERE id = :o_id"
+)
+_UPDATE_OUTBOX_PG = text(
+    "UPDATE outbox SET msg_id = :msg_id, correlation_id = :correlation_id,"
+    " message_id = :message_id, properties = CAST(:properties AS JSON) WHERE id = :o_id"
+)
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    """Outbox bookkeeping in columns; the HER-id a conversation was addressed to.
+
+    * ``outbox``: ``msg_id``, ``message_id`` (the AMQP message-id, fixed when the row
+      is written so that a resend keeps it, HITS 1216 §2.2.5), ``correlation_id`` and
+      ``reply_to``; the ``_``-prefixed keys move out of ``properties``. Entries not
+      yet sent get a message-id now.
+    * ``appointments`` and ``wishes``: ``our_her_id``, the HER-id Helsenorge's request
+      was addressed to (later answers come from it, as the AppRec did).
+    """
+    for column in ("msg_id", "message_id", "correlation_id", "reply_to"):
+        _add_column(conn, "outbox", column, "VARCHAR NOT NULL DEFAULT ''")
+    for table in ("appointments", "wishes"):
+        _add_column(conn, table, "our_her_id", "VARCHAR")
+    statement = _UPDATE_OUTBOX_PG if conn.dialect.name == "postgresql" else _UPDATE_OUTBOX
+    rows = conn.execute(text("SELECT id, properties, state FROM outbox")).all()
+    for row_id, raw, state in rows:
+        props: dict[str, Any] = dict(_json(raw))
+        values = {
+            "o_id": row_id,
+            "msg_id": str(props.get("_msg_id", "")),
+            "correlation_id": str(props.get("_correlation_id", "")),
+            "message_id": str(uuid.uuid4()) if state == "pending" else "",
+            "properties": json.dumps(
+                {k: v for k, v in props.items() if k not in _V1_BOOKKEEPING and _kept(k, v)}
+            ),
+        }
+        conn.execute(statement, values)
+
+
+def _kept(key: str, value: object) -> bool:
+    """Version 1 sent an empty cpaId; HITS 1216 §2.1.2 says to leave it out."""
+    return key != "cpaId" or bool(str(value).strip())
+
+
+def _json(raw: object) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    loaded = json.loads(str(raw)) if raw else {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+#: Step from version N to N + 1, by N.
+STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+
+
+def upgrade(conn: Connection, found: int) -> None:
+    """Run every step from version ``found`` up to the code's version."""
+    for version in sorted(v for v in STEPS if v >= found):
+        STEPS[version](conn)
