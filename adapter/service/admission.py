@@ -15,6 +15,7 @@ the answer goes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -150,7 +151,7 @@ class Admission:
             return Report(terr.NOT_WELL_FORMED_XML, "XML cannot be interpreted.")
         env = inbound.envelope
         if from_her not in env.sender.her_ids:
-            return _spoofed()
+            return _spoofed(from_her, env)
         if msg.subject != _subject_of(inbound):
             return Report(
                 terr.INVALID_FIELD_VALUE,
@@ -188,7 +189,7 @@ class Admission:
             return Report(terr.INVALID_FIELD_VALUE, rejected.reason)
         from_her = (msg.prop("fromHerId") or "").strip()
         if from_her not in env.sender.her_ids:
-            return _spoofed()
+            return _spoofed(from_her, env)
         sync = rejected.function in SYNC_FUNCTIONS if rejected.function else on_sync_queue
         if sync != on_sync_queue:
             return _wrong_queue(sync, "")
@@ -249,10 +250,13 @@ def _invalid(fields: list[str]) -> Report:
     )
 
 
-def _spoofed() -> Report:
+def _spoofed(amqp_her_id: str, env: Envelope) -> Report:
+    """abuse:spoofing-attack with both HER-ids as errorConditionData (HITS 1216 §2.2.6)."""
+    data = {"amqp": [amqp_her_id], "application": sorted(env.sender.her_ids)}
     return Report(
         terr.ABUSE_SPOOFING_ATTACK,
         "Possible spoofing attack detected: fromHerId does not match the MsgHead sender.",
+        json.dumps(data),
     )
 
 
