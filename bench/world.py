@@ -25,7 +25,8 @@ from adapter.logs import configure
 from adapter.messages import build_requests as rq
 from adapter.messages.build_envelope import Built
 from adapter.store.uow import Store
-from adapter.transport.base import CONTENT_TYPE_XML, TransportMessage
+from adapter.testing import helsenorge_message
+from adapter.transport.base import TransportMessage
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO / "config"
@@ -37,7 +38,6 @@ WINDOW_FROM = date(2027, 1, 4)
 WINDOW_TO = date(2027, 1, 31)
 
 HELSENORGE_HER = rq.HELSENORGE.leaf_her_id
-SYNC_TTL = timedelta(seconds=15)
 
 
 def quiet_logs() -> None:
@@ -209,37 +209,18 @@ def make_world(
 
 
 def sync_message(built: Built, clinic_her: str, now: datetime) -> TransportMessage:
-    """A synchronous request as the broker delivers it (reply-to, correlation-id, TTL)."""
-    return TransportMessage(
-        body=built.body,
-        message_id=str(uuid.uuid4()),
-        subject=MsgType.TIMERESERVASJON.value,
-        content_type=CONTENT_TYPE_XML,
-        reply_to=f"{HELSENORGE_HER}_syncreply",
-        correlation_id=str(uuid.uuid4()),
-        expires_at=now + SYNC_TTL,
-        application_properties={
-            "fromHerId": HELSENORGE_HER,
-            "toHerId": clinic_her,
-            "applicationTimeStamp": now.isoformat(),
-            "cpaId": "",
-        },
+    """A synchronous request as the broker delivers it (every R field of HITS 1216
+    §2.1.2: reply-to Helsenorge's sync-reply queue, a correlation-id, the TTL)."""
+    return helsenorge_message(
+        built.body, MsgType.TIMERESERVASJON.value, queue=f"{clinic_her}_sync", now=now
     )
 
 
 def async_message(built: Built, clinic_her: str, now: datetime) -> TransportMessage:
-    """An asynchronous request as the broker delivers it."""
-    return TransportMessage(
-        body=built.body,
-        message_id=str(uuid.uuid4()),
-        subject=MsgType.TIMERESERVASJON.value,
-        content_type=CONTENT_TYPE_XML,
-        application_properties={
-            "fromHerId": HELSENORGE_HER,
-            "toHerId": clinic_her,
-            "applicationTimeStamp": now.isoformat(),
-            "cpaId": "",
-        },
+    """An asynchronous request as the broker delivers it (every R field of HITS 1216
+    §2.1.2: reply-to Helsenorge's async queue, a correlation-id)."""
+    return helsenorge_message(
+        built.body, MsgType.TIMERESERVASJON.value, queue=f"{clinic_her}_async", now=now
     )
 
 

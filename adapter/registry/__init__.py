@@ -36,7 +36,6 @@ from adapter.registry.routing import (
     check_process,
     error_queue_for,
     process_for,
-    reply_queue_for,
     sync_queue_for,
     syncreply_queue_for,
 )
@@ -70,7 +69,6 @@ __all__ = [
     "newest_valid",
     "process_for",
     "queue_for",
-    "reply_queue_for",
     "routing_problems",
     "sync_queue_for",
     "syncreply_queue_for",

@@ -21,7 +21,7 @@ from typing import Final
 
 from adapter.domain.codes import MsgType
 from adapter.registry.party import ROLE_CITIZEN, ROLE_PROFESSIONAL
-from adapter.registry.registry import NoRoute, PartyLookup, queue_for
+from adapter.registry.registry import PartyLookup, queue_for
 
 __all__ = [
     "PROCESS_FOR",
@@ -31,7 +31,6 @@ __all__ = [
     "check_process",
     "error_queue_for",
     "process_for",
-    "reply_queue_for",
     "sync_queue_for",
     "syncreply_queue_for",
 ]
@@ -111,18 +110,3 @@ def syncreply_queue_for(registry: PartyLookup, her_id: str) -> str:
     """The party's sync-reply queue: where answers to its own sync requests arrive."""
     return queue_for(registry, her_id, "syncreply")
 
-
-def reply_queue_for(
-    registry: PartyLookup, sender_her_id: str, *, sync: bool, reply_to: str | None
-) -> str:
-    """Where an answer to a request from ``sender_her_id`` goes.
-
-    Sync: the request's reply-to, as given (raises :class:`NoRoute` when it has
-    none: the request gets ``transport:invalid-field-value``). Async (replies and
-    AppRecs): the sender's registered async queue.
-    """
-    if sync:
-        if not reply_to or not reply_to.strip():
-            raise NoRoute(sender_her_id, "syncreply", "the sync request has no reply-to")
-        return reply_to.strip()
-    return async_queue_for(registry, sender_her_id)

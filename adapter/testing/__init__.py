@@ -5,6 +5,10 @@
 - :func:`make_test_pki`: a throw-away CA with signing and encryption certificates per
   party, for CMS tests (no key material is ever committed);
 - :func:`capture_logs`: the adapter's log events as dicts, to assert on them;
+- :func:`helsenorge_message` / :func:`helsenorge_properties`: a message as a conformant
+  Helsenorge sends it (every field HITS 1216 §2.1.2 marks R, no cpaId), and
+  :func:`with_properties` to break exactly one; :func:`required_field_problems` checks
+  any message (yours, the adapter's) for those fields;
 - ``adapter.testing.postgres``: a throwaway PostgreSQL server on 127.0.0.1
   (``throwaway_postgres()``), for repository tests against the real database;
 - :class:`~adapter.simulator.HelsenorgeSimulator` (in ``adapter.simulator``): plays
@@ -17,6 +21,13 @@ from __future__ import annotations
 from structlog.testing import capture_logs
 
 from adapter.testing.fakes import MemoryDelivery, MemoryTransport, MovableClock
+from adapter.testing.helsenorge import (
+    HELSENORGE_HER_ID,
+    helsenorge_message,
+    helsenorge_properties,
+    required_field_problems,
+    with_properties,
+)
 from adapter.testing.pki import (
     DEFAULT_PARTIES,
     KeyPurpose,
@@ -30,6 +41,7 @@ from adapter.testing.pki import (
 
 __all__ = [
     "DEFAULT_PARTIES",
+    "HELSENORGE_HER_ID",
     "KeyPurpose",
     "MemoryDelivery",
     "MemoryTransport",
@@ -39,6 +51,10 @@ __all__ = [
     "TestPki",
     "capture_logs",
     "envelope_for_tests",
+    "helsenorge_message",
+    "helsenorge_properties",
     "key_usage_for",
     "make_test_pki",
+    "required_field_problems",
+    "with_properties",
 ]

@@ -11,7 +11,7 @@ What it does (HITS 1216 §2.1.2, §2.1.3):
 - outgoing messages are persistent (``durable``) and carry message-id (a UUID, not the
   MsgHead MsgId), to, subject, reply-to, correlation-id, content-type, a TTL when the
   message has ``expires_at``, the application properties given (fromHerId, toHerId,
-  applicationTimeStamp, cpaId, ...) plus ``X-SystemIdentifier`` (our name and version).
+  applicationTimeStamp, cpaId, X-SystemIdentifier, ...) as the service set them.
   The payload travels as one AMQP ``data`` section (bytes as is); a report for the
   error queue has no application data at all;
 - received messages stay unsettled until :meth:`AmqpDelivery.accept` (after the
@@ -131,16 +131,13 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def to_proton(
-    queue: str,
-    message: TransportMessage,
-    *,
-    now: datetime,
-    system_identifier: str = SYSTEM_IDENTIFIER,
-) -> Message:
-    """The proton message for ``message`` sent to ``queue`` (durable, HITS 1216 properties)."""
+def to_proton(queue: str, message: TransportMessage, *, now: datetime) -> Message:
+    """The proton message for ``message`` sent to ``queue`` (durable, HITS 1216 properties).
+
+    The application properties go as given: the service's ``Sender`` has set every one
+    (``X-SystemIdentifier`` included) for what the adapter sends.
+    """
     props: dict[str, str] = {str(k): str(v) for k, v in message.application_properties.items()}
-    props.setdefault("X-SystemIdentifier", system_identifier)
     msg = Message(
         id=message.message_id,
         address=message.to or queue,
@@ -281,7 +278,6 @@ class AmqpTransport:
         heartbeat: float | None = 10.0,
         max_delivery_attempts: int = 10,
         reply_queue: str | None = None,
-        system_identifier: str = SYSTEM_IDENTIFIER,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         if max_delivery_attempts < 1:
@@ -298,7 +294,6 @@ class AmqpTransport:
         self.heartbeat = heartbeat
         self.max_delivery_attempts = max_delivery_attempts
         self.reply_queue = reply_queue
-        self.system_identifier = system_identifier
         self._clock = clock or (lambda: datetime.now(UTC))
         self._conn: BlockingConnection | None = None
         self._generation = 0
@@ -488,9 +483,7 @@ class AmqpTransport:
                 raise TransportError(
                     f"could not send message {message.message_id} to {queue}: {exc}"
                 ) from exc
-            msg = to_proton(
-                queue, message, now=self._clock(), system_identifier=self.system_identifier
-            )
+            msg = to_proton(queue, message, now=self._clock())
             try:
                 self._sender(conn, queue).send(msg, timeout=max(0.5, deadline - time.monotonic()))
             except ProtonException as exc:

@@ -100,7 +100,8 @@ def error_report(
 ) -> TransportMessage:
     """A fresh error-queue report about ``original`` (HITS 1216 §2.2.6).
 
-    Empty body; a new message-id; correlation-id = the original's message-id; the
+    Empty body; a new message-id; correlation-id = the original's message-id (when it is
+    a UUID, else its correlation-id or a new UUID); the
     original's subject (the message function it is about); application properties
     fromHerId = ``our_her_id``, toHerId = the original's fromHerId (when it had one),
     applicationTimeStamp and receiverTimeStamp = ``now`` (UTC), cpaId when the original
@@ -134,11 +135,20 @@ def error_report(
         if (original.content_type or "").strip().lower() in KNOWN_CONTENT_TYPES
         else CONTENT_TYPE_XML,
         reply_to=reply_to,
-        correlation_id=original.message_id or None,
+        correlation_id=_correlation(original),
         expires_at=None,
         to=to,
         application_properties=props,
     )
+
+
+def _correlation(original: TransportMessage) -> str:
+    """The report's correlationId (a UUID, HITS 1216 §2.1.2): the original's messageId,
+    or its correlationId when the messageId is not a UUID, or a new one."""
+    for candidate in (original.message_id, original.correlation_id):
+        if _is_uuid(candidate):
+            return str(candidate).strip()
+    return str(uuid.uuid4())
 
 
 def invalid_fields(fields: Iterable[str]) -> str:

@@ -12,6 +12,7 @@ from adapter.domain.codes import AppRecStatus, Foresporsel, MsgType, Svar
 from adapter.messages import build_requests as rq
 from adapter.simulator import NoReply, Received
 from adapter.store.records import DeliveryState
+from adapter.testing import required_field_problems
 from adapter.transport.base import CONTENT_TYPE_CMS
 from tests.amqp.conftest import (
     CLINIC_HER,
@@ -34,6 +35,10 @@ def assert_sent_by_adapter(got: Received, subject: MsgType) -> None:
     assert not message.body.lstrip().startswith(b"<")
     assert message.subject == subject.value
     assert message.to == got.queue  # the queue's full id, as the Adresseregister names it
+    assert required_field_problems(message) == []
+    # replyTo: our own queue of the kind (practitioners use the clinic's).
+    kind = "sync" if got.queue == f"{HELSENORGE_HER}_syncreply" else "async"
+    assert message.reply_to == f"{CLINIC_HER}_{kind}"
     assert got.summary is not None
     # The sender: the clinic or the practitioner under it, as in the MsgHead.
     assert message.prop("fromHerId") in {CLINIC_HER, "8142520"}
@@ -111,6 +116,9 @@ def test_reservation_gets_apprec_then_05_and_cancellation_gets_08(clinic: AmqpCl
     assert answer.code == "05"
     assert_sent_by_adapter(_last(clinic, apprec.msg_id), MsgType.APPREC)
     assert_sent_by_adapter(_last(clinic, answer.msg_id), MsgType.TIMERESERVASJON)
+    # One conversation: the AppRec and the answer carry the same correlationId.
+    conversation = _last(clinic, apprec.msg_id).message.correlation_id
+    assert _last(clinic, answer.msg_id).message.correlation_id == conversation
 
     appointment_id = answer.events[0].related_to
     cancel = rq.avbestill_time(

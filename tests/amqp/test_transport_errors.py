@@ -12,8 +12,10 @@ import pytest
 
 from adapter.domain.codes import Foresporsel, MsgType
 from adapter.messages import build_requests as rq
+from adapter.messages.build_envelope import Built
 from adapter.messages.envelope import Party
 from adapter.simulator import NoReply
+from adapter.testing import required_field_problems, with_properties
 from adapter.transport import errors as terr
 from adapter.transport.base import CONTENT_TYPE_CMS, TransportMessage
 from tests.amqp.conftest import (
@@ -28,10 +30,15 @@ pytestmark = [pytest.mark.amqp, pytest.mark.timeout(120)]
 ASYNC = f"{CLINIC_HER}_async"
 
 
-def _kt(clinic: AmqpClinic) -> TransportMessage:
-    """A valid async-queue message (a KT as Helsenorge would protect it)."""
-    built = rq.kommunikasjonstest(clinic.parties(), clinic.clock())
-    return clinic.sim.message(built, MsgType.TEST.value, sync=False)
+def _ot(clinic: AmqpClinic) -> Built:
+    """An asynchronous request (a Timeønske OT) for the clinic's async queue."""
+    return rq.onske(Foresporsel.OT, clinic.parties(), clinic.clock(), subject="Time")
+
+
+def _sent(clinic: AmqpClinic, built: Built | None = None) -> TransportMessage:
+    """``built`` (default: an OT) as Helsenorge sends it to the async queue: protected,
+    with every field HITS 1216 §2.1.2 marks R."""
+    return clinic.sim.message(built or _ot(clinic), MsgType.TIMEONSKE.value, sync=False)
 
 
 def _report(clinic: AmqpClinic, sent: TransportMessage, condition: str) -> TransportMessage:
@@ -46,6 +53,8 @@ def _report(clinic: AmqpClinic, sent: TransportMessage, condition: str) -> Trans
     assert report.message_id != sent.message_id
     assert str(uuid.UUID(report.message_id)) == report.message_id
     assert report.correlation_id == sent.message_id
+    assert report.reply_to == f"{CLINIC_HER}_error"  # our own error queue
+    assert required_field_problems(report) == []
     assert report.prop("toHerId") == HELSENORGE_HER
     assert report.prop("fromHerId") == (sent.prop("toHerId") or CLINIC_HER)
     return report
@@ -57,7 +66,7 @@ def _no_apprec(clinic: AmqpClinic, msg_id: str) -> None:
 
 
 def test_garbage_payload_is_decryption_failed(clinic: AmqpClinic) -> None:
-    sent = replace(_kt(clinic), body=b"this is not CMS at all")
+    sent = replace(_sent(clinic), body=b"this is not CMS at all")
     clinic.sim.send_raw(ASYNC, sent)
     _report(clinic, sent, terr.DECRYPTION_FAILED)
 
@@ -65,19 +74,19 @@ def test_garbage_payload_is_decryption_failed(clinic: AmqpClinic) -> None:
 def test_payload_encrypted_to_another_certificate_is_decryption_failed(
     clinic: AmqpClinic,
 ) -> None:
-    built = rq.kommunikasjonstest(clinic.parties(), clinic.clock())
+    built = _ot(clinic)
     pki = clinic.pki.pki
     body = clinic.protect_as(
         built.body, pki.party("helsenorge").signing, pki.party("other").encryption.cert
     )
-    sent = replace(_kt(clinic), body=body)
+    sent = replace(_sent(clinic, built), body=body)
     clinic.sim.send_raw(ASYNC, sent)
     _report(clinic, sent, terr.DECRYPTION_FAILED)
 
 
 def test_payload_signed_by_an_unregistered_key_is_invalid_signature(clinic: AmqpClinic) -> None:
-    built = rq.kommunikasjonstest(clinic.parties(), clinic.clock())
-    sent = replace(_kt(clinic), body=clinic.protect_as(built.body, clinic.pki.intruder))
+    built = _ot(clinic)
+    sent = replace(_sent(clinic, built), body=clinic.protect_as(built.body, clinic.pki.intruder))
     clinic.sim.send_raw(ASYNC, sent)
     _report(clinic, sent, terr.INVALID_SIGNATURE)
     _no_apprec(clinic, built.msg_id)
@@ -86,25 +95,28 @@ def test_payload_signed_by_an_unregistered_key_is_invalid_signature(clinic: Amqp
 def test_payload_signed_with_an_expired_certificate_is_expired_certificate(
     clinic: AmqpClinic,
 ) -> None:
-    built = rq.kommunikasjonstest(clinic.parties(), clinic.clock())
-    sent = replace(_kt(clinic), body=clinic.protect_as(built.body, clinic.pki.expired))
+    built = _ot(clinic)
+    sent = replace(_sent(clinic, built), body=clinic.protect_as(built.body, clinic.pki.expired))
     clinic.sim.send_raw(ASYNC, sent)
     _report(clinic, sent, terr.EXPIRED_CERTIFICATE)
+    _no_apprec(clinic, built.msg_id)
 
 
 def test_payload_signed_with_a_certificate_of_the_wrong_key_usage_is_invalid_certificate(
     clinic: AmqpClinic,
 ) -> None:
-    built = rq.kommunikasjonstest(clinic.parties(), clinic.clock())
-    sent = replace(_kt(clinic), body=clinic.protect_as(built.body, clinic.pki.wrong_usage))
+    built = _ot(clinic)
+    body = clinic.protect_as(built.body, clinic.pki.wrong_usage)
+    sent = replace(_sent(clinic, built), body=body)
     clinic.sim.send_raw(ASYNC, sent)
     _report(clinic, sent, terr.INVALID_CERTIFICATE)
+    _no_apprec(clinic, built.msg_id)
 
 
 def test_valid_cms_around_broken_xml_is_not_well_formed_xml(clinic: AmqpClinic) -> None:
     broken = b'<?xml version="1.0"?><MsgHead xmlns="http://www.kith.no/xmlstds/msghead/2006-05-24"><MsgInfo>'
     sent = replace(
-        _kt(clinic), body=clinic.protect_as(broken, clinic.pki.pki.party("helsenorge").signing)
+        _sent(clinic), body=clinic.protect_as(broken, clinic.pki.pki.party("helsenorge").signing)
     )
     assert sent.content_type == CONTENT_TYPE_CMS
     clinic.sim.send_raw(ASYNC, sent)
@@ -115,16 +127,16 @@ def test_valid_cms_around_broken_xml_is_not_well_formed_xml(clinic: AmqpClinic) 
 def test_missing_application_property_is_invalid_field_value(
     clinic: AmqpClinic, missing: str
 ) -> None:
-    sent = _kt(clinic)
-    props = {k: v for k, v in sent.application_properties.items() if k != missing}
-    sent = replace(sent, application_properties=props)
+    built = _ot(clinic)
+    sent = with_properties(_sent(clinic, built), **{missing: None})
     clinic.sim.send_raw(ASYNC, sent)
     report = _report(clinic, sent, terr.INVALID_FIELD_VALUE)
     assert missing in (report.prop("errorDescription") or "")
+    _no_apprec(clinic, built.msg_id)
 
 
 def test_message_type_nobody_enabled_is_unsupported_message(clinic: AmqpClinic) -> None:
-    sent = replace(_kt(clinic), subject="DIALOG_INNBYGGER_EKONSULTASJON")
+    sent = replace(_sent(clinic), subject="DIALOG_INNBYGGER_EKONSULTASJON")
     clinic.sim.send_raw(ASYNC, sent)
     _report(clinic, sent, terr.UNSUPPORTED_MESSAGE)
 
@@ -133,8 +145,8 @@ def test_process_helsenorge_has_not_enabled_in_the_routing_is_unsupported_messag
     start_clinic: StartClinic,
 ) -> None:
     clinic = start_clinic(drop_helsenorge_process="Dialog_Innbygger_Timeonske")
-    built = rq.onske(Foresporsel.OT, clinic.parties(), clinic.clock(), subject="Time")
-    sent = clinic.sim.message(built, MsgType.TIMEONSKE.value, sync=False)
+    built = _ot(clinic)
+    sent = _sent(clinic, built)
     clinic.sim.send_raw(ASYNC, sent)
     report = _report(clinic, sent, terr.UNSUPPORTED_MESSAGE)
     assert "Dialog_Innbygger_Timeonske" in (report.prop("errorDescription") or "")
@@ -154,7 +166,7 @@ def test_amqp_sender_other_than_the_msghead_sender_is_a_spoofing_attack(
     )
     parties = replace(clinic.parties(), sender=someone)
     built = rq.onske(Foresporsel.OT, parties, clinic.clock(), subject="Time")
-    sent = clinic.sim.message(built, MsgType.TIMEONSKE.value, sync=False)
+    sent = _sent(clinic, built)
     assert sent.prop("fromHerId") == HELSENORGE_HER  # signed by Helsenorge, as it says
     clinic.sim.send_raw(ASYNC, sent)
     _report(clinic, sent, terr.ABUSE_SPOOFING_ATTACK)

@@ -123,7 +123,7 @@ def test_without_a_cut_off_cancel_until_the_start() -> None:
         (Refusal.TAKEN, Svar.TIME_IKKE_TILGJENGELIG),
         (Refusal.WRONG_PRACTITIONER, Svar.AVVIST),
         (Refusal.PRACTITIONER_OFFLINE, Svar.AVVIST),
-        (Refusal.NOT_LISTED, Svar.AVVIST),
+        (Refusal.NOT_LISTED, Svar.IKKE_TILGANG),
         (Refusal.TOO_MANY_FUTURE, Svar.AVVIST),
         (Refusal.PATIENT_BLOCKED, Svar.IKKE_TILGANG),
     ],

@@ -26,6 +26,10 @@ from adapter.domain.model import OSLO, Person, Slot
 from adapter.messages import build_requests as rq
 from adapter.messages.read_replies import EventSummary, ReplySummary
 from adapter.simulator import HelsenorgeSimulator
+from adapter.testing import required_field_problems
+from adapter.testing.helsenorge import REQUIRED_APPLICATION_PROPERTIES
+from adapter.transport.base import CONTENT_TYPE_CMS, CONTENT_TYPE_XML
+from adapter.transport.directory import properties_from_json
 from adapter.wiring import build_adapter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,11 +141,23 @@ def quick_clinic(tmp_path: Path, clinic_template: Path) -> Iterator[Clinic]:
 #: Helsenorge's queues: everything on them (live or archived) was sent by the adapter.
 HELSENORGE_QUEUES = ("8093248_async", "8093248_syncreply", "8093248_error")
 
-#: AMQP application properties every outgoing message carries (HITS 1216 §2.1.2).
-REQUIRED_PROPERTIES = ("fromHerId", "toHerId", "applicationTimeStamp", "X-SystemIdentifier")
+#: AMQP application properties every outgoing message carries (HITS 1216 §2.1.2 marks the
+#: first three R; X-SystemIdentifier is on every message we send).
+REQUIRED_PROPERTIES = (*REQUIRED_APPLICATION_PROPERTIES, "X-SystemIdentifier")
 
 #: The example clinic's HER-ids (the clinic and its practitioners).
 CLINIC_HER_IDS = frozenset({"8142519", "8142520", "8142521", "8142522"})
+
+#: The replyTo of what the adapter puts on each of Helsenorge's queues: our own queue of
+#: the kind (practitioners have no queues of their own; they use the clinic's).
+REPLY_TO = {
+    "8093248_async": "8142519_async",
+    "8093248_syncreply": "8142519_sync",
+    "8093248_error": "8142519_error",
+}
+
+#: Content types of the payloads the adapter sends (plain, or CMS when enabled).
+CONTENT_TYPES = frozenset({CONTENT_TYPE_XML, CONTENT_TYPE_CMS})
 
 
 def outgoing_files(queues: Path) -> list[Path]:
@@ -153,14 +169,38 @@ def outgoing_files(queues: Path) -> list[Path]:
     return found
 
 
+def field_problems(data: dict[str, object], queue: str) -> list[str]:
+    """What an outgoing message's ``.json`` (on ``queue``) lacks or gets wrong.
+
+    Every field HITS 1216 §2.1.2 marks R (``to`` is the folder; a ``to`` in the file
+    must name it too), cpaId absent or not empty, X-SystemIdentifier, fromHerId one of
+    ours and toHerId Helsenorge's, replyTo our own queue of the kind, and (but on error
+    reports, which copy the original's) the content type of a payload we send.
+    """
+    if data.get("to", queue) != queue:
+        return [f"to {data.get('to')!r} is not the queue {queue!r}"]
+    message = properties_from_json(data, b"", queue)
+    problems = required_field_problems(message)
+    problems += [f"{k} missing" for k in REQUIRED_PROPERTIES if not (message.prop(k) or "").strip()]
+    if message.prop("fromHerId") not in CLINIC_HER_IDS:
+        problems.append(f"fromHerId {message.prop('fromHerId')!r} is not ours")
+    if message.prop("toHerId") != "8093248":
+        problems.append(f"toHerId {message.prop('toHerId')!r} is not Helsenorge's")
+    if message.reply_to != REPLY_TO[queue]:
+        problems.append(f"replyTo {message.reply_to!r}, not {REPLY_TO[queue]!r}")
+    if message.prop("originalMessageId") is None and message.content_type not in CONTENT_TYPES:
+        problems.append(f"contentType {message.content_type!r}")
+    return sorted(set(problems))
+
+
 def badly_addressed(queues: Path) -> list[str]:
-    """Outgoing messages lacking a required property, or not from us to Helsenorge."""
+    """Outgoing messages lacking a required field, or not from us to Helsenorge."""
     problems = []
     for path in outgoing_files(queues):
-        props = json.loads(path.read_text(encoding="utf-8"))["application_properties"]
-        lacking = [k for k in REQUIRED_PROPERTIES if not str(props.get(k, "")).strip()]
-        if lacking or props["fromHerId"] not in CLINIC_HER_IDS or props["toHerId"] != "8093248":
-            problems.append(f"{path.parent.name}/{path.name}: lacking {lacking}, {props}")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        found = field_problems(data, path.parent.name)
+        if found:
+            problems.append(f"{path.parent.name}/{path.name}: {'; '.join(found)}")
     return problems
 
 

@@ -5,7 +5,6 @@ else: no appointment, no second effect, no extra message."""
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +18,8 @@ from adapter.messages.build_envelope import Built
 from adapter.messages.envelope import Party
 from adapter.messages.read_replies import EventSummary, ReplySummary
 from adapter.simulator import NoReply
-from adapter.transport.base import CONTENT_TYPE_XML, TransportMessage
+from adapter.testing import helsenorge_message, with_properties
+from adapter.transport.base import TransportMessage
 from adapter.transport.directory import read_messages
 from tests.e2e.conftest import KARI, START, Clinic, as_slot
 
@@ -36,30 +36,11 @@ CLINIC_ASYNC = "8142519_async"
 CLINIC_SYNC = "8142519_sync"
 
 
-def _props(clinic: Clinic, **changes: str | None) -> dict[str, str]:
-    props = {
-        "fromHerId": "8093248",
-        "toHerId": "8142519",
-        "applicationTimeStamp": clinic.clock().isoformat(),
-        "cpaId": "",
-    }
-    for key, value in changes.items():
-        if value is None:
-            props.pop(key, None)
-        else:
-            props[key] = value
-    return props
-
-
 def _raw(clinic: Clinic, body: bytes, subject: str, **changes: str | None) -> TransportMessage:
-    """An async message with the given body and (changed) application properties."""
-    message = TransportMessage(
-        body=body,
-        message_id=str(uuid.uuid4()),
-        subject=subject,
-        content_type=CONTENT_TYPE_XML,
-        application_properties=_props(clinic, **changes),
-    )
+    """An async message as Helsenorge sends it (every R field), with ``body`` and the
+    application properties in ``changes`` set (a string) or left out (None)."""
+    message = helsenorge_message(body, subject, queue=CLINIC_ASYNC, now=clinic.clock())
+    message = with_properties(message, **changes)
     clinic.sim.send_raw(CLINIC_ASYNC, message)
     return message
 

@@ -129,9 +129,9 @@ def test_two_reservations_for_one_slot_at_once_give_one_05_and_one_06(clinic: Cl
     assert codes == ["05", "06"]
 
 
-def test_patient_not_on_the_list_is_refused_with_26(clinic: Clinic) -> None:
+def test_patient_not_on_the_list_is_refused_with_30(clinic: Clinic) -> None:
     event = clinic.free_slots()[0]
-    assert clinic.reserve(event, patient=UNLISTED)[1].code == "26"
+    assert clinic.reserve(event, patient=UNLISTED)[1].code == "30"  # Ikke tilgang
 
 
 def test_jordmor_takes_patients_who_are_on_no_list(clinic: Clinic) -> None:

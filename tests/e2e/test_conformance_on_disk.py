@@ -5,7 +5,7 @@ carries the AMQP application properties HITS 1216 asks for."""
 from __future__ import annotations
 
 import time
-import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,6 @@ from adapter.messages import build_requests as rq
 from adapter.messages.build_apprec import AppRecProblem, build_apprec
 from adapter.messages.envelope import Party
 from adapter.messages.read_replies import EventSummary, ReplySummary, read_reply
-from adapter.transport.base import CONTENT_TYPE_XML, TransportMessage
 from adapter.transport.directory import read_messages
 from tests.e2e.conftest import (
     FOLKE,
@@ -125,14 +124,15 @@ def _scenario(clinic: Clinic) -> None:
         "MustCall" in e.categories for e in sim.ask(must_call, MsgType.TIMERESERVASJON).events
     )
 
-    # Reservations: 05, 05 for a child (FO), 06, 26, 30; cancellations 08 / 09.
+    # Reservations: 05, 05 for a child (FO), 06, 30 (not on the list), 30 (blocked);
+    # cancellations 08 / 09.
     free = clinic.free_slots(start_in=2)
     tomorrow = clinic.free_slots(start_in=1, days=1)[0]
     booked = _answer(clinic, _rt(clinic, free[0]), "05").events[0].related_to
     child = Requester(person=FOLKE, relation=Representasjon.FORELDREANSVAR)
     _answer(clinic, _rt(clinic, free[1], patient=LILLE, requester=child), "05")
     _answer(clinic, _rt(clinic, free[0], patient=KARI), "06")
-    _answer(clinic, _rt(clinic, free[2], patient=UNLISTED), "26")
+    _answer(clinic, _rt(clinic, free[2], patient=UNLISTED), "30")
     api.block_patient(KARI.ident)
     _answer(clinic, _rt(clinic, free[3], patient=KARI), "30")
     api.unblock_patient(KARI.ident)
@@ -210,17 +210,17 @@ def _scenario(clinic: Clinic) -> None:
     )
     sim.send(e21, MsgType.TIMERESERVASJON)
     assert sim.apprec_for(e21.msg_id).apprec_errors == ("E21",)
-    # A transport fault: a report on Helsenorge's error queue.
-    props = {"fromHerId": "8093248", "toHerId": "8142519", "cpaId": ""}
-    faulty = TransportMessage(
-        body=e10.body,
-        message_id=str(uuid.uuid4()),
-        subject=MsgType.TIMERESERVASJON.value,
-        content_type=CONTENT_TYPE_XML,
-        application_properties=props,
+    # A transport fault: a report on Helsenorge's error queue. The fault is one the
+    # validator cannot see in the file (every field HITS 1216 §2.1.2 marks R is there, as
+    # the test below checks for every message on disk): replyTo names Helsenorge's error
+    # queue, which the Adresseregister does not register for replies (1216 §2.2.3).
+    faulty = replace(
+        sim.message(e10, MsgType.TIMERESERVASJON.value, sync=False), reply_to=sim.error_queue
     )
     sim.send_raw("8142519_async", faulty)
-    assert sim.error_report(faulty.message_id).prop("errorCondition")
+    report = sim.error_report(faulty.message_id)
+    assert report.prop("errorCondition") == "transport:invalid-field-value"
+    assert report.prop("errorConditionData") == '["replyTo"]'
 
     # Late: the deadline passes (06), and tomorrow's appointment can no longer be cancelled (09).
     clock.advance(timedelta(hours=25))

@@ -11,8 +11,7 @@ from adapter.cli import main
 from adapter.config import load_config
 from adapter.demo import prepare
 from adapter.doctor import Outcome, engine_name, run_checks
-from adapter.testing import make_test_pki
-from adapter.transport.base import TransportMessage
+from adapter.testing import helsenorge_message, make_test_pki
 from adapter.transport.deadletters import DirectoryDeadLetters
 from adapter.transport.directory import DirectoryTransport
 
@@ -94,17 +93,20 @@ def test_doctor_never_shows_a_database_password() -> None:
     )
 
 
+#: The messageId of the message the dead-letter tests put aside.
+DEAD_ID = "d3ad0000-0000-4000-8000-000000000001"
+
+
 def _dead_letter(root: Path, queue: str) -> None:
     transport = DirectoryTransport(root, max_delivery_attempts=1)
-    transport.send(
-        queue,
-        TransportMessage(
-            body=b"<x/>",
-            message_id="m-1",
-            subject="S",
-            application_properties={"fromHerId": "8093248"},
-        ),
+    message = helsenorge_message(
+        b"<x/>",
+        "DIALOG_INNBYGGER_TIMERESERVASJON",
+        queue=queue,
+        now=datetime(2026, 11, 30, 7, 50, tzinfo=UTC),
+        message_id=DEAD_ID,
     )
+    transport.send(queue, message)
     delivery = transport.receive([queue], 1.0)
     assert delivery is not None
     delivery.release("could not be processed")
@@ -115,7 +117,7 @@ def test_dead_letters_can_be_listed_republished_and_purged(tmp_path: Path) -> No
     box = DirectoryDeadLetters(tmp_path)
     _dead_letter(tmp_path, queue)
     letters = box.peek(queue)
-    assert [d.message.message_id for d in letters] == ["m-1"]
+    assert [d.message.message_id for d in letters] == [DEAD_ID]
     assert "could not be processed" in letters[0].reason
     assert box.republish(queue) == 1
     assert box.peek(queue) == []

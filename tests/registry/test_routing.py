@@ -19,7 +19,6 @@ from adapter.registry import (
     check_process,
     error_queue_for,
     process_for,
-    reply_queue_for,
     sync_queue_for,
     syncreply_queue_for,
 )
@@ -55,18 +54,6 @@ def test_inactive_party_gets_nothing_but_error_reports(registry: FileRegistry) -
 def test_unknown_party_has_no_queue(registry: FileRegistry) -> None:
     with pytest.raises(UnknownParty):
         registry.async_queue_for("1")
-
-
-def test_async_replies_go_to_the_senders_async_queue_sync_to_reply_to(
-    registry: FileRegistry,
-) -> None:
-    assert reply_queue_for(registry, "8093248", sync=False, reply_to="x") == "8093248_async"
-    assert (
-        reply_queue_for(registry, "8093248", sync=True, reply_to="8093248_syncreply")
-        == "8093248_syncreply"
-    )
-    with pytest.raises(NoRoute, match="no reply-to"):
-        reply_queue_for(registry, "8093248", sync=True, reply_to="")
 
 
 def test_every_message_type_but_apprec_maps_to_a_process() -> None:

@@ -3,7 +3,7 @@ revoked certificate is reported to the sender's error queue, never processed."""
 
 from __future__ import annotations
 
-import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -12,11 +12,11 @@ from adapter.config import load_config
 from adapter.demo import prepare
 from adapter.domain.codes import MsgType
 from adapter.messages import build_requests as rq
-from adapter.testing import MemoryTransport, make_test_pki
+from adapter.testing import MemoryTransport, helsenorge_message, make_test_pki
 from adapter.transport.base import CONTENT_TYPE_CMS, TransportMessage
 from adapter.transport.cms import CmsProtection
 from adapter.wiring import build_adapter
-from tests.service.conftest import MONDAY_0750, ROOT
+from tests.service.conftest import ROOT
 
 
 def _cms_config(tmp_path: Path, *, revoke_helsenorge: bool) -> tuple[Path, object]:
@@ -41,24 +41,19 @@ def _cms_config(tmp_path: Path, *, revoke_helsenorge: bool) -> tuple[Path, objec
 def _kt_from_helsenorge(adapter: object, pki: object) -> TransportMessage:
     ctx = adapter.ctx  # type: ignore[attr-defined]
     parties = rq.RequestParties(receiver=ctx.party(ctx.practitioners["benedikte"]), patient=None)
-    built = rq.kommunikasjonstest(parties, MONDAY_0750)
+    now = datetime.now(UTC)  # the adapter here runs on the wall clock (the TTL is checked)
+    built = rq.kommunikasjonstest(parties, now)
     hn = pki.party("helsenorge")  # type: ignore[attr-defined]
     clinic = pki.party("clinic")  # type: ignore[attr-defined]
     sender = CmsProtection(
         hn.signing.key, hn.signing.cert, [(hn.encryption.key, hn.encryption.cert)]
     )
-    return TransportMessage(
-        body=sender.protect(built.body, clinic.encryption.cert),
-        message_id=str(uuid.uuid4()),
-        subject=MsgType.TEST.value,
+    return helsenorge_message(
+        sender.protect(built.body, clinic.encryption.cert),
+        MsgType.TEST.value,
+        queue="8142519_sync",
+        now=now,
         content_type=CONTENT_TYPE_CMS,
-        reply_to="8093248_syncreply",
-        correlation_id=str(uuid.uuid4()),
-        application_properties={
-            "fromHerId": "8093248",
-            "toHerId": "8142519",
-            "applicationTimeStamp": MONDAY_0750.isoformat(),
-        },
     )
 
 

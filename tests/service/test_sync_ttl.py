@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from adapter.config import load_config
 from adapter.demo import prepare
 from adapter.domain.codes import MsgType
 from adapter.messages import build_requests as rq
-from adapter.testing import MemoryTransport
+from adapter.testing import MemoryTransport, helsenorge_message
 from adapter.transport.base import TransportMessage
 from adapter.wiring import build_adapter
 from tests.service.conftest import MONDAY_0750, ROOT
@@ -31,18 +30,9 @@ def _kt(adapter: object, now: datetime, expires_at: datetime) -> TransportMessag
     ctx = adapter.ctx  # type: ignore[attr-defined]
     parties = rq.RequestParties(receiver=ctx.party(ctx.practitioners["benedikte"]), patient=None)
     built = rq.kommunikasjonstest(parties, now)
-    return TransportMessage(
-        body=built.body,
-        message_id=str(uuid.uuid4()),
-        subject=MsgType.TEST.value,
-        reply_to="8093248_syncreply",
-        correlation_id=str(uuid.uuid4()),
-        expires_at=expires_at,
-        application_properties={
-            "fromHerId": "8093248",
-            "toHerId": ctx.clinic.her_id,
-            "applicationTimeStamp": now.isoformat(),
-        },
+    queue = f"{ctx.clinic.her_id}_sync"
+    return helsenorge_message(
+        built.body, MsgType.TEST.value, queue=queue, now=now, ttl=expires_at - now
     )
 
 

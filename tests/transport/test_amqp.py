@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from adapter.transport.amqp import SYSTEM_IDENTIFIER, AmqpTransport, QueueNotFound, TlsConfig
+from adapter.testing import helsenorge_properties, with_properties
+from adapter.transport.amqp import AmqpTransport, QueueNotFound, TlsConfig
 from adapter.transport.base import CONTENT_TYPE_CMS, TransportError, TransportMessage
 from adapter.transport.errors import INVALID_FIELD_VALUE, error_report
 from tests.servers.rabbitmq import RabbitMQServer, _make_tls_files
@@ -25,20 +26,17 @@ def _queue(kind: str = "async") -> str:
 
 
 def _message(**kw: object) -> TransportMessage:
-    values: dict[str, object] = {
-        "body": b"\x30\x82\x01\x00cms-bytes\x00\xff",
-        "message_id": str(uuid.uuid4()),
-        "subject": "DIALOG_INNBYGGER_TIMERESERVASJON",
-        "content_type": CONTENT_TYPE_CMS,
-        "application_properties": {
-            "fromHerId": "8093248",
-            "toHerId": "91095",
-            "applicationTimeStamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            "cpaId": "cpa-1",
-        },
-    }
-    values.update(kw)
-    return TransportMessage(**values)  # type: ignore[arg-type]
+    """A CMS message as Helsenorge sends it (every R field); ``kw`` replaces fields."""
+    values = helsenorge_properties(
+        "DIALOG_INNBYGGER_TIMERESERVASJON",
+        queue="91095_async",
+        now=datetime.now(UTC).replace(microsecond=0),
+        content_type=CONTENT_TYPE_CMS,
+    )
+    # ``to`` is left to the transport: it addresses the message to the queue it is sent
+    # to (the tests here use fresh queues).
+    values.update(body=b"\x30\x82\x01\x00cms-bytes\x00\xff", to=None, **kw)
+    return TransportMessage(**values)
 
 
 @pytest.fixture
@@ -74,11 +72,8 @@ def test_send_receive_keeps_every_property(transport: AmqpTransport) -> None:
     q = _queue("sync")
     transport.ensure_queues([q])
     expires = datetime.now(UTC) + timedelta(seconds=15)
-    sent = _message(
-        reply_to="8093248_syncreply",
-        correlation_id=str(uuid.uuid4()),
-        expires_at=expires,
-    )
+    sent = _message(reply_to="8093248_syncreply", expires_at=expires)
+    sent = with_properties(sent, cpaId="cpa-1")  # carried when there is a CPA
     transport.send(q, sent)
     delivery = transport.receive([q], timeout=5)
     assert delivery is not None
@@ -87,10 +82,7 @@ def test_send_receive_keeps_every_property(transport: AmqpTransport) -> None:
     assert got.to == q
     for name in ("message_id", "subject", "content_type", "reply_to", "correlation_id"):
         assert getattr(got, name) == getattr(sent, name), name
-    assert got.application_properties == {
-        **sent.application_properties,
-        "X-SystemIdentifier": SYSTEM_IDENTIFIER,
-    }
+    assert got.application_properties == dict(sent.application_properties)
     assert got.expires_at is not None
     assert abs((got.expires_at - expires).total_seconds()) < 2
     delivery.accept()

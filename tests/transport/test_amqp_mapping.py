@@ -16,14 +16,14 @@ MESSAGE = TransportMessage(
     message_id="6a3c1a7e-0000-4000-8000-000000000001",
     subject="DIALOG_INNBYGGER_TIMERESERVASJON",
     content_type=CONTENT_TYPE_CMS,
-    reply_to="8093248_syncreply",
+    reply_to="91095_syncreply",
     correlation_id="6a3c1a7e-0000-4000-8000-000000000002",
     expires_at=NOW + timedelta(seconds=15),
+    to="8093248_sync",
     application_properties={
         "fromHerId": "91095",
         "toHerId": "8093248",
         "applicationTimeStamp": "2026-11-27T10:00:00+00:00",
-        "cpaId": "",
     },
 )
 
@@ -33,24 +33,22 @@ def test_outgoing_properties_as_hits_1216() -> None:
     assert msg.id == MESSAGE.message_id
     assert msg.address == "8093248_sync"
     assert msg.subject == MESSAGE.subject
-    assert msg.reply_to == "8093248_syncreply"
+    assert msg.reply_to == "91095_syncreply"
     assert msg.correlation_id == MESSAGE.correlation_id
     assert msg.content_type == CONTENT_TYPE_CMS
     assert msg.durable is True
     assert msg.ttl == 15.0
     assert msg.inferred is True  # one data section
     assert msg.body == MESSAGE.body
-    assert msg.properties == {
-        **MESSAGE.application_properties,
-        "X-SystemIdentifier": SYSTEM_IDENTIFIER,
-    }
+    assert msg.properties == dict(MESSAGE.application_properties)
 
 
-def test_system_identifier_is_our_name_and_version() -> None:
+def test_the_transport_adds_no_property_of_its_own() -> None:
+    """X-SystemIdentifier is the service Sender's (one place), never the transport's."""
     assert SYSTEM_IDENTIFIER.startswith("epj-adapter ")
-    msg = to_proton("q", MESSAGE, now=NOW, system_identifier="clinic-epj 2.0")
+    msg = to_proton("q", MESSAGE, now=NOW)
     assert msg.properties is not None
-    assert msg.properties["X-SystemIdentifier"] == "clinic-epj 2.0"
+    assert "X-SystemIdentifier" not in msg.properties
 
 
 def test_empty_body_sends_no_application_data() -> None:

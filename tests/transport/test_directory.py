@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapter.testing import helsenorge_properties
 from adapter.transport.base import CONTENT_TYPE_CMS, Delivery, Transport, TransportMessage
 from adapter.transport.directory import (
     DirectoryTransport,
@@ -27,21 +28,23 @@ from adapter.transport.directory import (
 Q = "91095_async"
 
 
-def _message(n: int = 1, *, body: bytes = b"<MsgHead/>", **kw: object) -> TransportMessage:
-    props = {
-        "fromHerId": "8093248",
-        "toHerId": "91095",
-        "applicationTimeStamp": "2026-11-27T10:00:00+00:00",
-        "cpaId": "",
-    }
-    defaults: dict[str, object] = {
-        "body": body,
-        "message_id": f"00000000-0000-4000-8000-{n:012d}",
-        "subject": "DIALOG_INNBYGGER_TIMERESERVASJON",
-        "application_properties": props,
-    }
-    defaults.update(kw)
-    return TransportMessage(**defaults)  # type: ignore[arg-type]
+#: applicationTimeStamp of the test messages (as in SPEC's examples).
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+
+def _message(
+    n: int = 1, *, body: bytes = b"<MsgHead/>", queue: str = Q, **kw: object
+) -> TransportMessage:
+    """Message ``n`` as Helsenorge sends it to ``queue`` (every R field, no cpaId)."""
+    values = helsenorge_properties(
+        "DIALOG_INNBYGGER_TIMERESERVASJON",
+        queue=queue,
+        now=NOW,
+        message_id=f"00000000-0000-4000-8000-{n:012d}",
+        correlation_id=f"c0ffee00-0000-4000-8000-{n:012d}",
+    )
+    values.update(body=body, **kw)
+    return TransportMessage(**values)
 
 
 def _files(folder: Path) -> list[str]:
@@ -49,11 +52,7 @@ def _files(folder: Path) -> list[str]:
 
 
 def test_json_is_shaped_exactly_as_in_spec(tmp_path: Path) -> None:
-    msg = _message(
-        correlation_id="c0ffee00-0000-4000-8000-000000000001",
-        reply_to="8093248_syncreply",
-        expires_at=datetime(2026, 11, 27, 10, 0, 15, tzinfo=UTC),
-    )
+    msg = _message(queue="91095_sync")
     path = write_message(tmp_path, "91095_sync", msg)
     data = json.loads(path.read_text())
     assert data == {
@@ -67,10 +66,25 @@ def test_json_is_shaped_exactly_as_in_spec(tmp_path: Path) -> None:
             "fromHerId": "8093248",
             "toHerId": "91095",
             "applicationTimeStamp": "2026-11-27T10:00:00+00:00",
-            "cpaId": "",
         },
     }
     assert list(data) == list(properties_to_json(msg))
+
+
+def test_async_json_is_shaped_as_in_spec(tmp_path: Path) -> None:
+    data = json.loads(write_message(tmp_path, Q, _message()).read_text())
+    assert data == {
+        "message_id": "00000000-0000-4000-8000-000000000001",
+        "correlation_id": "c0ffee00-0000-4000-8000-000000000001",
+        "reply_to": "8093248_async",
+        "subject": "DIALOG_INNBYGGER_TIMERESERVASJON",
+        "content_type": "application/xml",
+        "application_properties": {
+            "fromHerId": "8093248",
+            "toHerId": "91095",
+            "applicationTimeStamp": "2026-11-27T10:00:00+00:00",
+        },
+    }
 
 
 def test_expires_at_only_when_set(tmp_path: Path) -> None:
@@ -97,13 +111,7 @@ def test_pair_written_xml_first_then_json_each_renamed(
 
 def test_round_trip_keeps_every_property(tmp_path: Path) -> None:
     transport = DirectoryTransport(tmp_path)
-    sent = _message(
-        body=b"\x30\x82binary-cms",
-        content_type=CONTENT_TYPE_CMS,
-        correlation_id="corr",
-        reply_to="8093248_syncreply",
-        expires_at=datetime(2026, 11, 27, 10, 0, 15, tzinfo=UTC),
-    )
+    sent = _message(body=b"\x30\x82binary-cms", content_type=CONTENT_TYPE_CMS, queue="91095_sync")
     transport.send("91095_sync", sent)
     delivery = transport.receive(["91095_sync"], timeout=1)
     assert delivery is not None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from adapter.testing import required_field_problems, with_properties
 from adapter.transport import errors
 from adapter.transport.base import CONTENT_TYPE_CMS, TransportMessage
 from adapter.transport.errors import check_properties, error_report, invalid_fields
@@ -48,7 +50,15 @@ CASES = [
 @pytest.mark.parametrize(("constant", "wire"), CASES)
 def test_report_has_exactly_the_properties_of_section_2_2_6(constant: str, wire: str) -> None:
     assert constant == wire
-    report = error_report(ORIGINAL, constant, "Some description.", NOW, OURS, to="8093248_error")
+    report = error_report(
+        ORIGINAL,
+        constant,
+        "Some description.",
+        NOW,
+        OURS,
+        to="8093248_error",
+        reply_to="91095_error",
+    )
     assert dict(report.application_properties) == {
         "fromHerId": "91095",
         "toHerId": "8093248",
@@ -63,7 +73,7 @@ def test_report_has_exactly_the_properties_of_section_2_2_6(constant: str, wire:
     assert report.to == "8093248_error"
     assert report.subject == ORIGINAL.subject
     assert report.correlation_id == ORIGINAL.message_id
-    assert report.reply_to is None
+    assert report.reply_to == "91095_error"  # our own error queue
     assert report.expires_at is None
 
 
@@ -108,18 +118,12 @@ def test_unknown_condition_and_naive_time_are_refused() -> None:
 
 
 def _with(**props: str | None) -> TransportMessage:
-    base = dict(ORIGINAL.application_properties)
-    for key, value in props.items():
-        if value is None:
-            base.pop(key, None)
-        else:
-            base[key] = value
-    return TransportMessage(
-        body=b"x", message_id="m1", content_type=CONTENT_TYPE_CMS, application_properties=base
-    )
+    """ORIGINAL (complete) with application properties set, or removed (None)."""
+    return with_properties(ORIGINAL, **props)
 
 
 def test_valid_properties_pass() -> None:
+    assert required_field_problems(ORIGINAL) == []  # every R field, as Helsenorge sends it
     assert check_properties(ORIGINAL, NOW) == []
     zulu = _with(applicationTimeStamp="2026-11-27T10:00:00Z")
     assert check_properties(zulu, NOW) == []
@@ -145,12 +149,7 @@ def test_each_bad_property_is_invalid_field_value(
 
 
 def test_missing_message_id_and_unknown_content_type() -> None:
-    message = TransportMessage(
-        body=b"x",
-        message_id="",
-        content_type="text/plain",
-        application_properties=dict(ORIGINAL.application_properties),
-    )
+    message = replace(ORIGINAL, message_id="", content_type="text/plain")
     assert [d for _c, d in check_properties(message, NOW)] == [
         "Invalid value in field: 'messageId'.",
         "Invalid value in field: 'contentType'.",
