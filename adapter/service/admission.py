@@ -78,7 +78,7 @@ class NegativeAppRec:
 
 @dataclass(frozen=True, slots=True)
 class SyncRefusal:
-    """A sync request that cannot be answered: a 26 refusal (sync calls get no AppRec)."""
+    """A sync request that cannot be answered: a 26 refusal (31 for HB), never an AppRec."""
 
     envelope: Envelope
     ctx: ClinicContext | None

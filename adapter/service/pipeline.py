@@ -15,10 +15,11 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import Final
 
 from structlog.typing import FilteringBoundLogger
 
-from adapter.domain.codes import AppRecError, Svar
+from adapter.domain.codes import AppRecError, Foresporsel, Svar
 from adapter.logs import get_logger
 from adapter.messages import commands as cmd
 from adapter.messages.envelope import Envelope
@@ -46,6 +47,11 @@ from adapter.transport import errors as terr
 from adapter.transport.base import Delivery, TransportMessage
 
 log = get_logger("adapter.pipeline")
+
+#: The refusal a sync request gets when it cannot be answered (HITS 1217: HentBehandlere
+#: allows 30 and 31 only, §3.11.2; HentLedigeTimer and HentPlanlagteTimer 26 and 30,
+#: §3.4.2.2, §3.4.4.2). Every other sync function gets 26.
+SYNC_REFUSALS: Final[Mapping[Foresporsel, Svar]] = {Foresporsel.HB: Svar.GENERELL_FEIL}
 
 
 class Pipeline:
@@ -192,17 +198,20 @@ class Pipeline:
                 if _expired(self.clock(), refusal.expires_at):
                     bound.warning("sync.expired_before_answer")
                     return
+                code = SYNC_REFUSALS.get(refusal.query, Svar.AVVIST)
                 reply = self.replies.refusal_for(
                     refusal.envelope,
                     refusal.ctx,
-                    Svar.AVVIST,
+                    code,
                     refusal.queue,
                     refusal.correlation_id,
                     now,
                     query=refusal.query,
                 )
                 self.sender.send(reply, now)
-                bound.warning("message.rejected", msg_id=refusal.envelope.msg_id, code="26")
+                bound.warning(
+                    "message.rejected", msg_id=refusal.envelope.msg_id, code=code.value
+                )
             case NegativeAppRec():
                 self._negative_apprec(refusal, now)
                 bound.warning(
