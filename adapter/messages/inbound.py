@@ -59,7 +59,7 @@ from adapter.messages.parse_documents import (
     related_practitioner,
 )
 from adapter.messages.parse_envelope import MSG_TYPES, msg_type_code, try_parse_envelope
-from adapter.messages.safe import MAX_BYTES, parse_xml
+from adapter.messages.safe import MAX_BYTES, parse_xml, recover_root
 from adapter.messages.validation import validate
 
 _D: Final = f"{{{DIALOG}}}"
@@ -92,7 +92,16 @@ _NEEDS_PATIENT: Final = frozenset(set(Foresporsel) - {Foresporsel.KT})
 
 def parse_message(data: bytes, *, max_bytes: int = MAX_BYTES) -> Inbound:
     """Parse, validate and interpret one incoming message (see the module docstring)."""
-    root = parse_xml(data, max_bytes=max_bytes)
+    try:
+        root = parse_xml(data, max_bytes=max_bytes)
+    except MessageRejected as rejected:
+        if rejected.code is AppRecError.T01 and rejected.envelope is None:
+            recovered = recover_root(data, max_bytes=max_bytes)
+            if recovered is not None and recovered.tag == MSGHEAD_TAG:
+                raise _with_function(
+                    rejected.with_envelope(try_parse_envelope(recovered)), recovered
+                ) from None
+        raise
     return interpret(root)
 
 

@@ -42,6 +42,44 @@ def _parser() -> etree.XMLParser:
     return parser
 
 
+def _recovering_parser() -> etree.XMLParser:
+    """The same hardened settings, recovering what it can of a broken document."""
+    parser: etree.XMLParser | None = getattr(_local, "recovering", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            recover=True,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            collect_ids=False,
+        )
+        _local.recovering = parser
+    return parser
+
+
+def recover_root(data: bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element | None:
+    """What a recovering parse can read of a document that is not well-formed, or None.
+
+    Used only to read the MsgHead header of a broken message, so that its negative
+    AppRec (T01) can be addressed (HITS 1216 §2.2.3: "Mottatt XML kan ikke tolkes" needs
+    a header that "validerer og kan tolkes"). The same limits hold: no DOCTYPE, no
+    entities, no network, the size limit.
+    """
+    if len(data) > max_bytes or b"<!DOCTYPE" in data or b"<\x00!\x00D" in data:
+        return None
+    try:
+        root = etree.fromstring(bytes(data), _recovering_parser())
+    except etree.XMLSyntaxError:
+        return None
+    if root is None:
+        return None
+    for _ in root.iter(etree.Entity):
+        return None
+    return root
+
+
 def _syntax_reason(exc: etree.XMLSyntaxError) -> str:
     message = _BYTES_TAIL.sub("", str(exc.msg or "syntax error")).strip().rstrip(",")
     message = _LONG_DIGITS.sub("…", message)

@@ -180,13 +180,14 @@ class Admission:
     def _rejected(
         self, msg: TransportMessage, rejected: MessageRejected, on_sync_queue: bool
     ) -> Refusal:
-        """A payload that is not valid: error queue without a readable header (T01),
-        else a 26 refusal (sync) or a negative AppRec with its 8221 code (async)."""
+        """A payload that is not valid (HITS 1216 §2.2.3): a header that does not
+        validate or cannot be read goes to the error queue (not-well-formed-xml); with a
+        readable header, a sync request gets a refusal and an async message a negative
+        AppRec with its 8221 code (T01 not interpretable, T02 not valid, ...)."""
         env = rejected.envelope
-        if env is None or rejected.code is AppRecError.T01:
-            if rejected.code is AppRecError.T01:
-                return Report(terr.NOT_WELL_FORMED_XML, rejected.reason)
-            return Report(terr.INVALID_FIELD_VALUE, rejected.reason)
+        if env is None or not env.msg_id.strip():
+            # No header to answer with (no MsgId, no parties): the transport's report.
+            return Report(terr.NOT_WELL_FORMED_XML, rejected.reason)
         from_her = (msg.prop("fromHerId") or "").strip()
         if from_her not in env.sender.her_ids:
             return _spoofed(from_her, env)

@@ -51,6 +51,9 @@ log = get_logger("adapter.pipeline")
 #: The refusal a sync request gets when it cannot be answered (HITS 1217: HentBehandlere
 #: allows 30 and 31 only, §3.11.2; HentLedigeTimer and HentPlanlagteTimer 26 and 30,
 #: §3.4.2.2, §3.4.4.2). Every other sync function gets 26.
+#: The subject of a report about a message that had none and whose payload says nothing.
+UNKNOWN_SUBJECT: Final = "UNKNOWN"
+
 SYNC_REFUSALS: Final[Mapping[Foresporsel, Svar]] = {Foresporsel.HB: Svar.GENERELL_FEIL}
 
 
@@ -103,7 +106,7 @@ class Pipeline:
             if admitted.sync:
                 self._sync(req, bound, msg.expires_at)
             else:
-                self._async(req, admitted.body, bound)
+                self._async(req, admitted.body, msg.message_id, bound)
         else:
             self._refuse(msg, admitted, now, bound)
         delivery.accept()
@@ -122,18 +125,33 @@ class Pipeline:
             self.sender.send(item, req.now)
         bound.info("sync.answered", replies=[o.function for o in out])
 
-    def _async(self, req: handlers.Request, body: bytes, bound: FilteringBoundLogger) -> None:
+    def _async(
+        self, req: handlers.Request, body: bytes, amqp_id: str, bound: FilteringBoundLogger
+    ) -> None:
         env = req.inbound.envelope
         digest = hashlib.sha256(body).hexdigest()
         clinic = req.ctx.clinic.key
         with self.store.uow() as uow:
+            earlier = uow.messages.seen_amqp(clinic, amqp_id)
+            if earlier is not None and earlier != env.msg_id:
+                # HITS 1216 §2.2.3: "Duplikat AMQP MessageID ... Melding logges av mottager,
+                # ingen respons på error kø og ingen apprec"; it is not handled again.
+                bound.warning("message.duplicate_amqp_message_id")
+                return
             seen = uow.messages.seen(clinic, env.msg_id)
             if seen is not None:
                 self._again(uow, req, seen.body_sha256 == digest, bound)
                 return
             out = self._dispatch(uow, req, req.inbound.command)
             try:
-                uow.messages.record(clinic, env.msg_id, digest, req.now, _function(req.inbound))
+                uow.messages.record(
+                    clinic,
+                    env.msg_id,
+                    digest,
+                    req.now,
+                    _function(req.inbound),
+                    amqp_message_id=amqp_id,
+                )
             except AlreadyProcessed:
                 bound.info("message.duplicate")  # another worker committed it first
                 return
@@ -243,6 +261,9 @@ class Pipeline:
         )
         props = {**error.application_properties, "toHerId": sender}
         queue = self.router.error_queue(sender)
+        if not error.subject.strip():
+            # A report about a message without a subject: name what its payload is.
+            error = replace(error, subject=_payload_type(msg.body) or UNKNOWN_SUBJECT)
         self.sender.send_report(queue, _with(error, props, queue))
 
     def _negative_apprec(self, refusal: NegativeAppRec, now: datetime) -> None:
@@ -271,16 +292,26 @@ def _expired(now: datetime, expires_at: datetime | None) -> bool:
     return expires_at is not None and now >= expires_at
 
 
+def _payload_envelope(body: bytes) -> Envelope | None:
+    """The MsgHead facts of a plain payload, or None if unreadable."""
+    try:
+        return parse_message(body).envelope
+    except MessageRejected as rejected:
+        return rejected.envelope
+    except ValueError:
+        return None
+
+
 def _payload_sender(body: bytes) -> str:
     """The leaf HER-id of the MsgHead sender of a plain payload, or "" if unreadable."""
-    envelope: Envelope | None
-    try:
-        envelope = parse_message(body).envelope
-    except MessageRejected as rejected:
-        envelope = rejected.envelope
-    except ValueError:
-        return ""
+    envelope = _payload_envelope(body)
     return envelope.sender.leaf_her_id if envelope is not None else ""
+
+
+def _payload_type(body: bytes) -> str:
+    """MsgInfo/Type of a plain payload, or "" if unreadable."""
+    envelope = _payload_envelope(body)
+    return envelope.msg_type.value if envelope is not None else ""
 
 
 def _function(inbound: cmd.Inbound) -> str:

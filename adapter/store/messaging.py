@@ -47,8 +47,27 @@ class ProcessedMessageRepository(Repository):
             result=row.result,
         )
 
+    def seen_amqp(self, clinic: str, amqp_message_id: str) -> str | None:
+        """The MsgId of an earlier message that came with this AMQP message-id, if any."""
+        found = self.session.exec(
+            select(ProcessedMessageRow.msg_id)
+            .where(
+                ProcessedMessageRow.clinic == clinic,
+                ProcessedMessageRow.amqp_message_id == amqp_message_id,
+            )
+            .limit(1)
+        ).first()
+        return str(found) if found is not None else None
+
     def record(
-        self, clinic: str, msg_id: str, body_sha256: str, received_at: datetime, result: str = ""
+        self,
+        clinic: str,
+        msg_id: str,
+        body_sha256: str,
+        received_at: datetime,
+        result: str = "",
+        *,
+        amqp_message_id: str | None = None,
     ) -> ProcessedMessage:
         """Record a handled message. Raises :class:`AlreadyProcessed` if one got there first."""
         try:
@@ -60,6 +79,7 @@ class ProcessedMessageRepository(Repository):
                         body_sha256=body_sha256,
                         received_at=received_at,
                         result=result,
+                        amqp_message_id=amqp_message_id,
                     )
                 )
         except IntegrityError:

@@ -47,11 +47,18 @@ def _v1_to_v2(conn: Connection) -> None:
       yet sent get a message-id now.
     * ``appointments`` and ``wishes``: ``our_her_id``, the HER-id Helsenorge's request
       was addressed to (later answers come from it, as the AppRec did).
+    * ``processed_messages``: ``amqp_message_id``, so a second message under an AMQP
+      message-id seen before is not handled (HITS 1216 §2.2.3).
     """
     for column in ("msg_id", "message_id", "correlation_id", "reply_to"):
         _add_column(conn, "outbox", column, "VARCHAR NOT NULL DEFAULT ''")
     for table in ("appointments", "wishes"):
         _add_column(conn, table, "our_her_id", "VARCHAR")
+    _add_column(conn, "processed_messages", "amqp_message_id", "VARCHAR")
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_processed_messages_amqp_message_id"
+        " ON processed_messages (amqp_message_id)"
+    )
     statement = _UPDATE_OUTBOX_PG if conn.dialect.name == "postgresql" else _UPDATE_OUTBOX
     rows = conn.execute(text("SELECT id, properties, state FROM outbox")).all()
     for row_id, raw, state in rows:

@@ -267,6 +267,7 @@ class ProcessedMessageRow(SQLModel, table=True):
     body_sha256: str
     received_at: datetime = _utc(index=True)
     result: str = ""
+    amqp_message_id: str | None = Field(default=None, index=True)
 
 
 class OutboxRow(SQLModel, table=True):

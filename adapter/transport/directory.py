@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from adapter.logs import get_logger
-from adapter.transport.base import CONTENT_TYPE_XML, TransportMessage
+from adapter.transport.base import TransportMessage
 
 __all__ = [
     "ARCHIVE_DIR",
@@ -113,9 +113,11 @@ def properties_from_json(data: Mapping[str, Any], body: bytes, queue: str) -> Tr
     """
     if not isinstance(data, Mapping):
         raise ValueError("properties are not a JSON object")
-    message_id = data.get("message_id")
-    if not isinstance(message_id, str) or not message_id:
-        raise ValueError("message_id missing")
+    # A missing field is passed on as empty, never invented: the service checks the
+    # AMQP fields (HITS 1216 §2.1.2) and reports them to the sender.
+    message_id = data.get("message_id") or ""
+    if not isinstance(message_id, str):
+        raise ValueError("message_id is not a string")
     app = data.get("application_properties") or {}
     if not isinstance(app, Mapping):
         raise ValueError("application_properties is not an object")
@@ -136,7 +138,7 @@ def properties_from_json(data: Mapping[str, Any], body: bytes, queue: str) -> Tr
         body=body,
         message_id=message_id,
         subject=str(data.get("subject") or ""),
-        content_type=str(data.get("content_type") or CONTENT_TYPE_XML),
+        content_type=str(data.get("content_type") or ""),
         reply_to=opt("reply_to"),
         correlation_id=opt("correlation_id"),
         expires_at=expires_at,

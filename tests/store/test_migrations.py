@@ -16,6 +16,7 @@ from tests.store.conftest import CLINIC, T0, seed
 V2_COLUMNS = {
     "outbox": ("msg_id", "message_id", "correlation_id", "reply_to"),
     "appointments": ("our_her_id",),
+    "processed_messages": ("amqp_message_id",),
     "wishes": ("our_her_id",),
 }
 
@@ -24,6 +25,7 @@ def _as_version_1(store: Store) -> None:
     """Turn a fresh database back into version 1's shape: without the new columns, and
     with an outbox row that keeps its bookkeeping in ``_``-keys and an empty cpaId."""
     with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX IF EXISTS ix_processed_messages_amqp_message_id")
         for table, columns in V2_COLUMNS.items():
             for column in columns:
                 conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
