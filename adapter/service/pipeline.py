@@ -240,8 +240,9 @@ class Pipeline:
         """An error-queue report to the sender (HITS 1216 §2.2.6)."""
         sender = (msg.prop("fromHerId") or "").strip()
         if not sender.isdigit():
-            # No usable fromHerId: report to the sender the (plain) MsgHead names.
-            sender = _payload_sender(msg.body)
+            # No usable fromHerId: report to the sender the (plain) MsgHead names, or,
+            # when the payload is encrypted, to Helsenorge: the only party we serve.
+            sender = _payload_sender(msg.body) or self.replies.helsenorge.leaf_her_id
         if not sender.isdigit():
             log.warning("transport.unroutable", condition=report.condition)
             return
