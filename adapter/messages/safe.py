@@ -25,11 +25,14 @@ _BYTES_TAIL = re.compile(r"\s*Bytes:.*$", re.DOTALL)
 _LONG_DIGITS = re.compile(r"\d{6,}")
 
 
-def _parser() -> etree.XMLParser:
-    """A hardened parser, one per thread (lxml parsers are not shared across threads)."""
-    parser: etree.XMLParser | None = getattr(_local, "parser", None)
+def _parser(*, recover: bool = False) -> etree.XMLParser:
+    """A hardened parser, one per thread and mode (lxml parsers are not shared across
+    threads). ``recover`` reads what it can of a broken document, with the same limits."""
+    name = "recovering" if recover else "parser"
+    parser: etree.XMLParser | None = getattr(_local, name, None)
     if parser is None:
         parser = etree.XMLParser(
+            recover=recover,
             resolve_entities=False,
             no_network=True,
             load_dtd=False,
@@ -38,24 +41,7 @@ def _parser() -> etree.XMLParser:
             remove_pis=False,
             collect_ids=False,
         )
-        _local.parser = parser
-    return parser
-
-
-def _recovering_parser() -> etree.XMLParser:
-    """The same hardened settings, recovering what it can of a broken document."""
-    parser: etree.XMLParser | None = getattr(_local, "recovering", None)
-    if parser is None:
-        parser = etree.XMLParser(
-            recover=True,
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            collect_ids=False,
-        )
-        _local.recovering = parser
+        setattr(_local, name, parser)
     return parser
 
 
@@ -70,7 +56,7 @@ def recover_root(data: bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element |
     if len(data) > max_bytes or b"<!DOCTYPE" in data or b"<\x00!\x00D" in data:
         return None
     try:
-        root = etree.fromstring(bytes(data), _recovering_parser())
+        root = etree.fromstring(bytes(data), _parser(recover=True))
     except etree.XMLSyntaxError:
         return None
     if root is None:
