@@ -37,6 +37,7 @@ from adapter.transport.base import CONTENT_TYPE_XML, Transport, TransportMessage
 from adapter.transport.protection import Plain, Protector
 
 if TYPE_CHECKING:
+    from adapter.store.instance_lock import InstanceLock
     from adapter.store.uow import Store, UnitOfWork
 
 log = get_logger("adapter.api")
@@ -332,6 +333,11 @@ class Adapter:
         """Send what the outbox holds."""
         return self.dispatcher.dispatch()
 
+    def resume_outbox(self) -> int:
+        """Make what a crashed process left in flight in the outbox due again; the
+        daemon calls it on start, holding the scheduler lock. Returns how many."""
+        return self.dispatcher.resume()
+
     def run_due_releases(self, now: datetime) -> datetime | None:
         """Handle the releases due by ``now`` (a batch of at most 1,000), each exactly once;
         returns the next due instant, which is still in the past while a backlog remains."""
@@ -398,30 +404,10 @@ class Adapter:
         )
         return self._scheduler
 
-    def acquire_lock(self, name: str, holder: str, stale_after: timedelta) -> bool:
-        """Take the named lock unless a live holder has it."""
-        with self.store.uow() as uow:
-            ok: bool = uow.locks.acquire(name, holder, self.clock(), stale_after)
-            uow.commit()
-        return ok
-
-    def lock_holder(self, name: str) -> str | None:
-        """Who holds the named lock."""
-        with self.store.uow() as uow:
-            holder: str | None = uow.locks.holder(name)
-            return holder
-
-    def heartbeat(self, name: str, holder: str) -> None:
-        """Keep our lock fresh."""
-        with self.store.uow() as uow:
-            uow.locks.heartbeat(name, holder, self.clock())
-            uow.commit()
-
-    def release_lock(self, name: str, holder: str) -> None:
-        """Give the lock back."""
-        with self.store.uow() as uow:
-            uow.locks.release(name, holder)
-            uow.commit()
+    def instance_lock(self, name: str) -> InstanceLock:
+        """The named lock of this database that dies with the process holding it
+        (:mod:`adapter.store.instance_lock`): the daemon's one-scheduler guard."""
+        return self.store.instance_lock(name)
 
     def status(self) -> Status:
         """Queues, pending work, last activity and the next release."""

@@ -3,6 +3,10 @@
 One thread takes messages from our queues and runs them through the pipeline; the
 scheduler thread runs the jobs. A stop request (SIGTERM/SIGINT) lets the message in
 hand finish and commit, then the scheduler stops and the loop returns.
+
+One scheduler per database: the daemon holds the database's instance lock
+(:mod:`adapter.store.instance_lock`), which the system releases when the process
+dies, so a restart after a crash serves at once.
 """
 
 from __future__ import annotations
@@ -10,13 +14,13 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from adapter.logs import get_logger
 
 if TYPE_CHECKING:
     from adapter.api import Adapter
+    from adapter.store.instance_lock import InstanceLock
 
 log = get_logger("adapter.daemon")
 
@@ -41,28 +45,44 @@ class Daemon:
         *,
         poll_timeout: float = 0.2,
         burst: int = 20,
-        lock_stale_after: timedelta = timedelta(seconds=60),
+        lock_check_every: float = 5.0,
     ) -> None:
         self.adapter = adapter
         self.poll_timeout = poll_timeout
         self.burst = burst
-        self.lock_stale_after = lock_stale_after
+        self.lock_check_every = lock_check_every
         self.stop_event = threading.Event()
         self.holder = holder_id()
-        self._locked = False
+        self._lock: InstanceLock | None = None
 
     def stop(self) -> None:
         """Ask the loop to stop after the message in hand."""
         self.stop_event.set()
 
     def acquire(self) -> None:
-        """Take the scheduler lock for this database; :class:`AlreadyRunning` if held."""
-        if self._locked:
+        """Take the scheduler lock for this database; :class:`AlreadyRunning` if a live
+        process holds it (a dead holder's lock is already gone)."""
+        if self._lock is not None:
             return
-        adapter = self.adapter
-        if not adapter.acquire_lock(LOCK_NAME, self.holder, self.lock_stale_after):
-            raise AlreadyRunning(adapter.lock_holder(LOCK_NAME) or "another instance")
-        self._locked = True
+        lock = self.adapter.instance_lock(LOCK_NAME)
+        if not lock.acquire(self.holder, self.adapter.clock()):
+            raise AlreadyRunning(lock.holder() or "another instance")
+        self._lock = lock
+        # The one scheduler now: what a killed predecessor was sending is due again.
+        self.adapter.resume_outbox()
+
+    def _check_lock(self) -> None:
+        """Stop serving if the lock was lost (PostgreSQL: the session holding it ended)."""
+        lock = self._lock
+        if lock is not None and not lock.alive():
+            log.error("daemon.lock_lost", holder=self.holder)
+            self.stop()
+
+    def release(self) -> None:
+        """Give the scheduler lock back (idempotent)."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def run(self) -> None:
         """Take the lock (if not yet), start the jobs, serve messages until stopped."""
@@ -70,10 +90,10 @@ class Daemon:
         self.acquire()
         scheduler = adapter.make_scheduler()
         scheduler.scheduler.add_job(
-            lambda: adapter.heartbeat(LOCK_NAME, self.holder),
+            self._check_lock,
             "interval",
-            seconds=max(self.lock_stale_after.total_seconds() / 4, 1),
-            id="lock-heartbeat",
+            seconds=self.lock_check_every,
+            id="lock-check",
             replace_existing=True,
         )
         settings = getattr(adapter, "settings", None)
@@ -93,7 +113,6 @@ class Daemon:
         finally:
             scheduler.shutdown()
             adapter.dispatch_outbox()
-            adapter.release_lock(LOCK_NAME, self.holder)
-            self._locked = False
+            self.release()
             adapter.close()
             log.info("daemon.stopped")

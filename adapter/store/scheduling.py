@@ -1,17 +1,17 @@
-"""Release instants for the catch-up release job, and the scheduler lock."""
+"""Release instants for the catch-up release job (the scheduler lock is in
+:mod:`adapter.store.instance_lock`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Table, bindparam, delete, func, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from adapter.store.base import Repository
 from adapter.store.records import Release
-from adapter.store.tables import ReleaseRow, SchedulerLockRow
+from adapter.store.tables import ReleaseRow
 from adapter.store.types import UTCDateTime
 
 _RELEASES: Table = ReleaseRow.__table__  # type: ignore[attr-defined]
@@ -115,64 +115,3 @@ class ReleaseRepository(Repository):
             )
         )
         return int(getattr(result, "rowcount", 0) or 0)
-
-
-class LockRepository(Repository):
-    """Named locks with a heartbeat: one scheduler per database.
-
-    A lock whose heartbeat is older than ``stale_after`` is taken over (its holder
-    is presumed dead). Each call changes the row with one conditional statement,
-    so two contenders cannot both win. Commit the unit of work to publish it.
-    """
-
-    def acquire(self, name: str, holder: str, now: datetime, stale_after: timedelta) -> bool:
-        """Take (or keep, or steal when stale) the lock; True if ``holder`` now holds it."""
-        result = self.session.execute(
-            update(SchedulerLockRow)
-            .where(
-                col(SchedulerLockRow.name) == name,
-                (col(SchedulerLockRow.holder) == holder)
-                | (col(SchedulerLockRow.heartbeat_at) < now - stale_after),
-            )
-            .values(holder=holder, acquired_at=now, heartbeat_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(result, "rowcount", 0) == 1:
-            self.session.expire_all()
-            return True
-        if self.holder(name) is not None:
-            return False
-        try:
-            with self.session.begin_nested():
-                self.session.add(
-                    SchedulerLockRow(name=name, holder=holder, acquired_at=now, heartbeat_at=now)
-                )
-        except IntegrityError:
-            return False
-        return True
-
-    def heartbeat(self, name: str, holder: str, now: datetime) -> bool:
-        """Refresh the lock; False if ``holder`` no longer holds it (it was stolen)."""
-        result = self.session.execute(
-            update(SchedulerLockRow)
-            .where(col(SchedulerLockRow.name) == name, col(SchedulerLockRow.holder) == holder)
-            .values(heartbeat_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        return getattr(result, "rowcount", 0) == 1
-
-    def release(self, name: str, holder: str) -> bool:
-        """Give the lock up; False if ``holder`` did not hold it."""
-        result = self.session.execute(
-            delete(SchedulerLockRow)
-            .where(col(SchedulerLockRow.name) == name, col(SchedulerLockRow.holder) == holder)
-            .execution_options(synchronize_session=False)
-        )
-        return getattr(result, "rowcount", 0) == 1
-
-    def holder(self, name: str) -> str | None:
-        """Who holds the lock now (whether or not stale)."""
-        value = self.session.exec(
-            select(SchedulerLockRow.holder).where(SchedulerLockRow.name == name)
-        ).first()
-        return value

@@ -28,6 +28,7 @@ from adapter.store.catalog import (
     PractitionerRepository,
 )
 from adapter.store.db import READ_ONLY, create_schema, make_engine
+from adapter.store.instance_lock import InstanceLock, instance_lock
 from adapter.store.journal import AuditRepository, EventRepository
 from adapter.store.messaging import (
     OutboxRepository,
@@ -35,7 +36,7 @@ from adapter.store.messaging import (
     SentMessageRepository,
 )
 from adapter.store.patients import PatientRepository
-from adapter.store.scheduling import LockRepository, ReleaseRepository
+from adapter.store.scheduling import ReleaseRepository
 from adapter.store.slots import SlotRepository
 
 
@@ -60,7 +61,6 @@ class UnitOfWork:
     audit: AuditRepository
     events: EventRepository
     releases: ReleaseRepository
-    locks: LockRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
@@ -91,7 +91,6 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.events = EventRepository(session)
         self.releases = ReleaseRepository(session)
-        self.locks = LockRepository(session)
         return self
 
     def __exit__(
@@ -141,6 +140,11 @@ class Store:
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work. ``read_only`` lets SQLite readers run beside the writer."""
         return UnitOfWork(self.engine, read_only=read_only)
+
+    def instance_lock(self, name: str) -> InstanceLock:
+        """The named lock that lives as long as its holding process (one scheduler per
+        database); see :mod:`adapter.store.instance_lock`."""
+        return instance_lock(self.engine, name)
 
     def dispose(self) -> None:
         """Close every pooled connection."""
