@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from adapter.logs import get_logger
 from adapter.service.outgoing import Outgoing, Sender
-from adapter.store.records import SentMessage
+from adapter.store.records import OutboxMessage, SentMessage
 
 if TYPE_CHECKING:
     from adapter.store.uow import Store, UnitOfWork
@@ -99,39 +99,66 @@ class OutboxDispatcher:
         return min(delay, self.max_delay)
 
     def dispatch(self) -> int:
-        """Send what is due now; returns how many were sent."""
+        """Send what is due now; returns how many were sent.
+
+        Claim → send → mark, one entry at a time: a batch is claimed in one short
+        transaction, then each entry's send is recorded in a transaction of its own
+        right after it, so a crash re-sends at most the entry that was in flight
+        (:meth:`~adapter.store.messaging.OutboxRepository.resume_claims` on the next
+        start), never a finished batch.
+        """
         now = self.clock()
-        sent = 0
         with self.store.uow() as uow:
-            due = uow.outbox.due(now, self.batch)
-            for entry in due:
-                try:
-                    message = self.sender.message(
-                        body=entry.body,
-                        message_id=entry.message_id,
-                        queue=entry.queue,
-                        subject=entry.subject,
-                        reply_to=entry.reply_to,
-                        correlation_id=entry.correlation_id,
-                        properties=entry.properties,
-                        now=now,
-                    )
-                    self.sender.transport.send(entry.queue, message)
-                except Exception as exc:  # any transport fault is retried
-                    attempts = entry.attempts + 1
-                    if attempts >= self.max_attempts:
-                        uow.outbox.mark_dead(entry.id, type(exc).__name__)
-                        log.error("outbox.gave_up", msg_id=entry.msg_id, attempts=attempts)
-                        continue
-                    retry_at = now + self.backoff(attempts)
-                    uow.outbox.mark_failed(entry.id, retry_at, type(exc).__name__)
-                    log.warning("outbox.send_failed", msg_id=entry.msg_id, attempts=attempts)
-                    continue
-                uow.outbox.mark_sent(entry.id, now)
-                if entry.msg_id and uow.sent.get(entry.clinic, entry.msg_id) is not None:
-                    uow.sent.mark_sent(entry.clinic, entry.msg_id, now)
-                sent += 1
+            claimed = uow.outbox.claim(now, self.batch)
             uow.commit()
+        sent = 0
+        for entry in claimed:
+            sent += self._send(entry, now)
         if sent:
             log.info("outbox.sent", count=sent)
         return sent
+
+    def resume(self) -> int:
+        """Make entries a crashed dispatcher left in flight due again (call on start,
+        holding the scheduler lock); returns how many."""
+        with self.store.uow() as uow:
+            resumed = uow.outbox.resume_claims()
+            uow.commit()
+        if resumed:
+            log.warning("outbox.resumed_in_flight", count=resumed)
+        return resumed
+
+    def _send(self, entry: OutboxMessage, now: datetime) -> int:
+        """Send one claimed entry and record the outcome at once; 1 if it was sent."""
+        try:
+            message = self.sender.message(
+                body=entry.body,
+                message_id=entry.message_id,
+                queue=entry.queue,
+                subject=entry.subject,
+                reply_to=entry.reply_to,
+                correlation_id=entry.correlation_id,
+                properties=entry.properties,
+                now=now,
+            )
+            self.sender.transport.send(entry.queue, message)
+        except Exception as exc:  # any transport fault is retried
+            self._failed(entry, now, type(exc).__name__)
+            return 0
+        with self.store.uow() as uow:
+            uow.outbox.mark_sent(entry.id, now)
+            if entry.msg_id and uow.sent.get(entry.clinic, entry.msg_id) is not None:
+                uow.sent.mark_sent(entry.clinic, entry.msg_id, now)
+            uow.commit()
+        return 1
+
+    def _failed(self, entry: OutboxMessage, now: datetime, error: str) -> None:
+        attempts = entry.attempts + 1
+        with self.store.uow() as uow:
+            if attempts >= self.max_attempts:
+                uow.outbox.mark_dead(entry.id, error)
+                log.error("outbox.gave_up", msg_id=entry.msg_id, attempts=attempts)
+            else:
+                uow.outbox.mark_failed(entry.id, now + self.backoff(attempts), error)
+                log.warning("outbox.send_failed", msg_id=entry.msg_id, attempts=attempts)
+            uow.commit()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, delete, func, insert, update
+from sqlalchemy import RowMapping, Table, bindparam, case, delete, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -172,6 +172,32 @@ def _outbox(row: OutboxRow) -> OutboxMessage:
     )
 
 
+def _outbox_from_mapping(row: RowMapping) -> OutboxMessage:
+    """An outbox entry from a Core result row (``UPDATE ... RETURNING``)."""
+    return OutboxMessage(
+        id=row["id"],
+        clinic=row["clinic"],
+        queue=row["queue"],
+        subject=row["subject"],
+        body=bytes(row["body"]),
+        created_at=row["created_at"],
+        next_attempt_at=row["next_attempt_at"],
+        properties=dict(row["properties"] or {}),
+        msg_id=row["msg_id"],
+        message_id=row["message_id"],
+        correlation_id=row["correlation_id"],
+        reply_to=row["reply_to"],
+        attempts=row["attempts"],
+        sent_at=row["sent_at"],
+        state=OutboxState(row["state"]),
+        last_error=row["last_error"],
+    )
+
+
+#: How long a dispatcher's claim on an outbox entry lasts before another may take it.
+CLAIM_LEASE = timedelta(minutes=10)
+
+
 class OutboxRepository(Repository):
     """Messages committed with the change that caused them, waiting to be sent."""
 
@@ -236,11 +262,8 @@ class OutboxRepository(Repository):
         return _outbox(row) if row else None
 
     def due(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
-        """Pending messages whose next attempt is at or before ``now``, oldest first.
-
-        On PostgreSQL the rows are locked (``SKIP LOCKED``) for this transaction, so
-        two dispatchers never send the same message.
-        """
+        """Pending messages whose next attempt is at or before ``now``, oldest first
+        (to look at; :meth:`claim` is how a dispatcher takes them)."""
         query = (
             select(OutboxRow)
             .where(
@@ -249,9 +272,58 @@ class OutboxRepository(Repository):
             )
             .order_by(col(OutboxRow.next_attempt_at), col(OutboxRow.created_at), col(OutboxRow.id))
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
         return [_outbox(r) for r in self.session.exec(query).all()]
+
+    def claim(
+        self, now: datetime, limit: int = 100, lease: timedelta = CLAIM_LEASE
+    ) -> list[OutboxMessage]:
+        """Take up to ``limit`` due messages for sending, oldest first: they become
+        ``sending`` in one conditional UPDATE, so two dispatchers never take the same one.
+
+        Commit at once; then send each and :meth:`mark_sent` it in its own transaction.
+        A crash between a send and its mark leaves that one message ``sending``:
+        :meth:`resume_claims` (the daemon, on start) makes it due again, and a claim
+        older than ``lease`` is taken again by any dispatcher. So at most the message
+        in flight is sent twice, with the same AMQP message-id (HITS 1216 §2.2.5).
+        """
+        due = (
+            select(_OUTBOX.c.id)
+            .where(
+                _OUTBOX.c.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
+                _OUTBOX.c.next_attempt_at <= bindparam("c_now", type_=UTCDateTime()),
+            )
+            .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.created_at, _OUTBOX.c.id)
+            .limit(limit)
+            .scalar_subquery()
+        )
+        claim = (
+            update(_OUTBOX)
+            .where(
+                _OUTBOX.c.id.in_(due),
+                _OUTBOX.c.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
+                _OUTBOX.c.next_attempt_at <= bindparam("c_now", type_=UTCDateTime()),
+            )
+            .values(
+                state=OutboxState.SENDING.value,
+                next_attempt_at=bindparam("c_until", type_=UTCDateTime()),
+            )
+            .returning(*_OUTBOX.c)
+        )
+        rows = self.session.execute(claim, {"c_now": now, "c_until": now + lease}).all()
+        taken = [_outbox_from_mapping(r._mapping) for r in rows]
+        taken.sort(key=lambda m: (m.created_at, m.id))
+        return taken
+
+    def resume_claims(self) -> int:
+        """Make every ``sending`` message due again (after a crash: the one scheduler,
+        on start, holding the instance lock). Returns how many were in flight."""
+        result = self.session.execute(
+            update(_OUTBOX)
+            .where(_OUTBOX.c.state == OutboxState.SENDING.value)
+            .values(state=OutboxState.PENDING.value, next_attempt_at=_OUTBOX.c.created_at)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def _row(self, id: str) -> OutboxRow:
         row = self.session.get(OutboxRow, id)
@@ -269,6 +341,7 @@ class OutboxRepository(Repository):
     def mark_failed(self, id: str, next_attempt_at: datetime, error: str = "") -> None:
         """A send failed; try again at ``next_attempt_at`` (the caller's backoff)."""
         row = self._row(id)
+        row.state = OutboxState.PENDING.value
         row.attempts += 1
         row.next_attempt_at = next_attempt_at
         row.last_error = error
@@ -283,8 +356,12 @@ class OutboxRepository(Repository):
         self.session.flush()
 
     def count(self, state: OutboxState = OutboxState.PENDING, *, clinic: str | None = None) -> int:
-        """How many entries are in ``state`` (pending by default)."""
-        query = select(func.count()).select_from(OutboxRow).where(OutboxRow.state == state.value)
+        """How many entries are in ``state`` (pending by default: not yet sent, those
+        being sent right now included)."""
+        states = [state.value]
+        if state is OutboxState.PENDING:
+            states.append(OutboxState.SENDING.value)
+        query = select(func.count()).select_from(OutboxRow).where(col(OutboxRow.state).in_(states))
         if clinic is not None:
             query = query.where(OutboxRow.clinic == clinic)
         return int(self.session.exec(query).one())

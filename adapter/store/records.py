@@ -43,6 +43,7 @@ class OutboxState(StrEnum):
     """Life of an outbox entry."""
 
     PENDING = "pending"
+    SENDING = "sending"  # claimed by a dispatcher: being sent now (see OutboxRepository.claim)
     SENT = "sent"
     DEAD = "dead"  # gave up after too many attempts; needs an operator
 

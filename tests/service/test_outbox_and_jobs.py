@@ -20,6 +20,7 @@ from adapter.jobs.scheduler import (
 )
 from adapter.store.records import OutboxState
 from adapter.testing import MemoryTransport, MovableClock
+from adapter.transport.base import TransportMessage
 
 PATIENT = Person("13116900216", IdType.FNR, "Folke", "Danser")
 HN_ASYNC = "8093248_async"
@@ -118,16 +119,23 @@ def test_scheduler_jobs_have_explicit_ids_and_catch_up_settings(adapter: Adapter
 
 
 def test_a_second_daemon_on_the_same_database_refuses_to_start(adapter: Adapter) -> None:
-    assert adapter.acquire_lock("scheduler", "other-host:1", timedelta(seconds=60))
-    with pytest.raises(AlreadyRunning, match="other-host:1"):
-        Daemon(adapter).run()
+    other = adapter.instance_lock("scheduler")
+    assert other.acquire("other-host:1", adapter.clock())
+    try:
+        with pytest.raises(AlreadyRunning, match="other-host:1"):
+            Daemon(adapter).run()
+    finally:
+        other.release()
 
 
-def test_a_stale_lock_is_taken_over(adapter: Adapter, clock: MovableClock) -> None:
-    assert adapter.acquire_lock("scheduler", "crashed-host:1", timedelta(seconds=60))
-    clock.advance(timedelta(minutes=5))
-    assert adapter.acquire_lock("scheduler", "new-host:2", timedelta(seconds=60))
-    assert adapter.lock_holder("scheduler") == "new-host:2"
+def test_a_daemon_that_stopped_gives_its_lock_back(adapter: Adapter) -> None:
+    daemon = Daemon(adapter)
+    daemon.acquire()
+    assert adapter.instance_lock("scheduler").holder() == daemon.holder
+    daemon.release()
+    other = adapter.instance_lock("scheduler")
+    assert other.acquire("next-host:2", adapter.clock())
+    other.release()
 
 
 def test_delivery_state_is_visible_and_a_missing_apprec_raises_an_alert(
@@ -172,3 +180,59 @@ def test_the_release_job_runs_again_at_once_while_a_backlog_remains(clock: Movab
         assert done.wait(10), f"release job ran {len(calls)} times, not 3 (a missed run?)"
     finally:
         scheduler.shutdown()
+
+
+class _Crash(BaseException):
+    """The process dying under the dispatcher (not an error it may catch and retry)."""
+
+
+def test_a_crash_mid_batch_resends_only_the_entry_in_flight(
+    adapter: Adapter, transport: MemoryTransport, clock: MovableClock
+) -> None:
+    # Five Avtale messages written while the transport is down, then one batch.
+    transport.fail_sends = 5
+    booked = [_book_first_slot_n(adapter, n) for n in range(5)]
+    assert len(booked) == 5
+    clock.advance(timedelta(minutes=1))
+    real_send = transport.send
+    sends: list[str] = []
+
+    def send_then_die_on_the_third(queue: str, message: TransportMessage) -> None:
+        real_send(queue, message)  # on the queue, not yet recorded as sent
+        sends.append(message.message_id)
+        if len(sends) == 3:
+            raise _Crash
+
+    transport.send = send_then_die_on_the_third  # type: ignore[method-assign]
+    with pytest.raises(_Crash):
+        adapter.dispatch_outbox()
+    transport.send = real_send  # type: ignore[method-assign]
+    # The restart: the one scheduler resumes the entry in flight, then sends the rest.
+    assert adapter.resume_outbox() == 3  # the one in flight and the two never tried
+    adapter.dispatch_outbox()
+    ids = [m.message_id for m in transport.sent[HN_ASYNC]]
+    assert len(ids) == 6  # five messages, the one in flight twice
+    assert len(set(ids)) == 5
+    assert ids.count(sends[2]) == 2  # only the one in flight, with the same message-id
+    with adapter.store.uow() as uow:
+        assert uow.outbox.count(clinic="ddfl") == 0
+
+
+def _book_first_slot_n(adapter: Adapter, n: int) -> str:
+    """Book the n-th free slot of Benedikte's tomorrow (for distinct bookings)."""
+    today = adapter.clock().date()
+    adapter.generate_slots(today, today + timedelta(days=3))
+    with adapter.store.uow() as uow:
+        slots = uow.slots.in_window(
+            "ddfl",
+            adapter.clock() + timedelta(days=1),
+            adapter.clock() + timedelta(days=2),
+            practitioner="benedikte",
+            free_only=True,
+        )
+    return adapter.book(slots[0].id, PATIENT if n == 0 else _patient(n)).id
+
+
+def _patient(n: int) -> Person:
+    numbers = ["13116900216", "15076500565", "01019012057", "03037712085", "24081899068"]
+    return Person(numbers[n], IdType.FNR, "Folke", "Danser")

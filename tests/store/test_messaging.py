@@ -16,6 +16,7 @@ from adapter.store import (
     SentMessage,
     Store,
 )
+from adapter.store.messaging import CLAIM_LEASE
 from tests.store.conftest import CLINIC, OTHER, T0
 
 BODY = b"<MsgHead>...</MsgHead>"
@@ -184,3 +185,64 @@ def test_delivery_state_follows_the_apprec(store: Store) -> None:
         assert other is not None
         assert other.state is DeliveryState.NO_APPREC
         assert uow.sent.count_waiting(CLINIC) == 0
+
+
+def test_a_claim_takes_due_entries_once_and_a_stale_claim_comes_back(store: Store) -> None:
+    with store.uow() as uow:
+        ids = [
+            uow.outbox.add(
+                clinic=CLINIC, queue="q", subject="s", body=b"x", now=T0 + timedelta(seconds=n)
+            ).id
+            for n in (2, 0, 1)
+        ]
+        uow.commit()
+    now = T0 + timedelta(seconds=5)
+    with store.uow() as uow:
+        claimed = uow.outbox.claim(now, limit=2)
+        uow.commit()
+    assert [m.id for m in claimed] == [ids[1], ids[2]]  # oldest first
+    assert {m.state for m in claimed} == {OutboxState.SENDING}
+    with store.uow() as uow:
+        # A second dispatcher gets only what is left; "not yet sent" counts all three.
+        assert [m.id for m in uow.outbox.claim(now)] == [ids[0]]
+        assert uow.outbox.claim(now) == []
+        assert uow.outbox.count(clinic=CLINIC) == 3
+        uow.outbox.mark_sent(ids[1], now)
+        uow.commit()
+    with store.uow() as uow:
+        # A claim is a lease: a dispatcher that died without resuming is outlived.
+        stale = now + CLAIM_LEASE
+        assert sorted(m.id for m in uow.outbox.claim(stale)) == sorted([ids[0], ids[2]])
+        uow.commit()
+
+
+def test_resuming_claims_makes_entries_in_flight_due_again(store: Store) -> None:
+    with store.uow() as uow:
+        a = uow.outbox.add(clinic=CLINIC, queue="q", subject="s", body=b"a", now=T0)
+        uow.commit()
+    with store.uow() as uow:
+        assert [m.id for m in uow.outbox.claim(T0)] == [a.id]
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.outbox.due(T0) == []
+        assert uow.outbox.resume_claims() == 1
+        uow.commit()
+    with store.uow() as uow:
+        (again,) = uow.outbox.due(T0)
+        assert (again.id, again.state) == (a.id, OutboxState.PENDING)
+        assert again.message_id == a.message_id
+        assert uow.outbox.resume_claims() == 0
+
+
+def test_a_failed_claimed_entry_is_pending_again_for_its_backoff(store: Store) -> None:
+    with store.uow() as uow:
+        a = uow.outbox.add(clinic=CLINIC, queue="q", subject="s", body=b"a", now=T0)
+        uow.commit()
+    with store.uow() as uow:
+        uow.outbox.claim(T0)
+        uow.outbox.mark_failed(a.id, T0 + timedelta(seconds=30), "ConnectionError")
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.outbox.claim(T0 + timedelta(seconds=29)) == []
+        (retry,) = uow.outbox.claim(T0 + timedelta(seconds=30))
+        assert (retry.id, retry.attempts) == (a.id, 1)
