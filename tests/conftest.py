@@ -30,6 +30,22 @@ def _require_shared() -> Path:
     pytest.skip(reason)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--soak``: run the reliability suite longer (more kills, requests, copies)."""
+    parser.addoption(
+        "--soak",
+        action="store_true",
+        default=False,
+        help="run the reliability (attack) suite as a longer soak",
+    )
+
+
+@pytest.fixture(scope="session")
+def soak(request: pytest.FixtureRequest) -> bool:
+    """True under ``--soak``: reliability tests scale their load up."""
+    return bool(request.config.getoption("--soak"))
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``../shared`` beside the checkout; skips (fails under CI=true) when absent."""
