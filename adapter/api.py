@@ -116,6 +116,7 @@ class Adapter:
             unprotect=None
             if self.protector.content_type == CONTENT_TYPE_XML
             else self.protector.unprotect,
+            peek=None if self.protector.content_type == CONTENT_TYPE_XML else self.protector.peek,
             check_process=check_process,
         )
         self._subscribers: list[Callable[[Any], None]] = []

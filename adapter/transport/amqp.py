@@ -48,7 +48,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -60,7 +60,13 @@ from proton.utils import BlockingConnection, BlockingReceiver, BlockingSender
 
 from adapter.logs import get_logger
 from adapter.transport.addresses import AddressFormat, declare_address, queue_address
-from adapter.transport.base import SYSTEM_IDENTIFIER, TransportError, TransportMessage
+from adapter.transport.amqp_reading import BoundedFetcher, bounded_receiver
+from adapter.transport.base import (
+    MAX_BODY_BYTES,
+    SYSTEM_IDENTIFIER,
+    TransportError,
+    TransportMessage,
+)
 
 __all__ = [
     "DEAD_LETTER_SUFFIX",
@@ -279,9 +285,11 @@ class AmqpTransport:
         max_delivery_attempts: int = 10,
         reply_queue: str | None = None,
         clock: Callable[[], datetime] | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         if max_delivery_attempts < 1:
             raise ValueError("max_delivery_attempts must be at least 1")
+        self.max_body_bytes = max_body_bytes
         self.url = url
         self.address_format = AddressFormat(address_format)
         self.user = user
@@ -423,7 +431,7 @@ class AmqpTransport:
         if receiver is None:
             address = queue_address(queue, self.address_format)
             try:
-                receiver = conn.create_receiver(address, credit=0)
+                receiver = bounded_receiver(conn, address, self.max_body_bytes)
             except (Timeout, LinkException) as exc:
                 raise self._attach_failed(queue, exc) from exc
             self._receivers[queue] = receiver
@@ -541,6 +549,16 @@ class AmqpTransport:
             assert receiver.fetcher is not None
             proton_msg, proton_delivery = receiver.fetcher.incoming.popleft()
             message = from_proton(proton_msg, queue, received_at=self._clock())
+            if isinstance(receiver.fetcher, BoundedFetcher):
+                oversize = receiver.fetcher.oversize.pop(proton_delivery, 0)
+                if oversize:
+                    _log.warning(
+                        "transport.oversize_message",
+                        queue=queue,
+                        message_id=message.message_id,
+                        size=oversize,
+                    )
+                    message = replace(message, body=b"", oversize=oversize)
             key = (queue, message.message_id)
             if key in self._accepted:
                 # HITS 1216 §2.2.3: a duplicate AMQP message-id is logged only.

@@ -19,6 +19,12 @@ from adapter import __version__
 #: Our name and version, sent on every outgoing message as X-SystemIdentifier.
 SYSTEM_IDENTIFIER = f"epj-adapter {__version__}"
 
+#: Largest body a transport reads, in bytes: twice the largest document the parser
+#: takes (:data:`adapter.messages.safe.MAX_BYTES`), room for the CMS envelope. A body
+#: over it is never held whole: the message arrives with an empty body and
+#: :attr:`TransportMessage.oversize` set, and is refused as unreadable.
+MAX_BODY_BYTES = 2_000_000
+
 #: Content type of a plain (unencrypted) payload.
 CONTENT_TYPE_XML = "application/xml"
 #: Content type of a CMS signed-and-enveloped payload (HITS 1216 §2.1.2).
@@ -27,7 +33,11 @@ CONTENT_TYPE_CMS = "application/pkcs7-mime; smime-type=signed-and-enveloped-data
 
 @dataclass(frozen=True, slots=True)
 class TransportMessage:
-    """A message with its AMQP properties. ``body`` is empty on error-queue reports."""
+    """A message with its AMQP properties. ``body`` is empty on error-queue reports.
+
+    ``oversize`` is the size in bytes of a body the transport did not read because it
+    was over its limit (:data:`MAX_BODY_BYTES`); ``body`` is then empty.
+    """
 
     body: bytes
     message_id: str
@@ -38,6 +48,7 @@ class TransportMessage:
     expires_at: datetime | None = None
     to: str | None = None
     application_properties: Mapping[str, str] = field(default_factory=dict)
+    oversize: int = 0
 
     def prop(self, name: str) -> str | None:
         """An application property, or None."""

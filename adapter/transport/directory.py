@@ -27,13 +27,13 @@ import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from adapter.logs import get_logger
-from adapter.transport.base import TransportMessage
+from adapter.transport.base import MAX_BODY_BYTES, TransportMessage
 
 __all__ = [
     "ARCHIVE_DIR",
@@ -197,10 +197,33 @@ def _complete(folder: Path) -> list[tuple[int, str, Path]]:
     return found
 
 
-def _load(json_path: Path, queue: str) -> TransportMessage:
-    data = json.loads(json_path.read_bytes())
+#: Largest ``.json`` properties file read (a real one is under a kilobyte).
+MAX_PROPERTIES_BYTES = 64 * 1024
+
+
+def _read_capped(path: Path, limit: int) -> bytes | None:
+    """The file's bytes, or None when it is larger than ``limit`` (checked with
+    ``fstat`` and again while reading: never more than ``limit + 1`` bytes are held)."""
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size > limit:
+            return None
+        data = handle.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def _load(json_path: Path, queue: str, max_body_bytes: int = MAX_BODY_BYTES) -> TransportMessage:
+    raw = _read_capped(json_path, MAX_PROPERTIES_BYTES)
+    if raw is None:
+        raise ValueError(f"properties file over {MAX_PROPERTIES_BYTES} bytes")
+    data = json.loads(raw)
     xml_path = json_path.with_suffix(".xml")
-    body = xml_path.read_bytes() if xml_path.exists() else b""
+    try:
+        body = _read_capped(xml_path, max_body_bytes)
+    except FileNotFoundError:
+        body = b""
+    if body is None:
+        size = xml_path.stat().st_size
+        return replace(properties_from_json(data, b"", queue), oversize=max(size, 1))
     return properties_from_json(data, body, queue)
 
 
@@ -271,9 +294,11 @@ class DirectoryTransport:
         max_delivery_attempts: int = 10,
         reply_queue: str | None = None,
         poll_interval: float = 0.05,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         if max_delivery_attempts < 1:
             raise ValueError("max_delivery_attempts must be at least 1")
+        self.max_body_bytes = max_body_bytes
         self.root = Path(root)
         self.archive = archive
         self.max_delivery_attempts = max_delivery_attempts
@@ -371,7 +396,7 @@ class DirectoryTransport:
         candidates.sort(key=lambda item: (item[0], item[1]))
         for _mtime, _name, path, queue in candidates:
             try:
-                message = _load(path, queue)
+                message = _load(path, queue, self.max_body_bytes)
             except FileNotFoundError:
                 continue  # taken or removed meanwhile
             except (OSError, ValueError) as exc:
