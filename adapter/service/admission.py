@@ -61,7 +61,7 @@ class Report:
     condition: str
     description: str
     condition_data: str | None = None
-    sender_her_id: str = ""  # from the payload, when the AMQP fromHerId is unusable
+    report_to: str = ""  # whose error queue, when not the AMQP fromHerId's
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,35 +108,30 @@ class Admission:
         router: Router,
         unprotect: Unprotect | None = None,
         check_process: Callable[[TransportMessage], None] | None = None,
+        peek: Unprotect | None = None,
     ) -> None:
         self.contexts = contexts  # by every HER-id that addresses a clinic
         self.router = router
         self.unprotect = unprotect
+        self.peek = peek  # decrypt without verifying: the header of a refused message
         self.check_process = check_process
         self.sync_queues = frozenset(router.sync_queue(her) for her in contexts)
 
     def admit(self, delivery: Delivery, now: datetime) -> Admitted | Refusal:
-        """The typed request in ``delivery``, or why it is refused."""
+        """The typed request in ``delivery``, or why it is refused.
+
+        Spoofing comes first (HITS 1216 §2.2.3, issue of precedence): when the AMQP
+        fromHerId is not the MsgHead sender, the answer is ``abuse:spoofing-attack``
+        whatever else is wrong with the message, as far as its header can be read.
+        """
         msg = delivery.message
         on_sync_queue = delivery.queue in self.sync_queues
         if on_sync_queue and msg.expires_at is not None and now >= msg.expires_at:
             return Dropped("sync.expired")
-        bad = terr.bad_fields(msg)
-        if bad:
-            return _invalid(bad)
-        try:
-            if self.check_process is not None:
-                self.check_process(msg)
-        except TransportFault as fault:
-            return Report(fault.condition, fault.description)
         from_her = (msg.prop("fromHerId") or "").strip()
-        if msg.reply_to not in self.router.reply_queues(from_her):
-            return Report(
-                terr.INVALID_FIELD_VALUE,
-                f"replyTo {msg.reply_to!r} is not a queue of HER-id {from_her} "
-                "in the Adresseregister.",
-                terr.invalid_fields(["replyTo"]),
-            )
+        early = self._transport_fault(msg, from_her)
+        if early is not None:
+            return self._spoofed_or(msg, from_her, early)
         body = msg.body
         try:
             if self.unprotect is not None:
@@ -151,7 +146,7 @@ class Admission:
             return Report(terr.NOT_WELL_FORMED_XML, "XML cannot be interpreted.")
         env = inbound.envelope
         if from_her not in env.sender.her_ids:
-            return _spoofed(from_her, env)
+            return self._spoofed(from_her, env)
         if msg.subject != _subject_of(inbound):
             return Report(
                 terr.INVALID_FIELD_VALUE,
@@ -175,6 +170,80 @@ class Admission:
             correlation_id=correlation,
         )
 
+    def _transport_fault(self, msg: TransportMessage, from_her: str) -> Report | None:
+        """The first fault in what the transport says about the message (HITS 1216
+        §2.1.2 fields, the communication process, replyTo, a body too large to read)."""
+        bad = terr.bad_fields(msg)
+        if bad:
+            return _invalid(bad)
+        try:
+            if self.check_process is not None:
+                self.check_process(msg)
+        except TransportFault as fault:
+            return Report(fault.condition, fault.description)
+        if msg.reply_to not in self.router.reply_queues(from_her):
+            return Report(
+                terr.INVALID_FIELD_VALUE,
+                f"replyTo {msg.reply_to!r} is not a queue of HER-id {from_her} "
+                "in the Adresseregister.",
+                terr.invalid_fields(["replyTo"]),
+            )
+        if msg.oversize:
+            return Report(
+                terr.NOT_WELL_FORMED_XML,
+                f"The payload is {msg.oversize} bytes, more than this receiver reads; "
+                "it was not read.",
+            )
+        return None
+
+    def _spoofed_or(self, msg: TransportMessage, from_her: str, fault: Report) -> Report:
+        """``abuse:spoofing-attack`` if the payload's readable header names another
+        sender than the AMQP fromHerId, else ``fault``."""
+        env = self._peek_header(msg)
+        if env is None:
+            return fault
+        # A missing or malformed fromHerId names nobody: that is the field's fault.
+        spoofed = from_her.isdigit() and env.sender.her_ids and from_her not in env.sender.her_ids
+        if spoofed:
+            return self._spoofed(from_her, env)
+        return self._addressed(fault, from_her, env)
+
+    def _addressed(self, report: Report, amqp_her_id: str, env: Envelope) -> Report:
+        """``report`` for the AMQP sender's error queue when the Adresseregister gives
+        that party queues, else for the queue of the sender the MsgHead names (a
+        level-1 HER-id without queues, or one of ours); unchanged if neither has any."""
+        ours = set(self.contexts)
+        if (
+            amqp_her_id.isdigit()
+            and amqp_her_id not in ours
+            and self.router.reply_queues(amqp_her_id)
+        ):
+            return report
+        for her in (env.sender.leaf_her_id, *sorted(env.sender.her_ids)):
+            if her.isdigit() and her not in ours and self.router.reply_queues(her):
+                return replace(report, report_to=her)
+        return report
+
+    def _spoofed(self, amqp_her_id: str, env: Envelope) -> Report:
+        """``abuse:spoofing-attack``, for the error queue of the AMQP sender when the
+        Adresseregister gives it queues (as Helsenorge.Messaging reports it), else of the
+        party the MsgHead names; never to ourselves."""
+        return self._addressed(_spoofed(amqp_her_id, env), amqp_her_id, env)
+
+    def _peek_header(self, msg: TransportMessage) -> Envelope | None:
+        """The MsgHead of a message already refused, if it can be read at all."""
+        if msg.oversize or not msg.body:
+            return None
+        body = msg.body
+        try:
+            if self.peek is not None:
+                body = self.peek(msg)
+            return parse_message(body).envelope
+        except MessageRejected as rejected:
+            return rejected.envelope
+        except Exception:  # a peek at a refused message never fails the refusal
+            return None
+
     # -- refusals ------------------------------------------------------------------------
 
     def _rejected(
@@ -190,7 +259,7 @@ class Admission:
             return Report(terr.NOT_WELL_FORMED_XML, rejected.reason)
         from_her = (msg.prop("fromHerId") or "").strip()
         if from_her not in env.sender.her_ids:
-            return _spoofed(from_her, env)
+            return self._spoofed(from_her, env)
         sync = rejected.function in SYNC_FUNCTIONS if rejected.function else on_sync_queue
         if sync != on_sync_queue:
             return _wrong_queue(sync, "")

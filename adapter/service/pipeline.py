@@ -72,6 +72,7 @@ class Pipeline:
         clock: Callable[[], datetime],
         unprotect: Unprotect | None = None,
         check_process: Callable[[TransportMessage], None] | None = None,
+        peek: Unprotect | None = None,
     ) -> None:
         self.store = store
         self.contexts = contexts  # by every HER-id that addresses the clinic
@@ -81,7 +82,11 @@ class Pipeline:
         self.sender = sender
         self.clock = clock
         self.admission = Admission(
-            contexts=contexts, router=router, unprotect=unprotect, check_process=check_process
+            contexts=contexts,
+            router=router,
+            unprotect=unprotect,
+            check_process=check_process,
+            peek=peek,
         )
 
     # -- entry point -------------------------------------------------------------------
@@ -238,7 +243,7 @@ class Pipeline:
 
     def _report(self, msg: TransportMessage, report: Report, now: datetime) -> None:
         """An error-queue report to the sender (HITS 1216 §2.2.6)."""
-        sender = (msg.prop("fromHerId") or "").strip()
+        sender = report.report_to or (msg.prop("fromHerId") or "").strip()
         if not sender.isdigit():
             # No usable fromHerId: report to the sender the (plain) MsgHead names, or,
             # when the payload is encrypted, to Helsenorge: the only party we serve.

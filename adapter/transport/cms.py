@@ -307,6 +307,20 @@ class CmsProtection:
         signed_data = _parse_signed_data(signed_der)
         return self._verify(signed_data, expected, now)
 
+    def open_unverified(self, data: bytes) -> bytes:
+        """Decrypt ``data`` and return the signed content WITHOUT verifying the
+        signature: only to read the MsgHead of a message that is refused anyway (to
+        tell a spoofing attack from other faults, HITS 1216 §2.2.3). Never act on it.
+        Raises :class:`CmsError` when it cannot be decrypted or read."""
+        signed_data = _parse_signed_data(self._decrypt(data))
+        try:
+            content = signed_data["encap_content_info"]["content"].native
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise CmsError(INVALID_SIGNATURE, "the SignedData is not readable") from exc
+        if content is None:
+            raise CmsError(INVALID_SIGNATURE, "the SignedData carries no content (detached)")
+        return bytes(content)
+
     def _require_usable(
         self, cert: x509.Certificate, now: datetime, purpose: Purpose, *, whose: str
     ) -> None:

@@ -37,6 +37,11 @@ class Protector(Protocol):
         """The plain payload of a received message; raises ``TransportFault``."""
         ...
 
+    def peek(self, message: TransportMessage) -> bytes:
+        """The payload of a message being refused, read without verifying who signed
+        it (to see its MsgHead only); raises ``TransportFault`` when unreadable."""
+        ...
+
 
 class Plain:
     """No protection: plain XML (the directory transport's default)."""
@@ -48,6 +53,10 @@ class Plain:
         return payload
 
     def unprotect(self, message: TransportMessage) -> bytes:
+        """Unchanged."""
+        return message.body
+
+    def peek(self, message: TransportMessage) -> bytes:
         """Unchanged."""
         return message.body
 
@@ -85,3 +94,11 @@ class CmsProtector:
                 INVALID_CERTIFICATE, f"no signing certificate for HER-id {sender}"
             ) from exc
         return self.cms.unprotect(message.body, self.certificates.signing_certs(party))
+
+    def peek(self, message: TransportMessage) -> bytes:
+        """Decrypt only (no signature check): the MsgHead of a refused message."""
+        opener = getattr(self.cms, "open_unverified", None)
+        if opener is None:
+            return message.body
+        data: bytes = opener(message.body)
+        return data

@@ -296,6 +296,66 @@ def test_amqp_sender_other_than_the_msghead_sender_is_a_spoofing_attack(
     cp.assert_emitted_conform()
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param({"message_id": REMOVE}, id="messageId-missing"),
+        pytest.param({"correlation_id": "not-a-uuid"}, id="correlationId-not-uuid"),
+        pytest.param({"reply_to": "9999999_async"}, id="replyTo-unknown"),
+        pytest.param({"subject": "DIALOG_INNBYGGER_TEST"}, id="subject-wrong"),
+        pytest.param({"applicationTimeStamp": "yesterday"}, id="timestamp-broken"),
+    ],
+)
+def test_spoofing_is_reported_whatever_else_is_wrong(
+    counterpart: Counterpart, fault: dict[str, object]
+) -> None:
+    """HITS 1216 §2.2.3 "Ikke samsvar AMQP Avsender HER-Id <-> fagmelding Avsender HER-Id"
+    -> «abuse:spoofing-attack». A message that also breaks another row (a §2.1.2 field,
+    replyTo) is still reported as the attack it is: the sender's identity comes first."""
+    cp = counterpart
+    before = cp.stored()
+    impostor = Party(name="Falsk avsender", her_id="5555551", sub_name="X", sub_her_id="5555552")
+    event = cp.free_slots()[0]
+    built = rq.reserver_time(
+        cp.parties(patient=KARI, sender=impostor), cp.clock(), as_slot(event), event.contact
+    )
+    sent = cp.send(built, **fault)  # type: ignore[arg-type]
+    reported(cp, sent, SPOOFING_ATTACK)
+    unchanged(cp, before)
+
+
+def test_an_amqp_sender_that_is_another_known_party_is_a_spoofing_attack(
+    counterpart: Counterpart,
+) -> None:
+    """HITS 1216 §2.2.3: the MsgHead says Helsenorge's service, the AMQP fromHerId names
+    another party of the Adresseregister. That party's process is not served either
+    ("Kommunikasjonsprosessen er støttet") and its replyTo is wrong, but the mismatch is
+    the attack and is reported as one. The named party is the clinic's own practitioner:
+    never told about itself, so the report goes to the error queue of the sender the
+    MsgHead names, a queue the routing lists."""
+    cp = counterpart
+    before = cp.stored()
+    sent = cp.send(rt(cp, cp.free_slots()[0]), fromHerId="8142522")
+    reported(cp, sent, SPOOFING_ATTACK)
+    unchanged(cp, before)
+
+
+def test_a_fault_from_a_party_without_queues_is_reported_where_the_routing_lists(
+    counterpart: Counterpart,
+) -> None:
+    """HITS 1216 §2.2.3 "AMQP-melding på avsenders Error-kø": an AMQP fromHerId of
+    Helsenorge's organisation (level 1, no queues and no processes in the
+    Adresseregister; the MsgHead sender's parent, so no spoofing) gets
+    «transport:unsupported-message» ("Kommunikasjonsprosessen er støttet") on the error
+    queue of its service, the one the routing lists, not on an invented
+    ``115851_error``."""
+    cp = counterpart
+    before = cp.stored()
+    sent = cp.send(rt(cp, cp.free_slots()[0]), fromHerId="115851")
+    reported(cp, sent, UNSUPPORTED_MESSAGE)
+    unchanged(cp, before)
+
+
 # --- Fagmelding: negative AppRec (async) -------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from adapter.messages.envelope import Party
 from adapter.messages.read_replies import EventSummary, ReplySummary
 from adapter.simulator import NoReply
 from adapter.testing import helsenorge_message, with_properties
-from adapter.transport.base import TransportMessage
+from adapter.transport.base import MAX_BODY_BYTES, TransportMessage
 from adapter.transport.directory import read_messages
 from tests.e2e.conftest import KARI, START, Clinic, as_slot
 
@@ -90,6 +90,18 @@ def test_not_well_formed_xml_is_reported_on_the_error_queue(clinic: Clinic) -> N
     _quiet(clinic)
 
 
+def test_a_body_over_the_transport_limit_is_refused_unread(clinic: Clinic) -> None:
+    # A real RT padded past the limit: the header is never read (HITS 1216 §2.2.3
+    # "Fagmelding header ... kan ikke tolkes" -> transport:not-well-formed-xml).
+    built = _rt(clinic, _slot(clinic))
+    padded = built.body + b"<!--" + b"x" * MAX_BODY_BYTES + b"-->"
+    sent = _raw(clinic, padded, MsgType.TIMERESERVASJON.value)
+    report = clinic.sim.error_report(sent.message_id)
+    assert report.prop("errorCondition") == "transport:not-well-formed-xml"
+    assert "not read" in (report.prop("errorDescription") or "")
+    _quiet(clinic)
+
+
 @pytest.mark.parametrize("missing", ["applicationTimeStamp", "fromHerId", "toHerId"])
 def test_missing_amqp_property_is_reported_as_invalid_field(clinic: Clinic, missing: str) -> None:
     built = _rt(clinic, _slot(clinic))
@@ -116,12 +128,28 @@ def test_sender_in_amqp_not_matching_msghead_is_reported_as_spoofing(clinic: Cli
 
 
 def test_sender_unknown_to_the_adresseregister_is_reported(clinic: Clinic) -> None:
-    built = _rt(clinic, _slot(clinic))
+    # The MsgHead names the same unknown sender: its process is not served.
+    stranger = Party(name="Ukjent", her_id="7777776", sub_name="X", sub_her_id="7777777")
+    parties = rq.RequestParties(receiver=clinic.parties().receiver, patient=KARI, sender=stranger)
+    event = _slot(clinic)
+    built = rq.reserver_time(parties, clinic.clock(), as_slot(event), event.contact)
     sent = clinic.sim.send(built, MsgType.TIMERESERVASJON, from_her_id="7777777")
     _handled(clinic)
     reports = read_messages(clinic.root / "queues", "7777777_error")
     assert [r.prop("originalMessageId") for r in reports] == [sent.message_id]
     assert reports[0].prop("errorCondition") == "transport:unsupported-message"
+    _quiet(clinic)
+
+
+def test_unknown_amqp_sender_of_helsenorges_message_is_spoofing_first(clinic: Clinic) -> None:
+    # HITS 1216 §2.2.3: AMQP sender <-> MsgHead sender mismatch is the attack, whatever
+    # else is wrong (here also an unserved process for the unknown party).
+    built = _rt(clinic, _slot(clinic))
+    sent = clinic.sim.send(built, MsgType.TIMERESERVASJON, from_her_id="7777777")
+    _handled(clinic)
+    reports = read_messages(clinic.root / "queues", "7777777_error")
+    assert [r.prop("originalMessageId") for r in reports] == [sent.message_id]
+    assert reports[0].prop("errorCondition") == "abuse:spoofing-attack"
     _quiet(clinic)
 
 
