@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapter.clock import Clock, system_clock
+from adapter.domain import identity
 from adapter.domain.codes import Svar
 from adapter.domain.model import OSLO, Appointment, Person, Slot, Wish
 from adapter.domain.release import bookable_from
@@ -179,20 +180,36 @@ class Adapter:
         return self.generate_slots(today, today + horizon + timedelta(days=7))
 
     def set_patient_list(self, practitioner: str, idents: Iterable[str]) -> None:
-        """Replace a practitioner's list (fastlegeliste) with ``idents``."""
+        """Replace a practitioner's list (fastlegeliste) with ``idents``.
+
+        Every entry must be a valid fødselsnummer or D-nummer, else
+        :class:`~adapter.domain.identity.InvalidPersonId` names the first bad entry
+        (1-based, never the number) and the list is left as it was.
+        """
         self._practitioner(practitioner)
+        wanted = list(idents)
+        for n, ident in enumerate(wanted, 1):
+            try:
+                identity.validate(ident, allowed=identity.DIALOG_ID_TYPES)
+            except identity.InvalidPersonId as exc:
+                raise identity.InvalidPersonId(exc.problem, f"entry {n}: {exc.reason}") from None
         with self.store.uow() as uow:
-            uow.patients.set_list(self.ctx.clinic.key, practitioner, list(idents))
+            uow.patients.set_list(self.ctx.clinic.key, practitioner, wanted)
             uow.commit()
 
     def block_patient(self, ident: str, reason: str = "") -> None:
-        """Block a patient from digital booking (reservations get 30)."""
+        """Block a patient from digital booking (reservations get 30).
+
+        ``ident`` must be a valid fødselsnummer or D-nummer (else InvalidPersonId).
+        """
+        identity.validate(ident, allowed=identity.DIALOG_ID_TYPES)
         with self.store.uow() as uow:
             uow.patients.block(self.ctx.clinic.key, ident, reason, self.clock())
             uow.commit()
 
     def unblock_patient(self, ident: str) -> None:
-        """Let a blocked patient book digitally again."""
+        """Let a blocked patient book digitally again (``ident`` checked as for block)."""
+        identity.validate(ident, allowed=identity.DIALOG_ID_TYPES)
         with self.store.uow() as uow:
             uow.patients.unblock(self.ctx.clinic.key, ident)
             uow.commit()
@@ -239,7 +256,12 @@ class Adapter:
         self._do(lambda uow, now: self.desk.answer_wish(uow, wish_id, code, now, actor, slot_id))
 
     def book(self, slot_id: str, patient: Person, *, actor: str = "epj") -> Appointment:
-        """Book a slot for a patient from the clinic's side (Avtale 05 to Helsenorge)."""
+        """Book a slot for a patient from the clinic's side (Avtale 05 to Helsenorge).
+
+        A patient whose number is not a valid fødselsnummer or D-nummer of its TypeId
+        raises :class:`~adapter.domain.identity.InvalidPersonId` (from
+        :meth:`Appointment.book_by_clinic`) before anything is stored or sent.
+        """
         made: list[Appointment] = []
 
         def action(uow: UnitOfWork, now: datetime) -> list[Outgoing]:

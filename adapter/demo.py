@@ -54,9 +54,9 @@ level = "info"
 """
 
 FOLKE = Person("13116900216", IdType.FNR, "Folke", "Danser")
-LILLE = Person("24081899985", IdType.FNR, "Lille", "Danser")
-KARI = Person("01019012345", IdType.FNR, "Kari", "Nordmann")
-OLA = Person("02028054321", IdType.FNR, "Ola", "Nordmann")
+LILLE = Person("24081899068", IdType.FNR, "Lille", "Danser")
+KARI = Person("01019012057", IdType.FNR, "Kari", "Nordmann")
+OLA = Person("02028000084", IdType.FNR, "Ola", "Nordmann")
 
 
 #: The demo's clock: moved forward by the story.

@@ -24,6 +24,7 @@ from typing import Any
 from adapter.cli import EXIT_LOCKED, EXIT_OK, EXIT_PROBLEMS, CliError
 from adapter.cli.config_cmds import DEFAULT_CONFIG, add_config_option, load_checked, parse_at
 from adapter.clock import ShiftedClock
+from adapter.domain import identity
 from adapter.domain.codes import IdType, Svar
 from adapter.domain.errors import DomainError
 from adapter.domain.model import OSLO, Appointment, Person, Wish
@@ -113,7 +114,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     pcmd = patients.add_subparsers(dest="patients_command", metavar="COMMAND")
     p = pcmd.add_parser("import-list", help="replace a practitioner's list from a file")
     p.add_argument("practitioner", metavar="PRACTITIONER")
-    p.add_argument("file", type=Path, metavar="FILE", help="one fødselsnummer per line")
+    p.add_argument(
+        "file",
+        type=Path,
+        metavar="FILE",
+        help="one fødselsnummer or D-nummer per line (# starts a comment); nothing is "
+        "imported if any line is not a valid one",
+    )
     add_config_option(p)
     p.set_defaults(handler=cmd_patients_import)
     for name in ("block", "unblock"):
@@ -334,11 +341,17 @@ def cmd_appointments_list(args: argparse.Namespace) -> int:
     return _print_all([_appointment_line(a) for a in found], "no appointments in that period")
 
 
-def _person(ident: str, given: str, family: str) -> Person:
+def _checked_ident(ident: str, what: str) -> tuple[str, IdType]:
+    """A valid fødselsnummer or D-nummer and its kind, else a CliError (never the number)."""
     digits = ident.strip()
-    if len(digits) != 11 or not digits.isdigit():
-        raise CliError("a fødselsnummer or D-nummer has 11 digits")
-    kind = IdType.DNR if int(digits[0]) >= 4 else IdType.FNR
+    try:
+        return digits, identity.validate(digits, allowed=identity.DIALOG_ID_TYPES)
+    except identity.InvalidPersonId as exc:
+        raise CliError(f"{what}: {exc.reason}") from None
+
+
+def _person(ident: str, given: str, family: str) -> Person:
+    digits, kind = _checked_ident(ident, "--patient")
     return Person(digits, kind, given, family)
 
 
@@ -377,16 +390,26 @@ def cmd_appointments_ics(args: argparse.Namespace) -> int:
 
 
 def cmd_patients_import(args: argparse.Namespace) -> int:
-    """Replace a practitioner's list from a file of fødselsnummer."""
+    """Replace a practitioner's list from a file of fødselsnummer and D-nummer."""
     try:
         lines = args.file.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise CliError(f"cannot read {args.file}: {exc.strerror}") from None
-    idents = [line.split("#", 1)[0].strip() for line in lines]
-    idents = [i for i in idents if i]
-    bad = [n for n, i in enumerate(idents, 1) if len(i) != 11 or not i.isdigit()]
+    idents: list[str] = []
+    bad: list[str] = []
+    for n, line in enumerate(lines, 1):
+        ident = line.split("#", 1)[0].strip()
+        if not ident:
+            continue
+        try:
+            identity.validate(ident, allowed=identity.DIALOG_ID_TYPES)
+        except identity.InvalidPersonId as exc:
+            bad.append(f"\n  {args.file}:{n} {exc.reason}")
+        idents.append(ident)
     if bad:
-        raise CliError(f"{args.file}: entry {bad[0]} is not an 11-digit number", EXIT_PROBLEMS)
+        lines_word = "line is" if len(bad) == 1 else "lines are"
+        head = f"{args.file}: {len(bad)} {lines_word} not valid, nothing imported"
+        raise CliError(head + "".join(bad), EXIT_PROBLEMS)
     with _opened(args) as adapter:
         adapter.set_patient_list(args.practitioner, idents)
     print(f"{args.practitioner}: {len(idents)} patients on the list")
@@ -395,11 +418,12 @@ def cmd_patients_import(args: argparse.Namespace) -> int:
 
 def cmd_patients_block(args: argparse.Namespace) -> int:
     """Block or unblock a patient from digital booking."""
+    ident, _ = _checked_ident(args.ident, "FNR")
     with _opened(args) as adapter:
         if args.block:
-            adapter.block_patient(args.ident, args.reason)
+            adapter.block_patient(ident, args.reason)
         else:
-            adapter.unblock_patient(args.ident)
+            adapter.unblock_patient(ident)
     return EXIT_OK
 
 

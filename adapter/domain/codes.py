@@ -83,6 +83,8 @@ class AppRecError(StrEnum):
     E10 = "E10"  # Ugyldig meldingsidentifikator / mottaker
     E20 = "E20"  # Avsender ikke identifisert
     E21 = "E21"  # Mottaker finnes ikke
+    E30 = "E30"  # Pasientens fødselsnummer mangler
+    E31 = "E31"  # Pasientens fødselsnummer er feil
     E35 = "E35"  # Pasient ikke digitalt aktiv
     X99 = "X99"  # Annen feil
 
@@ -129,6 +131,7 @@ class IdType(StrEnum):
 
     FNR = "FNR"
     DNR = "DNR"
+    HNR = "HNR"  # H-nummer (hjelpenummer): never sent in digital dialog (guide 2.3)
     HPR = "HPR"
     HER = "HER"
 
@@ -203,6 +206,8 @@ _DISPLAY_NAMES: Final[list[tuple[StrEnum, str]]] = [
     (AppRecError.E10, "Ugyldig meldingsidentifikator"),
     (AppRecError.E20, "Avsender ikke identifisert"),
     (AppRecError.E21, "Mottaker finnes ikke"),
+    (AppRecError.E30, "Pasientens fødselsnummer mangler"),
+    (AppRecError.E31, "Pasientens fødselsnummer er feil"),
     (AppRecError.E35, "Pasient ikke digitalt aktiv"),
     (AppRecError.X99, "Annen feil"),
     (Representasjon.FORELDREANSVAR, "Foreldreansvar"),
@@ -217,6 +222,7 @@ _DISPLAY_NAMES: Final[list[tuple[StrEnum, str]]] = [
     (JaNei.NEI, "Nei"),
     (IdType.FNR, "Fødselsnummer"),
     (IdType.DNR, "D-nummer"),
+    (IdType.HNR, "H-nummer"),
     (IdType.HPR, "HPR-nummer"),
     (IdType.HER, "HER-id"),
     (OrgIdType.HER, "HER-id"),

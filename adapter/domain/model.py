@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from adapter.domain.codes import IdType, Representasjon, Rolle, Svar, Timetype
 from adapter.domain.errors import InvalidTransition, InvalidValue
+from adapter.domain.identity import DIALOG_ID_TYPES
+from adapter.domain.identity import validate as validate_person_id
 
 OSLO: Final = ZoneInfo("Europe/Oslo")
 
@@ -311,7 +313,13 @@ class Appointment:
         patient: Person,
         now: datetime,
     ) -> Appointment:
-        """An appointment the clinic made itself (phone, desk): confirmed at once."""
+        """An appointment the clinic made itself (phone, desk): confirmed at once.
+
+        The patient comes from the EPJ, not from a checked message, so the number is
+        checked here (:class:`~adapter.domain.identity.InvalidPersonId`): a valid
+        fødselsnummer or D-nummer of its TypeId, the only kinds an Avtale may name.
+        """
+        validate_person_id(patient.ident, patient.ident_type, allowed=DIALOG_ID_TYPES)
         return cls(
             id=id,
             clinic=slot.clinic,

@@ -11,7 +11,10 @@
   rule of the guide that XSD 1.0 cannot express: no Dialogmelding first; a TypeForesp
   that belongs to another process or that the adapter does not serve; FraDato after
   TilDato; an HLT window over 4 weeks (28 days, guide 3.4.2.1); text over 50/1000
-  characters; RT without its slot or ART without its appointment id.
+  characters; RT without its slot or ART without its appointment id; a
+  Pasientrelasjon person whose number is not a valid fødselsnummer or D-nummer;
+* E31: MsgInfo/Patient's fødselsnummer or D-nummer is wrong (check digits, a date
+  that does not exist, a D-nummer typed FNR; :mod:`adapter.domain.identity`).
 
 Synchronous requests (HB, HLT, HBT, KT) never get an AppRec: the service answers a
 refused synchronous request with a Notat (26 forespørsel avvist) instead.
@@ -29,6 +32,7 @@ from typing import Final
 
 from lxml import etree  # type: ignore[import-untyped]
 
+from adapter.domain import identity
 from adapter.domain.codes import AppRecError, Foresporsel, MsgType
 from adapter.domain.model import PatientText, WishKind
 from adapter.messages.commands import (
@@ -147,7 +151,21 @@ def _describe_tag(tag: object) -> str:
     return f"root element {qname.localname} in namespace {qname.namespace or '(none)'}"
 
 
+def _check_patient(envelope: Envelope) -> None:
+    """E31 (pasientens fødselsnummer er feil, 8221) when MsgInfo/Patient's number breaks
+    the rules of its TypeId: check digits, date, D-nummer offset. The schema has
+    already refused letters, another length and any TypeId but FNR or DNR (T02)."""
+    patient = envelope.patient
+    if patient is None:
+        return
+    try:
+        identity.validate(patient.ident, patient.ident_type, allowed=identity.DIALOG_ID_TYPES)
+    except identity.InvalidPersonId as exc:
+        raise MessageRejected(AppRecError.E31, f"MsgInfo/Patient: {exc.reason}") from None
+
+
 def _interpret_msghead(root: etree._Element, envelope: Envelope) -> Inbound:
+    _check_patient(envelope)
     docs = read_documents(root)
     dialog = docs.dialogmelding
     foresporsel = dialog.find(_D + "Foresporsel")

@@ -7,6 +7,7 @@ from typing import Final
 
 from lxml import etree  # type: ignore[import-untyped]
 
+from adapter.domain import identity
 from adapter.domain.codes import AppRecError, IdType, Representasjon, Rolle
 from adapter.domain.model import MAX_SUBJECT, MAX_TEXT, PatientText, Person, Requester
 from adapter.messages.commands import CalendarEvent, ListedPractitioner, WishedPractitioner
@@ -104,6 +105,11 @@ def _requester(doc: etree._Element) -> Requester:
         raise MessageRejected(
             AppRecError.T02, "Pasientrelasjon/Person has no fødselsnummer or D-nummer (guide 2.5)"
         )
+    try:
+        identity.validate(ident, IdType(kind), allowed=identity.DIALOG_ID_TYPES)
+    except identity.InvalidPersonId as exc:
+        # Not the patient (E31 is for the patient): a required value that is wrong, T02.
+        raise MessageRejected(AppRecError.T02, f"Pasientrelasjon/Person: {exc.reason}") from None
     return Requester(
         person=Person(
             ident=ident,

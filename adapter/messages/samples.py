@@ -203,7 +203,7 @@ CONFIG_DIR: Final = Path(__file__).resolve().parents[2] / "config"
 
 #: Patient and representative (the guide's test persons).
 PATIENT: Final = Person("13116900216", IdType.FNR, given_name="Line", family_name="Danser")
-PARENT: Final = Person("13115700217", IdType.FNR, given_name="Far", family_name="Danser")
+PARENT: Final = Person("13115700094", IdType.FNR, given_name="Far", family_name="Danser")
 
 
 def _at(day: datetime, hour: int, minute: int = 0) -> datetime:

@@ -58,8 +58,8 @@ HELSENORGE_QUEUES = [f"{HELSENORGE_HER}_{k}" for k in ("async", "error", "syncre
 PASSWORD_ENV = "EPJ_TEST_AMQP_PASSWORD"
 
 FOLKE = Person("13116900216", IdType.FNR, "Folke", "Danser")
-KARI = Person("01019012345", IdType.FNR, "Kari", "Nordmann")
-OLA = Person("02028054321", IdType.FNR, "Ola", "Nordmann")
+KARI = Person("01019012057", IdType.FNR, "Kari", "Nordmann")
+OLA = Person("02028000084", IdType.FNR, "Ola", "Nordmann")
 
 
 @dataclass

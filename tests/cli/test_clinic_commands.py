@@ -119,13 +119,14 @@ def test_patient_list_block_and_empty_queues_are_reported(
 ) -> None:
     c = str(config_dir)
     listing = tmp_path / "liste.txt"
-    listing.write_text(f"# Benedikte\n{FNR}\n24081899985\n", encoding="utf-8")
+    listing.write_text(f"# Benedikte\n{FNR}\n24081899068\n", encoding="utf-8")
     code, out, _ = _run(capsys, "patients", "import-list", "benedikte", str(listing), "--config", c)
     assert (code, out.strip()) == (0, "benedikte: 2 patients on the list")
     listing.write_text("123\n", encoding="utf-8")
     code, _, err = _run(capsys, "patients", "import-list", "benedikte", str(listing), "--config", c)
     assert code == 1
-    assert "entry 1 is not an 11-digit number" in err
+    assert "liste.txt: 1 line is not valid, nothing imported" in err
+    assert "liste.txt:1 not a valid fødselsnummer/D-nummer (not 11 digits)" in err
     assert _run(capsys, "patients", "block", FNR, "--reason", "misbruk", "--config", c)[0] == 0
     assert _run(capsys, "patients", "unblock", FNR, "--config", c)[0] == 0
     assert (
@@ -177,3 +178,72 @@ def test_a_bad_patient_number_is_refused_before_anything_is_done(
     assert code == 2
     assert "11 digits" in err
 
+
+def test_import_list_names_every_bad_line_and_imports_nothing(
+    config_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 10: an 11-digit number with wrong check digits (Skatteetaten's modulus 11)
+    used to be imported; now the file's bad lines are named and the list is unchanged."""
+    c = str(config_dir)
+    listing = tmp_path / "liste.txt"
+    listing.write_text(f"{FNR}\n", encoding="utf-8")
+    assert _run(capsys, "patients", "import-list", "benedikte", str(listing), "--config", c)[0] == 0
+    listing.write_text(
+        "# Benedikte\n"
+        "24081899068\n"
+        "\n"
+        "24081899985  # wrong check digits\n"
+        "53116900048\n"  # a D-nummer: fine
+        "31046900216\n"  # 31 April
+        "13516900037\n",  # an H-nummer: not for helsenorge.no
+        encoding="utf-8",
+    )
+    code, out, err = _run(
+        capsys, "patients", "import-list", "benedikte", str(listing), "--config", c
+    )
+    assert code == 1
+    assert out == ""
+    assert f"{listing}: 3 lines are not valid, nothing imported" in err
+    assert f"{listing}:4 not a valid fødselsnummer/D-nummer (check digits)" in err
+    assert f"{listing}:6 not a valid fødselsnummer/D-nummer (no such date)" in err
+    assert f"{listing}:7 an H-nummer is not allowed here, only fødselsnummer/D-nummer" in err
+    for number in ("24081899985", "31046900216", "13516900037"):
+        assert number not in err
+    adapter = build_adapter(config_dir, config=load_config(config_dir))
+    try:
+        with adapter.store.uow() as uow:
+            assert uow.patients.is_listed("ddfl", "benedikte", FNR)  # the old list stands
+            assert not uow.patients.is_listed("ddfl", "benedikte", "24081899068")
+    finally:
+        adapter.close()
+
+
+def test_book_and_block_refuse_a_wrong_number_in_one_line(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    c = str(config_dir)
+    slot = _free_slot(config_dir)
+    wrong = FNR[:10] + "7"
+    code, out, err = _run(
+        capsys, "appointments", "book", "--slot", slot, "--patient", wrong, "--config", c
+    )
+    assert (code, out) == (2, "")
+    assert err.strip() == (
+        "epj-adapter: --patient: not a valid fødselsnummer/D-nummer (check digits)"
+    )
+    assert _avtale_codes(config_dir) == []
+    code, _, err = _run(capsys, "patients", "block", wrong, "--config", c)
+    assert code == 2
+    assert err.strip() == "epj-adapter: FNR: not a valid fødselsnummer/D-nummer (check digits)"
+    assert wrong not in err
+    code, out, _ = _run(
+        capsys, "appointments", "book", "--slot", slot, "--patient", "53116900048", "--config", c
+    )
+    assert code == 0  # a D-nummer is booked as DNR
+    adapter = build_adapter(config_dir, config=load_config(config_dir))
+    try:
+        made = adapter.appointment(out.strip())
+        assert made is not None
+        assert made.patient.ident_type.value == "DNR"
+    finally:
+        adapter.close()

@@ -38,9 +38,9 @@ ROOT = Path(__file__).resolve().parents[2]
 START = datetime(2026, 11, 30, 7, 50, tzinfo=OSLO)
 
 FOLKE = Person("13116900216", IdType.FNR, "Folke", "Danser")
-LILLE = Person("24081899985", IdType.FNR, "Lille", "Danser")
-KARI = Person("01019012345", IdType.FNR, "Kari", "Nordmann")
-UNLISTED = Person("03037712345", IdType.FNR, "Ulla", "Utenliste")
+LILLE = Person("24081899068", IdType.FNR, "Lille", "Danser")
+KARI = Person("01019012057", IdType.FNR, "Kari", "Nordmann")
+UNLISTED = Person("03037712085", IdType.FNR, "Ulla", "Utenliste")
 
 
 @dataclass

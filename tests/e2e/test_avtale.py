@@ -32,7 +32,7 @@ def clinic(quick_clinic: Clinic) -> Clinic:
     return quick_clinic
 
 
-OLA = Person("02028054321", IdType.FNR, "Ola", "Nordmann")
+OLA = Person("02028000084", IdType.FNR, "Ola", "Nordmann")
 AVTALE = MsgType.AVTALEUTSENDING.value
 
 T = TypeVar("T")

@@ -153,7 +153,7 @@ def test_first_message_of_a_conversation_has_no_conversation_ref() -> None:
 
 
 def test_patient_is_identified_by_fnr_or_dnr_only() -> None:
-    dnr = Person("41116900216", IdType.DNR, given_name="Ola", family_name="Nordmann")
+    dnr = Person("41116900260", IdType.DNR, given_name="Ola", family_name="Nordmann")
     root = _root(build_refusal(_request(patient=dnr), Foresporsel.OT, Svar.AVVIST, now=NOW).body)
     assert root.find("mh:MsgInfo/mh:Patient/mh:Ident/mh:TypeId", N).get("V") == "DNR"
     hpr = Person("9144900", IdType.HPR)

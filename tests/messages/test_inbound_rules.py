@@ -116,7 +116,7 @@ PASIENTRELASJON = """
         xmlns:fk1="http://www.kith.no/xmlstds/felleskomponent1">
       <pr:Person>
         <fk1:FamilyName>Danser</fk1:FamilyName><fk1:GivenName>Far</fk1:GivenName>
-        <fk1:Ident><fk1:Id>13115700217</fk1:Id><fk1:TypeId V="FNR"/></fk1:Ident>
+        <fk1:Ident><fk1:Id>13115700094</fk1:Id><fk1:TypeId V="FNR"/></fk1:Ident>
         <fk1:TeleCom><fk1:TeleAddress V="tel:99775533"/></fk1:TeleCom>
       </pr:Person>
       <pr:Relasjon V="{relation}" S="2.16.578.1.12.4.1.1.7611"/>
@@ -131,7 +131,7 @@ def test_pasientrelasjon_gives_the_representative(relation: str) -> None:
     assert requester.is_representative
     assert requester.relation is Representasjon(relation)
     assert requester.person is not None
-    assert requester.person.ident == "13115700217"
+    assert requester.person.ident == "13115700094"
     assert requester.person.ident_type is IdType.FNR
     # the appointment is still for the patient in MsgHead
     assert inbound.envelope.patient is not None

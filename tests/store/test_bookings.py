@@ -25,9 +25,9 @@ from adapter.store import NotFound, SlotTaken, Store
 from tests.store.conftest import CLINIC, OTHER, T0, patient, slot
 
 CHILD = Person(
-    "01011512345", IdType.FNR, given_name="Ola", middle_name="Lille", family_name="Danser"
+    "01011550076", IdType.FNR, given_name="Ola", middle_name="Lille", family_name="Danser"
 )
-PARENT = Person("41016900216", IdType.DNR, given_name="Kari", family_name="Danser")
+PARENT = Person("41016900050", IdType.DNR, given_name="Kari", family_name="Danser")
 
 
 def _full_request(slot_n: int = 0, appointment_id: str = "appt-1") -> Appointment:

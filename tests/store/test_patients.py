@@ -7,7 +7,7 @@ from datetime import timedelta
 from adapter.store import Store
 from tests.store.conftest import CLINIC, OTHER, T0
 
-A, B, C = "13116900216", "01011512345", "41016900216"
+A, B, C = "13116900216", "01011550076", "41016900050"
 
 
 def test_setting_a_list_reports_added_and_removed(store: Store) -> None:
