@@ -179,6 +179,13 @@ class Adapter:
         )
         return self.generate_slots(today, today + horizon + timedelta(days=7))
 
+    def slots_reach(self, until: datetime) -> bool:
+        """True when the clinic has active slots starting at or after ``until`` (the
+        book is filled that far: a start-up refresh may then run in the background)."""
+        with self.store.uow(read_only=True) as uow:
+            last = uow.slots.last_start(self.ctx.clinic.key)
+        return last is not None and last >= until
+
     def set_patient_list(self, practitioner: str, idents: Iterable[str]) -> None:
         """Replace a practitioner's list (fastlegeliste) with ``idents``.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from adapter.logs import get_logger
@@ -46,11 +47,13 @@ class Daemon:
         poll_timeout: float = 0.2,
         burst: int = 20,
         lock_check_every: float = 5.0,
+        on_start: Callable[[], None] | None = None,
     ) -> None:
         self.adapter = adapter
         self.poll_timeout = poll_timeout
         self.burst = burst
         self.lock_check_every = lock_check_every
+        self.on_start = on_start
         self.stop_event = threading.Event()
         self.holder = holder_id()
         self._lock: InstanceLock | None = None
@@ -78,6 +81,13 @@ class Daemon:
             log.error("daemon.lock_lost", holder=self.holder)
             self.stop()
 
+    def _run_on_start(self) -> None:
+        try:
+            if self.on_start is not None:
+                self.on_start()
+        except Exception:
+            log.exception("daemon.on_start_failed")
+
     def release(self) -> None:
         """Give the scheduler lock back (idempotent)."""
         lock, self._lock = self._lock, None
@@ -96,6 +106,11 @@ class Daemon:
             id="lock-check",
             replace_existing=True,
         )
+        if self.on_start is not None:
+            # Work that need not delay serving (the start-up slot refresh): once, at once.
+            scheduler.scheduler.add_job(
+                self._run_on_start, id="on-start", replace_existing=True
+            )
         settings = getattr(adapter, "settings", None)
         scheduler.start(with_jobs=settings is None or settings.scheduler.enabled)
         log.info("daemon.started", queues=adapter.listen_queues(), holder=self.holder)

@@ -196,7 +196,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     log = get_logger("adapter.run")
     clock = ShiftedClock(parse_at(args.clock_start)) if args.clock_start else None
     adapter = _adapter(args, quiet=False, clock=clock, config=config)
-    daemon = Daemon(adapter)
+    def refresh() -> None:
+        refreshed = adapter.refresh_slots()
+        if refreshed is not None:
+            log.info("slots.generated", added=refreshed.added, updated=refreshed.updated)
+
+    # The book already reaches a week ahead (a restart): serve at once and refresh the
+    # slots in the background. A new or empty book is filled before serving.
+    soon = adapter.clock() + timedelta(days=7)
+    background = adapter.slots_reach(soon)
+    daemon = Daemon(adapter, on_start=refresh if background else None)
     try:
         daemon.acquire()
     except AlreadyRunning as exc:
@@ -206,7 +215,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_LOCKED
-    generated = adapter.refresh_slots()
+    if not background:
+        refresh()
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("daemon.stopping", signal=signal.Signals(signum).name)
@@ -222,8 +232,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    if generated is not None:
-        log.info("slots.generated", added=generated.added, updated=generated.updated)
     daemon.run()
     return EXIT_OK
 

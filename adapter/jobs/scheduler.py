@@ -1,8 +1,9 @@
 """The adapter's scheduler: explicit job ids, ``replace_existing``, misfires on purpose.
 
-* ``release-catch-up``: fires at the next release instant (a DateTrigger it reschedules
-  after each run) and once at start, so releases that fell due while the daemon was
-  down are handled, each exactly once (``release_schedule.done_at``).
+* ``release-catch-up``: fires at the next release instant (an interval job that moves
+  its own next run there after each run, working off a backlog in one run) and at
+  start, so releases that fell due while the daemon was down are handled, each exactly
+  once (``release_schedule.done_at``).
 * ``reservation-deadlines``: rejects (06) reservations whose decision deadline passed.
 * ``outbox``: sends what the outbox holds, with backoff on failures.
 * ``housekeeping``: forgets processed MsgIds after the retention (≥ 7 days) and raises an
@@ -17,6 +18,7 @@ jobs, so a late run is always correct.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,9 +26,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from adapter.logs import get_logger
@@ -98,8 +100,15 @@ class AdapterScheduler:
             s.start()
             return
         now = datetime.now(UTC)  # APScheduler's own time, whatever the adapter's clock says
+        # An interval job that is never removed: after each run it moves its own next
+        # run to the next release instant (APScheduler removes a finished DateTrigger
+        # job itself, which raced a job that re-added itself under the same id).
         s.add_job(
-            self.run_release, DateTrigger(run_date=now), id=RELEASE_JOB, replace_existing=True
+            self.run_release,
+            IntervalTrigger(seconds=self.intervals.release_poll.total_seconds()),
+            id=RELEASE_JOB,
+            replace_existing=True,
+            next_run_time=now,
         )
         s.add_job(
             self._guard(DEADLINE_JOB, lambda: self._deadlines(self._clock())),
@@ -134,16 +143,23 @@ class AdapterScheduler:
         s.start()
 
     def run_release(self) -> None:
-        """Run due releases, then schedule the job at the next release instant."""
-        try:
-            next_due = self._release(self._clock())
-        except Exception:
-            log.exception("job.failed", job=RELEASE_JOB)
-            next_due = self._clock() + timedelta(minutes=1)
+        """Run due releases (the whole backlog after downtime, batch by batch), then
+        move the job to the next release instant."""
+        next_due: datetime | None
+        for _batch in range(1000):  # 1,000 batches of 1,000 releases at most per run
+            try:
+                next_due = self._release(self._clock())
+            except Exception:
+                log.exception("job.failed", job=RELEASE_JOB)
+                next_due = self._clock() + timedelta(minutes=1)
+                break
+            # A backlog (next_due not in the future) is worked off here, not by
+            # re-running the job: a job cannot start again while it still runs.
+            if next_due is None or next_due > self._clock() or self._stopping:
+                break
         # Run again at the next release instant, or after ``release_poll`` at the latest
         # (releases of slots loaded meanwhile). APScheduler runs on real time while the
-        # adapter's clock may be shifted (demos), so schedule by delay; a backlog
-        # (next_due in the past) runs again at once and is never "misfired".
+        # adapter's clock may be shifted (demos), so schedule by delay.
         delay = self.intervals.release_poll
         if next_due is not None:
             delay = min(max(next_due - self._clock(), timedelta(0)), delay)
@@ -151,12 +167,10 @@ class AdapterScheduler:
         with self._reschedule:
             if self._stopping:
                 return
-            self.scheduler.add_job(
-                self.run_release,
-                DateTrigger(run_date=datetime.now(UTC) + delay),
-                id=RELEASE_JOB,
-                replace_existing=True,
-            )
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.modify_job(
+                    RELEASE_JOB, next_run_time=datetime.now(UTC) + delay
+                )
 
     def next_release(self) -> datetime | None:
         """When the release job runs next."""

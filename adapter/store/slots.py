@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 
@@ -88,6 +88,20 @@ class SlotRepository(Repository):
         """Load existing rows in a few queries rather than one per slot."""
         for i in range(0, len(ids), chunk):
             self.session.exec(select(SlotRow).where(col(SlotRow.id).in_(ids[i : i + chunk]))).all()
+
+    def last_start(self, clinic: str) -> datetime | None:
+        """When the clinic's latest active slot starts (None without slots)."""
+        value = self.session.exec(
+            select(func.max(SlotRow.start_utc)).where(
+                SlotRow.clinic == clinic, col(SlotRow.active).is_(True)
+            )
+        ).one()
+        if value is None:
+            return None
+        # func.max bypasses the column type on SQLite: read back through it.
+        return SlotRow.__table__.c.start_utc.type.process_result_value(  # type: ignore[attr-defined,no-any-return]
+            value, self.session.get_bind().dialect
+        )
 
     def add(self, slot: Slot, source: SlotSource = SlotSource.API) -> None:
         """Add one slot (or update it: same as :meth:`upsert_slots`)."""

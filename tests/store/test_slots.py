@@ -151,3 +151,14 @@ def test_a_large_import_upserts_in_bulk_and_again_changes_nothing(seeded: Store)
     with seeded.uow() as uow:
         assert uow.slots.upsert_slots(many, SlotSource.TEMPLATE) == UpsertResult(0, 0, 1200)
         assert uow.slots.upsert_slots(many[:10], SlotSource.IMPORT) == UpsertResult(0, 10, 0)
+
+
+def test_last_start_is_the_latest_active_slot_of_the_clinic(seeded: Store) -> None:
+    with seeded.uow() as uow:
+        assert uow.slots.last_start(CLINIC) is None
+        first, late = slot(0), slot(3 * 72)  # three days later
+        uow.slots.upsert_slots([first, late])
+        assert uow.slots.last_start(CLINIC) == late.start
+        uow.slots.deactivate(CLINIC, late.id)
+        assert uow.slots.last_start(CLINIC) == first.start
+        assert uow.slots.last_start(OTHER) is None
