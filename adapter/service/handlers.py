@@ -268,10 +268,25 @@ def confirmation_code(ctx: ClinicContext, appointment: Appointment) -> Svar:
 
 
 def _same_times(slot: Any, command: cmd.ReserverTime) -> bool:
-    """The request names the slot's own start and end (when it names them at all)."""
+    """The request names the slot's own start and end (when it names them at all).
+
+    xCal times go out as Oslo wall time without an offset, and a wall time in the
+    repeated hour of the autumn night names two instants; it is read as the first. So a
+    time in that hour matches the slot if either of its instants does.
+    """
     if command.start is None or command.end is None:
         return True
-    return bool(command.start == slot.start and command.end == slot.end)
+    return _same_instant(command.start, slot.start) and _same_instant(command.end, slot.end)
+
+
+def _same_instant(named: datetime, actual: datetime) -> bool:
+    if named == actual:
+        return True
+    wall = named.astimezone(OSLO).replace(tzinfo=None)
+    if wall != actual.astimezone(OSLO).replace(tzinfo=None):
+        return False
+    first, second = wall.replace(tzinfo=OSLO, fold=0), wall.replace(tzinfo=OSLO, fold=1)
+    return first.utcoffset() != second.utcoffset()  # ambiguous: either instant is meant
 
 
 def _list_owner(practitioner: Any) -> str:
