@@ -114,9 +114,15 @@ def process_checker(registry: FileRegistry) -> Callable[[TransportMessage], None
         except UnsupportedMessage as exc:
             raise TransportFault(UNSUPPORTED_MESSAGE, exc.description) from None
         except UnknownParty:
-            raise TransportFault(
-                UNSUPPORTED_MESSAGE, f"HER-id {theirs} or {ours} is not in the Adresseregister"
-            ) from None
+            try:
+                registry.lookup(theirs)
+            except UnknownParty:
+                raise TransportFault(
+                    UNSUPPORTED_MESSAGE, f"HER-id {theirs} is not in the Adresseregister"
+                ) from None
+            # Our side unknown: the AMQP toHerId names none of us, which the receiver
+            # check answers (E10, HITS 1216 §2.2.3 "Ikke samsvar AMQP mottager HER-Id").
+            return
 
     return check
 

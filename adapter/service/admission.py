@@ -264,6 +264,16 @@ class Admission:
         if sync != on_sync_queue:
             return _wrong_queue(sync, "")
         ctx = self._context(env)
+        if ctx is None:
+            # No receiver of ours in the header (none at all, one without an id, another
+            # clinic's): answer as the clinic the AMQP toHerId names, never from the
+            # header's empty or foreign receiver. Without one, the header is unusable.
+            ctx = own_context(self.contexts, msg)
+            if ctx is None:
+                return Report(terr.NOT_WELL_FORMED_XML, rejected.reason)
+            env = replace(env, receiver=ctx.party())
+        elif not env.receiver.leaf_her_id.strip().isdigit():
+            env = replace(env, receiver=ctx.party())  # e.g. a practitioner without Ident
         correlation = _correlation(msg, env, sync)
         if sync:
             query = rejected.function or Foresporsel.HLT
