@@ -26,6 +26,7 @@ from adapter.domain.release import bookable_from
 from adapter.ics import appointment_ics
 from adapter.jobs.scheduler import AdapterScheduler, JobIntervals
 from adapter.logs import get_logger
+from adapter.messages import validation
 from adapter.service.context import ClinicContext
 from adapter.service.epj import ClinicDesk
 from adapter.service.outbox import OutboxDispatcher, OutboxWriter
@@ -178,6 +179,11 @@ class Adapter:
             + [r.horizon for r in rules.release_rules if r.horizon is not None]
         )
         return self.generate_slots(today, today + horizon + timedelta(days=7))
+
+    def warm_up(self) -> None:
+        """Do now the one-off work the first message would otherwise wait for (compiling
+        the schemas); the daemon calls it beside its message loop at start."""
+        validation.warm_up()
 
     def slots_reach(self, until: datetime) -> bool:
         """True when the clinic has active slots starting at or after ``until`` (the

@@ -83,6 +83,7 @@ class Daemon:
 
     def _run_on_start(self) -> None:
         try:
+            self.adapter.warm_up()
             if self.on_start is not None:
                 self.on_start()
         except Exception:
@@ -106,11 +107,9 @@ class Daemon:
             id="lock-check",
             replace_existing=True,
         )
-        if self.on_start is not None:
-            # Work that need not delay serving (the start-up slot refresh): once, at once.
-            scheduler.scheduler.add_job(
-                self._run_on_start, id="on-start", replace_existing=True
-            )
+        # Work that need not delay serving (schema compilation, the start-up slot
+        # refresh): once, at once, beside the message loop.
+        scheduler.scheduler.add_job(self._run_on_start, id="on-start", replace_existing=True)
         settings = getattr(adapter, "settings", None)
         scheduler.start(with_jobs=settings is None or settings.scheduler.enabled)
         log.info("daemon.started", queues=adapter.listen_queues(), holder=self.holder)

@@ -46,11 +46,28 @@ def profile_schema() -> etree.XMLSchema:
     return schema
 
 
+#: Set while :func:`warm_up` compiles the readable schema in the background: until it
+#: is ready, rejections use lxml's reason rather than wait (or compile it twice).
+_warming = threading.Event()
+_ready = threading.Event()
+
+
 @cache
 def _readable_schema() -> Any:
     import xmlschema
 
-    return xmlschema.XMLSchema(str(PROFILE_XSD))
+    schema = xmlschema.XMLSchema(str(PROFILE_XSD))
+    _ready.set()
+    return schema
+
+
+def warm_up() -> None:
+    """Compile the schemas now (the readable-error schema takes about half a second),
+    so the first invalid message after a start is answered as fast as the others.
+    Meant for a background thread: rejections meanwhile say lxml's reason."""
+    profile_schema()
+    _warming.set()
+    _readable_schema()
 
 
 def validate(root: etree._Element) -> None:
@@ -89,6 +106,8 @@ def readable_reason(root: etree._Element) -> str:
     """The first profile problem of ``root`` in one line, or '' if xmlschema finds none."""
     if next(islice(root.iter(), READABLE_MAX_ELEMENTS, None), None) is not None:
         return ""
+    if _warming.is_set() and not _ready.is_set():
+        return ""  # being compiled beside us: do not wait for it
     try:
         with _readable_lock:
             error = next(iter(_readable_schema().iter_errors(root)), None)
