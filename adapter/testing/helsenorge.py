@@ -133,7 +133,8 @@ def required_field_problems(message: TransportMessage) -> list[str]:
     """What ``message`` lacks of the fields HITS 1216 §2.1.2 marks R, in words; [] if none.
 
     messageId and correlationId must be UUIDs, except that an error-queue report (it has
-    ``originalMessageId``) carries the original's messageId as its correlationId, and
+    ``originalMessageId``) carries the original's messageId as its correlationId (when
+    that is a UUID; else any UUID), and
     the original's subject (possibly empty: it may have been the fault); fromHerId and
     toHerId must be digits, applicationTimeStamp ISO 8601 with a zone; cpaId, when
     present, must not be empty. ``to`` is the queue the message is (or was) on.
@@ -148,10 +149,13 @@ def required_field_problems(message: TransportMessage) -> list[str]:
         problems.append("subject missing")
     if not (message.reply_to or "").strip():
         problems.append("replyTo missing")
-    if report:
-        if message.correlation_id != message.prop("originalMessageId"):
+    original = message.prop("originalMessageId")
+    if report and _is_uuid(original):
+        if message.correlation_id != original:
             problems.append("correlationId of a report is not the originalMessageId")
     elif not _is_uuid(message.correlation_id):
+        # A report about a message whose messageId was missing or not a UUID still
+        # carries a UUID correlationId (its original's correlationId, or a new one).
         problems.append(f"correlationId not a UUID: {message.correlation_id!r}")
     if not message.content_type.strip():
         problems.append("contentType missing")
