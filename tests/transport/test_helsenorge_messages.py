@@ -89,8 +89,27 @@ def test_each_missing_or_broken_field_is_named(broken: dict[str, str | None], pr
 
 
 def test_an_error_report_correlates_with_the_original_and_may_lack_a_subject() -> None:
+    original = str(uuid.uuid4())
     report = replace(
-        helsenorge_message(b"", "", queue="8093248_error", now=NOW, correlation_id="not-a-uuid"),
+        helsenorge_message(b"", "", queue="8093248_error", now=NOW, correlation_id=original),
+        application_properties={
+            "fromHerId": "8142519",
+            "toHerId": "8093248",
+            "applicationTimeStamp": NOW.isoformat(),
+            "originalMessageId": original,
+        },
+    )
+    assert required_field_problems(report) == []
+    wrong = with_properties(report, originalMessageId=str(uuid.uuid4()))
+    assert required_field_problems(wrong) == [
+        "correlationId of a report is not the originalMessageId"
+    ]
+
+
+def test_a_report_about_a_message_without_a_uuid_messageid_carries_another_uuid() -> None:
+    # HITS 1216 §2.1.2: correlationId is a UUID; the original's messageId was none.
+    report = replace(
+        helsenorge_message(b"", "", queue="8093248_error", now=NOW),
         application_properties={
             "fromHerId": "8142519",
             "toHerId": "8093248",
@@ -99,7 +118,5 @@ def test_an_error_report_correlates_with_the_original_and_may_lack_a_subject() -
         },
     )
     assert required_field_problems(report) == []
-    wrong = with_properties(report, originalMessageId="other")
-    assert required_field_problems(wrong) == [
-        "correlationId of a report is not the originalMessageId"
-    ]
+    broken = replace(report, correlation_id="not-a-uuid")
+    assert required_field_problems(broken) == ["correlationId not a UUID: 'not-a-uuid'"]
