@@ -180,10 +180,15 @@ class Adapter:
         )
         return self.generate_slots(today, today + horizon + timedelta(days=7))
 
-    def warm_up(self) -> None:
-        """Do now the one-off work the first message would otherwise wait for (compiling
-        the schemas); the daemon calls it beside its message loop at start."""
-        validation.warm_up()
+    def warm_up(self, *, later: bool = False) -> None:
+        """Do the one-off work a message would otherwise wait for (compiling the
+        readable-error schema). ``later=True`` only announces it: until the warm-up has
+        run, rejections give the shorter lxml reason rather than wait for it. The daemon
+        announces it at start and runs it a few seconds later beside its loop."""
+        if later:
+            validation.expect_warm_up()
+        else:
+            validation.warm_up()
 
     def slots_reach(self, until: datetime) -> bool:
         """True when the clinic has active slots starting at or after ``until`` (the

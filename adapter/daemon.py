@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from adapter.logs import get_logger
@@ -48,12 +49,14 @@ class Daemon:
         burst: int = 20,
         lock_check_every: float = 5.0,
         on_start: Callable[[], None] | None = None,
+        start_work_delay: float = 3.0,
     ) -> None:
         self.adapter = adapter
         self.poll_timeout = poll_timeout
         self.burst = burst
         self.lock_check_every = lock_check_every
         self.on_start = on_start
+        self.start_work_delay = start_work_delay
         self.stop_event = threading.Event()
         self.holder = holder_id()
         self._lock: InstanceLock | None = None
@@ -108,8 +111,16 @@ class Daemon:
             replace_existing=True,
         )
         # Work that need not delay serving (schema compilation, the start-up slot
-        # refresh): once, at once, beside the message loop.
-        scheduler.scheduler.add_job(self._run_on_start, id="on-start", replace_existing=True)
+        # refresh) runs once, beside the message loop, a moment after the start: it
+        # holds the GIL for about a second, and the first requests come first.
+        adapter.warm_up(later=True)
+        scheduler.scheduler.add_job(
+            self._run_on_start,
+            "date",
+            run_date=datetime.now(UTC) + timedelta(seconds=self.start_work_delay),
+            id="on-start",
+            replace_existing=True,
+        )
         settings = getattr(adapter, "settings", None)
         scheduler.start(with_jobs=settings is None or settings.scheduler.enabled)
         log.info("daemon.started", queues=adapter.listen_queues(), holder=self.holder)

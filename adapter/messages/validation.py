@@ -61,12 +61,18 @@ def _readable_schema() -> Any:
     return schema
 
 
+def expect_warm_up() -> None:
+    """Say that :func:`warm_up` will run soon in the background: until it is done,
+    rejections give lxml's reason instead of compiling the readable schema themselves."""
+    _warming.set()
+
+
 def warm_up() -> None:
     """Compile the schemas now (the readable-error schema takes about half a second),
-    so the first invalid message after a start is answered as fast as the others.
+    so that later rejections are readable without a first one waiting for them.
     Meant for a background thread: rejections meanwhile say lxml's reason."""
-    profile_schema()
     _warming.set()
+    profile_schema()
     _readable_schema()
 
 
