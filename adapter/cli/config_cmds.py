@@ -199,24 +199,21 @@ def cmd_preview(args: argparse.Namespace) -> int:
 def _store_slots(
     args: argparse.Namespace, config: AdapterConfig, slots: list[Slot], source: str
 ) -> None:
-    from adapter.store import SlotSource, Store
+    """Store ``slots`` through the service's use case (:meth:`Adapter.load_slots`), so
+    their release instants are scheduled as for slots from any other face."""
+    from adapter.store import Store
+    from adapter.wiring import build_adapter
 
     url: str = args.database or config.settings.database_url
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     store = Store(url)
+    store.create_schema()
+    adapter = build_adapter(config.path, config=config, store=store)
     try:
-        store.create_schema()
-        with store.uow() as uow:
-            uow.clinics.upsert(config.clinic)
-            for practitioner in config.practitioners:
-                uow.practitioners.upsert(practitioner)
-            for kind in config.appointment_types:
-                uow.types.upsert(kind)
-            result = uow.slots.upsert_slots(slots, SlotSource(source))
-            uow.commit()
+        result = adapter.load_slots(slots, source)
     finally:
-        store.dispose()
+        adapter.close()
     print(
         f"{len(slots)} slot(s): {result.added} added, {result.updated} updated, "
         f"{result.unchanged} unchanged"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,24 @@ def test_slots_generate_and_import_are_idempotent(
     assert capsys.readouterr().out.strip() == "1 slot(s): 1 added, 0 updated, 0 unchanged"
     assert main(command) == 0
     assert capsys.readouterr().out.strip() == "1 slot(s): 0 added, 0 updated, 1 unchanged"
+
+
+def test_slots_from_the_cli_get_their_release_instants(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Regression: `slots generate` wrote slots and skipped the release schedule, so a
+    # held-back slot from the CLI was never released (no slot.released event).
+    db_path = tmp_path / "adapter.db"
+    first = date.today() + timedelta(days=1)  # releases are scheduled for what is ahead
+    days = [(first + timedelta(days=n)).isoformat() for n in (0, 13)]
+    generate = ["slots", "generate", "--from", days[0], "--to", days[1]]
+    assert main([*generate, "--config", str(EXAMPLE), "--database", f"sqlite:///{db_path}"]) == 0
+    capsys.readouterr()
+    with sqlite3.connect(db_path) as db:
+        slots = db.execute("SELECT count(*) FROM slots").fetchone()[0]
+        scheduled = db.execute("SELECT count(DISTINCT slot_id) FROM release_schedule").fetchone()[0]
+    assert slots > 0
+    assert scheduled > 0  # the example rules hold some slots back until a release time
 
 
 def test_slots_import_reports_bad_lines_and_imports_nothing(
