@@ -521,9 +521,25 @@ class Adapter:
     _last_event_seq: int = 0
 
     def _notify(self) -> None:
+        """Call every subscriber with each new event. A callback that raises is logged
+        (``subscriber.failed``, with the event's kind and sequence number only) and never
+        hides a call that has committed, nor stops the daemon; the others still run."""
         if not self._subscribers:
             return
-        for event in self.events(self._last_event_seq):
+        try:
+            events = self.events(self._last_event_seq)
+        except Exception:
+            log.exception("subscriber.events_unreadable")
+            return
+        for event in events:
             self._last_event_seq = event.seq
             for callback in self._subscribers:
-                callback(event)
+                try:
+                    callback(event)
+                except Exception as exc:
+                    log.error(
+                        "subscriber.failed",
+                        event_kind=event.kind,
+                        event_seq=event.seq,
+                        error=type(exc).__name__,
+                    )

@@ -1,0 +1,48 @@
+"""Subscribers are isolated: a callback that raises is logged and never hides a call
+that has committed, nor stops the others (or the daemon)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from structlog.testing import capture_logs
+
+from adapter.api import Adapter
+from adapter.domain.codes import IdType
+from adapter.domain.model import Person
+
+PATIENT = Person("13116900216", IdType.FNR, "Folke", "Danser")
+
+
+def _free_slot(adapter: Adapter) -> str:
+    today = adapter.clock().date()
+    adapter.generate_slots(today, today + timedelta(days=3))
+    with adapter.store.uow() as uow:
+        slots = uow.slots.in_window(
+            "ddfl",
+            adapter.clock() + timedelta(days=1),
+            adapter.clock() + timedelta(days=2),
+            practitioner="benedikte",
+            free_only=True,
+        )
+    return slots[0].id
+
+
+def test_a_failing_subscriber_does_not_hide_a_committed_booking(adapter: Adapter) -> None:
+    seen: list[Any] = []
+
+    def broken(_event: Any) -> None:
+        raise RuntimeError("the vendor's callback is broken")
+
+    adapter.subscribe(broken)
+    adapter.subscribe(seen.append)
+    slot_id = _free_slot(adapter)
+    with capture_logs() as logs:
+        appointment = adapter.book(slot_id, PATIENT)  # must not raise
+    assert adapter.appointment(appointment.id) is not None
+    assert seen, "the other subscriber still got the events"
+    failed = [e for e in logs if e["event"] == "subscriber.failed"]
+    assert failed
+    assert failed[0]["error"] == "RuntimeError"
+    assert "Folke" not in str(failed) and PATIENT.ident not in str(failed)
