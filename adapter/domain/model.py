@@ -366,7 +366,13 @@ class Appointment:
         return self._to(AppointmentState.NO_SHOW, "mark no-show", now)
 
     def complete(self, now: datetime) -> Appointment:
-        """The appointment took place."""
+        """The appointment took place: only once it has begun (a future appointment
+        marked completed would put its slot back on offer)."""
+        if require_aware(now, "now") < self.start:
+            raise InvalidValue(
+                f"appointment {self.id} starts at {self.start.isoformat()}: "
+                "it cannot be completed before it begins"
+            )
         return self._to(AppointmentState.COMPLETED, "complete", now)
 
     def move(self, now: datetime, slot: Slot) -> Appointment:

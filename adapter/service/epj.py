@@ -160,8 +160,12 @@ class ClinicDesk:
     def move(
         self, uow: UnitOfWork, appointment_id: str, slot_id: str, now: datetime, actor: str
     ) -> list[Outgoing]:
-        """Move a confirmed appointment to another slot: Avtale 07."""
-        moved = self._appointment(uow, appointment_id).move(now, self._slot(uow, slot_id))
+        """Move a confirmed appointment to another slot: Avtale 07. A move to the slot
+        it already holds changes nothing and sends nothing (a retried call is safe)."""
+        current = self._appointment(uow, appointment_id)
+        if current.slot_id == slot_id and current.state is AppointmentState.CONFIRMED:
+            return []
+        moved = current.move(now, self._slot(uow, slot_id))
         try:
             uow.appointments.update(moved)
         except SlotTaken as exc:

@@ -27,6 +27,7 @@ NOW = oslo(2026, 12, 1, 10, 0)
 LATER = NOW + timedelta(hours=1)
 SLOT = make_slot("benedikte", "ordinary", oslo(2026, 12, 9, 9, 0))
 OTHER_SLOT = make_slot("benedikte", "ordinary", oslo(2026, 12, 10, 9, 0))
+AFTER = SLOT.start + timedelta(minutes=30)  # the appointment has taken place
 PATIENT = Person("01019012057", IdType.FNR, "Kari", "Nordmann")
 
 ACTIONS: dict[str, Callable[[Appointment], Appointment]] = {
@@ -35,7 +36,7 @@ ACTIONS: dict[str, Callable[[Appointment], Appointment]] = {
     "cancel_by_patient": lambda a: a.cancel_by_patient(LATER),
     "cancel_by_clinic": lambda a: a.cancel_by_clinic(LATER),
     "mark_no_show": lambda a: a.mark_no_show(LATER),
-    "complete": lambda a: a.complete(LATER),
+    "complete": lambda a: a.complete(AFTER),
     "move": lambda a: a.move(LATER, OTHER_SLOT),
 }
 
@@ -70,7 +71,7 @@ def test_every_transition(state: AppointmentState, action: str) -> None:
     else:
         after = ACTIONS[action](before)
         assert after.state is expected
-        assert after.updated_at == LATER
+        assert after.updated_at == (AFTER if action == "complete" else LATER)
         assert after.id == before.id
         assert before.state is state  # immutable
 
@@ -164,3 +165,11 @@ def test_naive_times_are_refused() -> None:
 
     with pytest.raises(InvalidValue):
         requested().confirm(datetime(2026, 12, 1, 10, 0))
+
+
+def test_an_appointment_cannot_be_completed_before_it_begins() -> None:
+    # Regression: completing a future appointment put its slot back on offer.
+    confirmed = requested().confirm(NOW)
+    with pytest.raises(InvalidValue, match="before it begins"):
+        confirmed.complete(LATER)
+    assert confirmed.complete(SLOT.start).state is S.COMPLETED

@@ -101,6 +101,8 @@ def test_each_change_by_the_clinic_sends_one_avtale(clinic: Clinic) -> None:
     moved = _avtale(clinic, "07")
     assert moved.events[0].uid == second.uid
     assert moved.events[0].related_to == booked.id
+    clinic.adapter.move(booked.id, second.uid)  # where it is already: nothing to tell
+    _no_avtale(clinic)
 
     clinic.adapter.no_show(booked.id)
     missed = _avtale(clinic, "11")
