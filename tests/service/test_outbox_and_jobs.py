@@ -236,3 +236,16 @@ def _book_first_slot_n(adapter: Adapter, n: int) -> str:
 def _patient(n: int) -> Person:
     numbers = ["13116900216", "15076500565", "01019012057", "03037712085", "24081899068"]
     return Person(numbers[n], IdType.FNR, "Folke", "Danser")
+
+
+def test_the_retry_delay_doubles_from_the_base_up_to_the_cap(adapter: Adapter) -> None:
+    # Pins the growth: a constant backoff would pass every other outbox test.
+    dispatcher = adapter.dispatcher
+    base, cap = dispatcher.base_delay, dispatcher.max_delay
+    delays = [dispatcher.backoff(n) for n in range(1, 12)]
+    assert delays[0] == base
+    assert delays[1] == 2 * base
+    assert delays[2] == 4 * base
+    assert delays == sorted(delays)
+    assert delays[-1] == cap
+    assert max(delays) == cap
