@@ -284,7 +284,7 @@ def build_samples(
     )
     moved = by_clinic.move(now, video)
     no_show = by_clinic.mark_no_show(now)
-    completed = by_clinic.complete(now)
+    completed = by_clinic.complete(by_clinic.end)  # once it has taken place
 
     def req(msg_type: MsgType, n: int, who: Practitioner = benedikte) -> Envelope:
         return _request(s, msg_type, who, now, f"8325fcb{n}-89a9-41e3-baa8-0800200c9a66")
