@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from adapter.messages.envelope import Party, Professional
 from adapter.simulator import HelsenorgeSimulator, NoReply
 from adapter.transport.directory import read_messages
 from tests.e2e.conftest import ROOT, START, UNLISTED, as_slot
+from tests.servers.adapter_process import COMMAND
 
 pytestmark = pytest.mark.e2e
 
@@ -34,17 +34,6 @@ CLINIC = Party(
     org_number="912345678",
     professional=Professional(her_id="8142522", given_name="Arna", family_name="Jordal"),
 )
-
-
-def _command() -> list[str]:
-    """The installed ``epj-adapter`` script beside this Python, else its entry point."""
-    script = Path(sys.executable).parent / "epj-adapter"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from adapter.cli import main; sys.exit(main())"]
-
-
-COMMAND = _command()
 
 
 class Instance:

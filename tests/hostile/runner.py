@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -33,6 +32,7 @@ from adapter.messages.read_replies import EventSummary
 from adapter.transport.directory import ARCHIVE_DIR, DirectoryTransport
 from tests.e2e.conftest import FOLKE, HELSENORGE_QUEUES, START, field_problems
 from tests.hostile import harness as h
+from tests.servers.adapter_process import COMMAND
 
 #: How often the directory transport looks at a queue (its default, which the daemon uses).
 POLL_INTERVAL: Final[float] = float(
@@ -59,13 +59,6 @@ ARNA: Final = Party(
 )
 
 
-def _command() -> list[str]:
-    script = Path(sys.executable).parent / "epj-adapter"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from adapter.cli import main; sys.exit(main())"]
-
-
 class Daemon:
     """One ``epj-adapter run --config CONFIG --clock-start 2026-11-30T07:50``."""
 
@@ -73,7 +66,7 @@ class Daemon:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         self.started_real = time.time()
         self.process = subprocess.Popen(
-            [*_command(), "run", "--config", str(config), "--clock-start", CLOCK_START],
+            [*COMMAND, "run", "--config", str(config), "--clock-start", CLOCK_START],
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,

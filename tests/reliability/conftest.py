@@ -53,7 +53,7 @@ from adapter.transport.base import TransportMessage
 from adapter.transport.directory import properties_from_json
 from adapter.wiring import build_adapter, clinic_context
 from tests.e2e.conftest import ROOT, START, as_slot
-from tests.e2e.test_restart_and_lock import COMMAND
+from tests.servers.adapter_process import COMMAND
 
 __all__ = [
     "CLINIC_ASYNC",
@@ -358,8 +358,12 @@ class Service:
         return problems
 
 
+#: ``service_factory(root, clock)``, the fixture's type.
+ServiceFactory = Callable[[Path, Callable[[], datetime]], Service]
+
+
 @pytest.fixture
-def service_factory() -> Iterator[Callable[[Path, Callable[[], datetime]], Service]]:
+def service_factory() -> Iterator[ServiceFactory]:
     """``service_factory(root, clock)``: a :class:`Service`; every process is killed at the end."""
     made: list[Service] = []
 

@@ -39,7 +39,7 @@ from tests.reliability.conftest import (
     PATIENTS,
     Db,
     Helsenorge,
-    Service,
+    ServiceFactory,
     TestClock,
     report,
     serving,
@@ -49,7 +49,6 @@ from tests.reliability.conftest import (
 
 pytestmark = pytest.mark.reliability
 
-ServiceFactory = Callable[[Path, Callable[[], datetime]], Service]
 ClinicFactory = Callable[..., Path]
 
 NIGHT_TEMPLATES = """

@@ -12,8 +12,6 @@ import dataclasses
 import random
 import time
 import uuid
-from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -25,7 +23,7 @@ from tests.reliability.conftest import (
     START,
     Db,
     Helsenorge,
-    Service,
+    ServiceFactory,
     TestClock,
     many_bookable,
     report,
@@ -35,8 +33,6 @@ from tests.reliability.conftest import (
 )
 
 pytestmark = pytest.mark.reliability
-
-ServiceFactory = Callable[[Path, Callable[[], datetime]], Service]
 
 
 def _variants(message: TransportMessage, copies: int) -> list[TransportMessage]:

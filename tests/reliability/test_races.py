@@ -14,7 +14,6 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,14 +21,13 @@ import pytest
 
 from adapter.domain.model import OSLO
 from tests.e2e.conftest import ROOT
-from tests.e2e.test_restart_and_lock import COMMAND
 from tests.reliability.conftest import (
     PATIENTS,
     START,
     Db,
     Helsenorge,
     Request,
-    Service,
+    ServiceFactory,
     TestClock,
     many_bookable,
     report,
@@ -38,10 +36,9 @@ from tests.reliability.conftest import (
     settle,
     utc,
 )
+from tests.servers.adapter_process import COMMAND
 
 pytestmark = pytest.mark.reliability
-
-ServiceFactory = Callable[[Path, Callable[[], datetime]], Service]
 
 
 def _answer_codes(hn: Helsenorge, requests: list[Request]) -> dict[str, list[str]]:
