@@ -62,6 +62,7 @@ class Report:
     description: str
     condition_data: str | None = None
     report_to: str = ""  # whose error queue, when not the AMQP fromHerId's
+    subject: str = ""  # the payload's MsgInfo/Type, when its header was read
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +205,8 @@ class Admission:
             return fault
         # A missing or malformed fromHerId names nobody: that is the field's fault.
         spoofed = from_her.isdigit() and env.sender.her_ids and from_her not in env.sender.her_ids
-        if spoofed:
-            return self._spoofed(from_her, env)
-        return self._addressed(fault, from_her, env)
+        report = self._spoofed(from_her, env) if spoofed else self._addressed(fault, from_her, env)
+        return replace(report, subject=env.msg_type.value)
 
     def _addressed(self, report: Report, amqp_her_id: str, env: Envelope) -> Report:
         """``report`` for the AMQP sender's error queue when the Adresseregister gives

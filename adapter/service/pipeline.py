@@ -22,9 +22,6 @@ from structlog.typing import FilteringBoundLogger
 from adapter.domain.codes import AppRecError, Foresporsel, Svar
 from adapter.logs import get_logger
 from adapter.messages import commands as cmd
-from adapter.messages.envelope import Envelope
-from adapter.messages.errors import MessageRejected
-from adapter.messages.inbound import parse_message
 from adapter.service import handlers
 from adapter.service.admission import (
     Admission,
@@ -245,9 +242,9 @@ class Pipeline:
         """An error-queue report to the sender (HITS 1216 §2.2.6)."""
         sender = report.report_to or (msg.prop("fromHerId") or "").strip()
         if not sender.isdigit():
-            # No usable fromHerId: report to the sender the (plain) MsgHead names, or,
-            # when the payload is encrypted, to Helsenorge: the only party we serve.
-            sender = _payload_sender(msg.body) or self.replies.helsenorge.leaf_her_id
+            # No usable fromHerId and no readable MsgHead sender (admission reads it into
+            # ``report_to``): report to Helsenorge, the only party we serve.
+            sender = self.replies.helsenorge.leaf_her_id
         if not sender.isdigit():
             log.warning("transport.unroutable", condition=report.condition)
             return
@@ -269,7 +266,7 @@ class Pipeline:
         queue = self.router.error_queue(sender)
         if not error.subject.strip():
             # A report about a message without a subject: name what its payload is.
-            error = replace(error, subject=_payload_type(msg.body) or UNKNOWN_SUBJECT)
+            error = replace(error, subject=report.subject or UNKNOWN_SUBJECT)
         self.sender.send_report(queue, _with(error, props, queue))
 
     def _negative_apprec(self, refusal: NegativeAppRec, now: datetime) -> None:
@@ -296,28 +293,6 @@ def _with(message: TransportMessage, props: dict[str, str], queue: str) -> Trans
 
 def _expired(now: datetime, expires_at: datetime | None) -> bool:
     return expires_at is not None and now >= expires_at
-
-
-def _payload_envelope(body: bytes) -> Envelope | None:
-    """The MsgHead facts of a plain payload, or None if unreadable."""
-    try:
-        return parse_message(body).envelope
-    except MessageRejected as rejected:
-        return rejected.envelope
-    except ValueError:
-        return None
-
-
-def _payload_sender(body: bytes) -> str:
-    """The leaf HER-id of the MsgHead sender of a plain payload, or "" if unreadable."""
-    envelope = _payload_envelope(body)
-    return envelope.sender.leaf_her_id if envelope is not None else ""
-
-
-def _payload_type(body: bytes) -> str:
-    """MsgInfo/Type of a plain payload, or "" if unreadable."""
-    envelope = _payload_envelope(body)
-    return envelope.msg_type.value if envelope is not None else ""
 
 
 def _function(inbound: cmd.Inbound) -> str:
