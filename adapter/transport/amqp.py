@@ -18,12 +18,18 @@ What it does (HITS 1216 §2.1.2, §2.1.3):
   caller's commit). :meth:`AmqpDelivery.release` hands the message back with the
   ``released`` outcome, so the broker delivers it again (RabbitMQ 3.10's AMQP 1.0
   plugin ignores ``modified``: the message would stay locked until the link closes).
-  Attempts are counted per (queue, message-id) in this process; after
-  ``max_delivery_attempts`` the message is copied to ``<queue>_dl`` (with
-  ``x-dead-letter-reason`` and ``x-delivery-attempts``) and only then accepted, so it
-  is never dropped;
+  Attempts are counted per (queue, message-id) in this process (a ``released``
+  outcome leaves the header's ``delivery-count`` as it was, AMQP 1.0 §3.4.4, and
+  RabbitMQ 3.x never sets it; a broker that does count is believed when its count is
+  higher); after ``max_delivery_attempts`` the message is copied to ``<queue>_dl``
+  (with ``x-dead-letter-reason`` and ``x-delivery-attempts``) and only then accepted,
+  so it is never dropped. A delivery is settled once: a second accept or release is
+  logged (``transport.settled_twice``) and ignored;
 - a received TTL becomes ``expires_at`` (the earlier of applicationTimeStamp + TTL and
-  receive time + TTL; the broker drops expired messages itself).
+  receive time + TTL; the broker drops expired messages itself);
+- :meth:`AmqpTransport.count` says None: RabbitMQ 3.x's AMQP 1.0 plugin answers a
+  flow frame without the ``available`` field (its credit reply comes back as -1), and
+  there is no management plugin or AMQP 0-9-1 client here to ask instead.
 
 Queues and RabbitMQ 3.10 (address format v1): ``/amq/queue/NAME`` needs an existing
 queue; ``/queue/NAME`` declares one when a link attaches, NON-durable by default. It
@@ -241,7 +247,7 @@ class AmqpDelivery:
     _delivery: ProtonDelivery = field(repr=False)
     _generation: int
     attempts: int = 0
-    _done: bool = False
+    _outcome: str | None = None
 
     @property
     def queue(self) -> str:
@@ -255,15 +261,27 @@ class AmqpDelivery:
 
     def accept(self) -> None:
         """Settle it as accepted: call only after the effect has committed."""
-        if not self._done:
-            self._done = True
+        if self._settle("accepted"):
             self.transport._accept(self)
 
     def release(self, reason: str | None = None) -> None:
         """Hand it back for another try; after the last try it goes to ``<queue>_dl``."""
-        if not self._done:
-            self._done = True
+        if self._settle("released"):
             self.transport._release(self, reason)
+
+    def _settle(self, outcome: str) -> bool:
+        """True for the first settlement; a later one is logged and ignored."""
+        if self._outcome is not None:
+            _log.warning(
+                "transport.settled_twice",
+                queue=self._queue,
+                message_id=self._message.message_id,
+                settled=self._outcome,
+                ignored=outcome,
+            )
+            return False
+        self._outcome = outcome
+        return True
 
 
 class AmqpTransport:
@@ -480,6 +498,11 @@ class AmqpTransport:
             self._pump()
         _log.info("transport.queues_ready", count=len(names))
 
+    def count(self, queue: str) -> None:
+        """None: the depth of a queue is not known over AMQP 1.0 to RabbitMQ 3.x (see the
+        module doc); ``rabbitmqctl list_queues`` on the broker's host tells it."""
+        del queue
+
     @_locked
     def send(self, queue: str, message: TransportMessage) -> None:
         """Put a persistent message on ``queue``; returns once the broker has it."""
@@ -563,13 +586,11 @@ class AmqpTransport:
             if key in self._accepted:
                 # HITS 1216 §2.2.3: a duplicate AMQP message-id is logged only.
                 _log.warning("transport.duplicate_message_id", queue=queue, message_id=key[1])
+            attempts = max(self._attempts.get(key, 0), int(proton_msg.delivery_count or 0))
+            if attempts > self._attempts.get(key, 0):
+                self._attempts[key] = attempts
             return AmqpDelivery(
-                self,
-                queue,
-                message,
-                proton_delivery,
-                self._generation,
-                attempts=self._attempts.get(key, 0),
+                self, queue, message, proton_delivery, self._generation, attempts=attempts
             )
 
     @staticmethod

@@ -5,11 +5,36 @@ the Adresseregister names them: ``<HER-id>_async``, ``<HER-id>_sync``,
 ``<HER-id>_syncreply``, ``<HER-id>_error``). Receiving is at-least-once: a
 :class:`Delivery` stays on its queue until :meth:`Delivery.accept` is called, which
 the service does only after its transaction has committed.
+
+The contract every transport keeps (the in-memory fake included), checked by
+``tests/transport/contract`` against each of them:
+
+- **at-least-once**: a message in hand is not handed out again while it is in hand;
+  released, or never settled before the consumer closed its transport, it is
+  delivered again;
+- **settle once**: the first :meth:`~Delivery.accept` or :meth:`~Delivery.release`
+  of a delivery decides; a later one changes nothing, raises nothing, and is logged
+  (``transport.settled_twice``), so a caller that releases after a failed accept is
+  safe;
+- **attempts**: :attr:`Delivery.attempts` is how many earlier deliveries of the
+  message were released, 0 the first time (as AMQP's header ``delivery-count``);
+- **dead letters**: the release that completes ``max_delivery_attempts`` deliveries
+  (HITS 1216 §2.1.3.2, §2.2.1 step 9: 10) moves the message to its queue's dead-letter
+  place (``<root>/.dead/<queue>/``, ``<queue>_dl``, ``MemoryTransport.dead``) with the
+  reason, never dropped; :mod:`adapter.transport.deadletters` reads it;
+- **time to live**: ``expires_at`` travels with the message (AMQP turns it into a TTL
+  and back, never later than it was); a message whose expiry has passed is never
+  handed out as live: the broker may drop it (AMQP), or it arrives with its past
+  ``expires_at`` and the consumer drops it (HITS 1216 §2.2.2: sync requests are not
+  answered after their 15 s);
+- **properties**: what is sent is what is received, every HITS 1216 §2.1.2 property,
+  the application properties as strings, the body bytes as they were; ``to`` is
+  the queue the message was sent to unless the sender set it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -68,12 +93,28 @@ class Delivery(Protocol):
         """The message."""
         ...
 
-    def accept(self) -> None:
-        """Remove it from the queue: call only after the effect has committed."""
+    @property
+    def attempts(self) -> int:
+        """How many earlier deliveries of this message were released: 0 the first time.
+
+        When ``attempts + 1`` reaches the transport's ``max_delivery_attempts``, the
+        next :meth:`release` dead-letters the message instead of handing it back.
+        """
         ...
 
-    def release(self) -> None:
-        """Leave it on the queue for another try (counts toward dead-lettering)."""
+    def accept(self) -> None:
+        """Remove it from the queue: call only after the effect has committed.
+
+        A delivery is settled once: after an accept or a release this does nothing.
+        """
+        ...
+
+    def release(self, reason: str | None = None) -> None:
+        """Leave it on the queue for another try (counts toward dead-lettering).
+
+        ``reason`` (one line, no message content) is kept with a dead letter. A
+        delivery is settled once: after an accept or a release this does nothing.
+        """
         ...
 
 
@@ -88,8 +129,23 @@ class Transport(Protocol):
         """The next message from any of ``queues``, or None after ``timeout`` seconds."""
         ...
 
+    def ensure_queues(self, queues: Iterable[str]) -> None:
+        """Make sure each queue exists, and the place its dead letters go; idempotent.
+
+        Called at start-up for the queues a process reads and writes.
+        """
+        ...
+
+    def count(self, queue: str) -> int | None:
+        """How many messages wait on ``queue`` to be received (those in hand not
+        counted), or None when the transport cannot know: over AMQP 1.0 a RabbitMQ
+        3.x queue never tells its depth, so :class:`~adapter.transport.amqp.AmqpTransport`
+        says None rather than guess."""
+        ...
+
     def close(self) -> None:
-        """Release connections and files."""
+        """Release connections and files; deliveries still in hand go back to their
+        queues (delivered again, their attempts unchanged)."""
         ...
 
 

@@ -1,8 +1,10 @@
 """Dead letters for operators: messages that could not be processed after N tries.
 
-Both transports keep them apart instead of dropping them: the directory transport in
-``<root>/.dead/<queue>/``, AMQP in ``<queue>_dl``. :class:`DeadLetterBox` gives ops one
-way to count, peek at, republish and purge them (``epj-adapter deadletters``).
+Every transport keeps them apart instead of dropping them (HITS 1216 §2.1.3.2): the
+directory transport in ``<root>/.dead/<queue>/``, AMQP in ``<queue>_dl``, the in-memory
+fake in ``MemoryTransport.dead`` (its box is ``adapter.testing.fakes.MemoryDeadLetters``).
+:class:`DeadLetterBox` gives ops one way to count, peek at, republish and purge them
+(``epj-adapter deadletters``), and the transport contract suite one way to look for them.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ Layout under ``root``:
   ``archive=True``; a message released ``max_delivery_attempts`` times is moved to
   ``<root>/.dead/<queue>/`` beside a ``<name>.reason.txt`` (never silently dropped).
   Attempts are counted in a ``<name>.attempts`` sidecar, so they survive a restart.
+  A delivery is settled once: a second accept or release is logged and ignored.
 
 One consumer process per root is assumed (the daemon holds a lock); messages in hand
 are not handed out twice by the same :class:`DirectoryTransport`.
@@ -26,7 +27,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -256,7 +257,7 @@ class DirectoryDelivery:
     _queue: str
     _message: TransportMessage
     attempts: int = 0
-    _done: bool = field(default=False, repr=False)
+    _outcome: str | None = field(default=None, repr=False)
 
     @property
     def queue(self) -> str:
@@ -270,17 +271,27 @@ class DirectoryDelivery:
 
     def accept(self) -> None:
         """Remove (or archive) the pair: call only after the effect has committed."""
-        if self._done:
-            return
-        self._done = True
-        self.transport._accept(self)
+        if self._settle("accepted"):
+            self.transport._accept(self)
 
     def release(self, reason: str | None = None) -> None:
         """Leave it for another try; after the last allowed try it goes to ``.dead``."""
-        if self._done:
-            return
-        self._done = True
-        self.transport._release(self, reason)
+        if self._settle("released"):
+            self.transport._release(self, reason)
+
+    def _settle(self, outcome: str) -> bool:
+        """True for the first settlement; a later one is logged and ignored."""
+        if self._outcome is not None:
+            _log.warning(
+                "transport.settled_twice",
+                queue=self._queue,
+                message_id=self._message.message_id,
+                settled=self._outcome,
+                ignored=outcome,
+            )
+            return False
+        self._outcome = outcome
+        return True
 
 
 class DirectoryTransport:
@@ -308,8 +319,9 @@ class DirectoryTransport:
         self._last_sweep = 0.0
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def ensure_queues(self, queues: list[str]) -> None:
-        """Create the queue folders."""
+    def ensure_queues(self, queues: Iterable[str]) -> None:
+        """Create the queue folders (``.dead/<queue>`` is made when a first letter goes
+        there)."""
         for queue in queues:
             _check_queue_name(queue)
             (self.root / queue).mkdir(parents=True, exist_ok=True)
@@ -335,9 +347,9 @@ class DirectoryTransport:
             time.sleep(min(self.poll_interval, remaining))
 
     def count(self, queue: str) -> int:
-        """How many complete messages wait on ``queue``."""
+        """How many complete messages wait on ``queue`` (those in hand not counted)."""
         _check_queue_name(queue)
-        return len(_complete(self.root / queue))
+        return sum(1 for _m, _n, path in _complete(self.root / queue) if path not in self._in_hand)
 
     def close(self) -> None:
         """Nothing to release but the record of messages in hand (they stay on disk)."""
