@@ -22,9 +22,11 @@ system-deps:
 demo: setup
 	$(BIN)/epj-adapter demo $(if $(DIR),--dir $(DIR),)
 
+# ruff, mypy (strict, tests and benchmarks too) and the architecture's import rules.
 lint: setup
-	$(BIN)/ruff check adapter tests $(wildcard bench)
+	$(BIN)/ruff check adapter tests scripts $(wildcard bench)
 	$(BIN)/mypy
+	$(BIN)/python scripts/check_imports.py
 
 test: setup system-deps lint
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)

@@ -1,34 +1,45 @@
-"""The composition root: one place that wires configuration to the adapter's parts.
+"""The composition root: the one place that builds the adapter's parts.
 
-``build_adapter(config_dir)`` loads the configuration, opens the store (creating the
-schema), picks the transport (directory by default, AMQP when ``adapter.toml`` says
-so), the routing (the Adresseregister file when present) and CMS protection (when
-enabled), and returns an :class:`~adapter.api.Adapter`.
+:func:`bootstrap` loads the configuration, opens the store (creating the schema),
+picks the transport (directory by default, AMQP when ``adapter.toml`` says so), the
+routing (the Adresseregister file when present) and CMS protection (when enabled),
+builds the service layer once, writes the configured catalog to the store, and returns
+the :class:`~adapter.runtime.Runtime` the daemon drives; its ``adapter`` is the EPJ's
+facade. :func:`open_adapter` is the same for a vendor who wants only the facade.
+Every face (daemon, Python API, CLI, HTTP API) is built here and nowhere else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from adapter.api import Adapter
 from adapter.clock import system_clock
-from adapter.config import AdapterConfig, ConfigError, ConfigIssue, load_config
+from adapter.config import AdapterConfig, ConfigError, ConfigIssue, generate_slots, load_config
+from adapter.crypto.certs import CrlRevocationChecker, load_certificates
 from adapter.messages.envelope import Party
 from adapter.registry.certificates import CertificateStore
 from adapter.registry.file import FileRegistry
 from adapter.registry.registry import UnknownParty
-from adapter.registry.router import RegistryRouter
+from adapter.registry.router import NamingRouter, RegistryRouter
 from adapter.registry.routing import UnsupportedMessage, check_process
+from adapter.runtime import Runtime
+from adapter.service.clinic_service import ClinicService
+from adapter.service.commands import SyncCatalog
 from adapter.service.context import ClinicContext
-from adapter.service.routing import NamingRouter, Router
+from adapter.service.outbox import OutboxDispatcher, OutboxWriter
+from adapter.service.outgoing import Sender
+from adapter.service.pipeline import Pipeline
+from adapter.service.protection import CmsProtector, Plain, Protector
+from adapter.service.replies import Replies
+from adapter.service.routing import Router
 from adapter.store.uow import Store
-from adapter.transport.base import Transport, TransportFault, TransportMessage
-from adapter.transport.certs import CrlRevocationChecker, load_certificates
+from adapter.transport.base import CONTENT_TYPE_XML, Transport, TransportFault, TransportMessage
 from adapter.transport.cms import CmsProtection
 from adapter.transport.errors import UNSUPPORTED_MESSAGE
-from adapter.transport.protection import CmsProtector, Plain, Protector
 
 HELSENORGE_NAME = "DIREKTORATET FOR E-HELSE"
 HELSENORGE_SERVICE_NAME = "Digitale innbyggertjenester"
@@ -177,27 +188,72 @@ def open_store(config: AdapterConfig) -> Store:
     return store
 
 
-def build_adapter(
+def bootstrap(
     config_dir: Path,
     *,
     clock: Callable[[], datetime] = system_clock,
     config: AdapterConfig | None = None,
     transport: Transport | None = None,
     store: Store | None = None,
-) -> Adapter:
-    """An :class:`Adapter` wired from ``config_dir`` (raises ``ConfigError``)."""
+) -> Runtime:
+    """Every part built once from ``config_dir`` (raises ``ConfigError``); ``config``,
+    ``transport`` and ``store`` replace the configured ones (tests, tools)."""
     config = config or load_config(config_dir)
     config.settings.state_dir.mkdir(parents=True, exist_ok=True)
+    settings = config.settings
     registry = load_registry(config)
-    return Adapter(
-        ctx=clinic_context(config),
-        store=store or open_store(config),
-        transport=transport or make_transport(config, clock),
-        helsenorge=helsenorge_party(config),
-        router=make_router(registry),
+    router = make_router(registry)
+    protector = make_protector(config, registry, clock)
+    store = store or open_store(config)
+    transport = transport or make_transport(config, clock)
+    ctx = clinic_context(config)
+    replies = Replies(ctx=ctx, helsenorge=helsenorge_party(config), router=router)
+    plain = protector.content_type == CONTENT_TYPE_XML
+    # No CPA is configured, so no cpaId is sent (HITS 1216 §2.1.2).
+    sender = Sender(transport, None if plain else protector)
+    outbox = OutboxWriter(sender)
+    dispatcher = OutboxDispatcher(
+        store=store,
+        sender=sender,
         clock=clock,
-        settings=config.settings,
-        config=config,
-        protector=make_protector(config, registry, clock),
+        base_delay=settings.outbox.backoff_initial,
+        max_delay=settings.outbox.backoff_max,
+        max_attempts=settings.outbox.max_attempts,
+    )
+    pipeline = Pipeline(
+        store=store,
+        contexts={her: ctx for her in ctx.her_ids},
+        router=router,
+        replies=replies,
+        outbox=outbox,
+        sender=sender,
+        clock=clock,
+        unprotect=None if plain else protector.unprotect,
+        peek=None if plain else protector.peek,
         check_process=process_checker(registry) if registry is not None else None,
     )
+    service = ClinicService(
+        ctx=ctx,
+        store=store,
+        replies=replies,
+        outbox=outbox,
+        dispatch=dispatcher.dispatch,
+        clock=clock,
+        templates=partial(generate_slots, config),
+    )
+    service.handle(SyncCatalog())
+    return Runtime(
+        service=service,
+        store=store,
+        transport=transport,
+        router=router,
+        pipeline=pipeline,
+        outbox=outbox,
+        dispatcher=dispatcher,
+        settings=settings,
+    )
+
+
+def open_adapter(config_dir: Path, *, clock: Callable[[], datetime] = system_clock) -> Adapter:
+    """The EPJ's facade for the clinic configured in ``config_dir`` (raises ``ConfigError``)."""
+    return bootstrap(config_dir, clock=clock).adapter

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from adapter.logs import get_logger
 
 if TYPE_CHECKING:
-    from adapter.api import Adapter
+    from adapter.runtime import Runtime
     from adapter.store.instance_lock import InstanceLock
 
 log = get_logger("adapter.daemon")
@@ -39,11 +39,11 @@ def holder_id() -> str:
 
 
 class Daemon:
-    """Runs an :class:`~adapter.api.Adapter` until asked to stop."""
+    """Runs a :class:`~adapter.runtime.Runtime` until asked to stop."""
 
     def __init__(
         self,
-        adapter: Adapter,
+        runtime: Runtime,
         *,
         poll_timeout: float = 0.2,
         burst: int = 20,
@@ -51,7 +51,7 @@ class Daemon:
         on_start: Callable[[], None] | None = None,
         start_work_delay: float = 3.0,
     ) -> None:
-        self.adapter = adapter
+        self.runtime = runtime
         self.poll_timeout = poll_timeout
         self.burst = burst
         self.lock_check_every = lock_check_every
@@ -70,12 +70,12 @@ class Daemon:
         process holds it (a dead holder's lock is already gone)."""
         if self._lock is not None:
             return
-        lock = self.adapter.instance_lock(LOCK_NAME)
-        if not lock.acquire(self.holder, self.adapter.clock()):
+        lock = self.runtime.instance_lock(LOCK_NAME)
+        if not lock.acquire(self.holder, self.runtime.clock()):
             raise AlreadyRunning(lock.holder() or "another instance")
         self._lock = lock
         # The one scheduler now: what a killed predecessor was sending is due again.
-        self.adapter.resume_outbox()
+        self.runtime.resume_outbox()
 
     def _check_lock(self) -> None:
         """Stop serving if the lock was lost (PostgreSQL: the session holding it ended)."""
@@ -86,7 +86,7 @@ class Daemon:
 
     def _run_on_start(self) -> None:
         try:
-            self.adapter.warm_up()
+            self.runtime.warm_up()
             if self.on_start is not None:
                 self.on_start()
         except Exception:
@@ -100,9 +100,9 @@ class Daemon:
 
     def run(self) -> None:
         """Take the lock (if not yet), start the jobs, serve messages until stopped."""
-        adapter = self.adapter
+        runtime = self.runtime
         self.acquire()
-        scheduler = adapter.make_scheduler()
+        scheduler = runtime.make_scheduler()
         scheduler.scheduler.add_job(
             self._check_lock,
             "interval",
@@ -113,7 +113,7 @@ class Daemon:
         # Work that need not delay serving (schema compilation, the start-up slot
         # refresh) runs once, beside the message loop, a moment after the start: it
         # holds the GIL for about a second, and the first requests come first.
-        adapter.warm_up(later=True)
+        runtime.warm_up(later=True)
         scheduler.scheduler.add_job(
             self._run_on_start,
             "date",
@@ -121,23 +121,22 @@ class Daemon:
             id="on-start",
             replace_existing=True,
         )
-        settings = getattr(adapter, "settings", None)
-        scheduler.start(with_jobs=settings is None or settings.scheduler.enabled)
-        log.info("daemon.started", queues=adapter.listen_queues(), holder=self.holder)
+        scheduler.start(with_jobs=runtime.settings.scheduler.enabled)
+        log.info("daemon.started", queues=runtime.listen_queues(), holder=self.holder)
         try:
             while not self.stop_event.is_set():
-                handled = adapter.process_one(self.poll_timeout)
+                handled = runtime.process_one(self.poll_timeout)
                 # Take what else is waiting, then send the replies of the whole burst
                 # in one transaction (each message still commits on its own).
                 burst = 0
                 while handled and burst < self.burst and not self.stop_event.is_set():
-                    handled = adapter.process_one(0)
+                    handled = runtime.process_one(0)
                     burst += 1
-                if adapter.outbox.take_written():
-                    adapter.dispatch_outbox()
+                if runtime.outbox.take_written():
+                    runtime.dispatch_outbox()
         finally:
             scheduler.shutdown()
-            adapter.dispatch_outbox()
+            runtime.dispatch_outbox()
             self.release()
-            adapter.close()
+            runtime.close()
             log.info("daemon.stopped")

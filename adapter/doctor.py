@@ -135,7 +135,7 @@ def _transport(config: AdapterConfig) -> list[Check]:
         else:
             state = Check("transport", Outcome.OK, f"directory transport at {root}")
         return [state, _dead_directory(config)]
-    from adapter.wiring import make_transport
+    from adapter.bootstrap import make_transport
 
     try:
         transport = make_transport(config)
@@ -179,8 +179,8 @@ def _dead_directory(config: AdapterConfig) -> Check:
 
 
 def _routing(config: AdapterConfig, now: datetime) -> list[Check]:
+    from adapter.bootstrap import load_registry
     from adapter.registry.check import check_routing
-    from adapter.wiring import load_registry
 
     path = config.settings.routing_file
     try:
@@ -212,8 +212,8 @@ def _cms(config: AdapterConfig, clock: Callable[[], datetime]) -> Check:
     cms = config.settings.cms
     if not cms.enabled:
         return Check("cms", Outcome.OK, "off (plain XML)")
-    from adapter.transport.certs import check_certificate, load_certificate
-    from adapter.wiring import load_registry, make_protector
+    from adapter.bootstrap import load_registry, make_protector
+    from adapter.crypto.certs import check_certificate, load_certificate
 
     try:
         make_protector(config, load_registry(config), clock)

@@ -248,7 +248,7 @@ def _scale(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
     own = scale.count_slots(db)  # the example clinic's own book
     baseline = rt.run(rt_setup, sizes.rt_stage)  # one clinic, just before the others come
     filler = scale.Filler(db)
-    filler.create_clinics(len(world.adapter.ctx.practitioners))
+    filler.create_clinics(len(world.runtime.ctx.practitioners))
     points = []
     generation = 0.0
     for target in sizes.stages:

@@ -5,14 +5,14 @@ throwaway RabbitMQ with the AMQP 1.0 plugin; ``tests/amqp/conftest.py`` writes t
 example clinic's configuration with ``[transport] kind = "amqp"`` and ``[cms] enabled``
 and a routing file pointing at a throwaway PKI, and plays Helsenorge with its own keys
 on its own connection). The daemon (:class:`adapter.daemon.Daemon`, built by
-``build_adapter``) runs in a thread of this process on the benchmark's fixed clock.
+``bootstrap``) runs in a thread of this process on the benchmark's fixed clock.
 
 * HLT: one requester, request after request: the round trip includes Helsenorge
   signing and encrypting the request, the broker both ways, the adapter's decrypt +
   verify, the pipeline, and Helsenorge opening the reply.
 * RT: a burst of reservations sent at once; the time runs until every AppRec and
   SvarTimeReservasjon has come back to Helsenorge (each signed and encrypted by the
-  adapter, decrypted and verified by Helsenorge).
+  runtime, decrypted and verified by Helsenorge).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from adapter.bootstrap import bootstrap
 from adapter.daemon import Daemon
-from adapter.domain.codes import MsgType
+from adapter.messages.codes import MsgType
 from adapter.messages.read_replies import ReplySummary, read_reply
-from adapter.wiring import build_adapter
 from bench import hlt, rt, stats
 from bench import world as w
 
@@ -87,11 +87,11 @@ def run(root: Path, n_hlt: int, n_rt: int) -> AmqpRun:
         config_dir = write_config(root / "amqp" / "config", server, amqp_pki)
         prepare_queues(server)
         clock = w.FixedClock(w.BASE_NOW)
-        adapter = build_adapter(config_dir, clock=clock)
-        world = w.World(root / "amqp", adapter, clock, None)
+        runtime = bootstrap(config_dir, clock=clock)
+        world = w.World(root / "amqp", runtime, clock, None)
         hlt_setup = hlt.setup(world, 8)
         rt_setup = rt.setup(world, min(n_rt, 400))
-        daemon = Daemon(adapter, poll_timeout=0.005)
+        daemon = Daemon(runtime, poll_timeout=0.005)
         runner = threading.Thread(target=daemon.run, name="bench-amqp-daemon", daemon=True)
         runner.start()
         sim = helsenorge(server, amqp_pki, config_dir / "routing.toml", clock)

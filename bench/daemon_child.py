@@ -19,14 +19,14 @@ from types import FrameType
 
 def main(argv: list[str]) -> int:
     """Run the daemon until SIGTERM."""
+    from adapter.bootstrap import bootstrap
     from adapter.daemon import Daemon
-    from adapter.wiring import build_adapter
     from bench.world import FixedClock, quiet_logs
 
     config_dir, now, ready = Path(argv[0]), datetime.fromisoformat(argv[1]), Path(argv[2])
     quiet_logs()
-    adapter = build_adapter(config_dir, clock=FixedClock(now))
-    daemon = Daemon(adapter, poll_timeout=0.005)
+    runtime = bootstrap(config_dir, clock=FixedClock(now))
+    daemon = Daemon(runtime, poll_timeout=0.005)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         daemon.stop()

@@ -42,7 +42,7 @@ def setup(world: w.World, per_day: int, *, seed: int = 1) -> HltSetup:
     """Benedikte with ``per_day`` slots a weekday over the four-week window."""
     rng = random.Random(seed)
     days = w.weekdays(w.WINDOW_FROM, 28)
-    slots = w.day_slots(rng, world.adapter.ctx.clinic.key, "benedikte", "oppmote", days, per_day)
+    slots = w.day_slots(rng, world.runtime.ctx.clinic.key, "benedikte", "oppmote", days, per_day)
     world.adapter.load_slots(slots)
     return HltSetup(world, w.people(50, seed=seed), len(slots))
 
@@ -66,7 +66,7 @@ def last_reply(setup: HltSetup) -> bytes:
 
 def serial(setup: HltSetup, n: int) -> tuple[float, list[float]]:
     """Replies per second on one thread, and each request's time in ms."""
-    pipeline = setup.world.adapter.pipeline
+    pipeline = setup.world.runtime.pipeline
     deliveries = setup.deliveries(n)
     times = []
     started = time.perf_counter()
@@ -85,7 +85,7 @@ def concurrent(setup: HltSetup, n_per_thread: int, threads: int = 20) -> tuple[f
     when the reply is sent). Returns replies per second over the run and the latency of
     every request in ms (from the call to the reply on the transport).
     """
-    pipeline = setup.world.adapter.pipeline
+    pipeline = setup.world.runtime.pipeline
     batches = [setup.deliveries(n_per_thread) for _ in range(threads)]
     latencies: list[list[float]] = [[] for _ in range(threads)]
     errors: list[BaseException] = []

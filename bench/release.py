@@ -23,7 +23,7 @@ from bench import world as w
 def seed_releases(world: w.World, n: int, seed: int = 4) -> None:
     """``n`` pending releases of distinct slots, due in the two days before ``now``."""
     rng = random.Random(seed)
-    clinic = world.adapter.ctx.clinic.key
+    clinic = world.runtime.ctx.clinic.key
     now = world.clock()
     table = ReleaseRow.__table__  # type: ignore[attr-defined]
     rows = [
@@ -35,7 +35,7 @@ def seed_releases(world: w.World, n: int, seed: int = 4) -> None:
         }
         for _ in range(n)
     ]
-    engine = world.adapter.store.engine
+    engine = world.runtime.store.engine
     with engine.begin() as conn:
         for i in range(0, n, 10_000):
             conn.execute(insert(table), rows[i : i + 10_000])
@@ -50,11 +50,11 @@ def catch_up(root: Path, n: int) -> tuple[float, int]:
         now = world.clock()
         started = time.perf_counter()
         while True:
-            upcoming = world.adapter.run_due_releases(now)
+            upcoming = world.runtime.run_due_releases(now)
             if upcoming is None or upcoming > now:
                 break
         elapsed = time.perf_counter() - started
-        with world.adapter.store.engine.connect() as conn:
+        with world.runtime.store.engine.connect() as conn:
             events = conn.execute(
                 select(func.count()).where(EventRow.kind == "slot.released")  # type: ignore[arg-type]
             ).scalar_one()

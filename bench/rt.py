@@ -68,7 +68,7 @@ def book_slots(rng: random.Random, clinic: str, rounds: int) -> list[Slot]:
 
 def setup(world: w.World, n: int, *, seed: int = 2) -> RtSetup:
     """Add ``n`` reservations to make, each on a slot bookable at its round's ``now``."""
-    ctx = world.adapter.ctx
+    ctx = world.runtime.ctx
     rng = random.Random(seed)
     rounds = max(1, -(-n // 400))
     slots = book_slots(rng, ctx.clinic.key, rounds)
@@ -117,12 +117,12 @@ def run(setup: RtSetup, n: int) -> RtRun:
     :data:`WARMUP` reservations go first, untimed: after another process or a bulk
     insert wrote to the database, the first reads come from disk, not the cache.
     """
-    adapter = setup.world.adapter
+    runtime = setup.world.runtime
     assert setup.world.transport is not None
     for rnd, d in setup.deliveries(setup.take(WARMUP)):
         setup.world.clock.now = RT_BASE + rnd * ROUND
-        adapter.pipeline.process(d)
-        adapter.dispatch_outbox()
+        runtime.pipeline.process(d)
+        runtime.dispatch_outbox()
     setup.world.transport.clear()
     deliveries = setup.deliveries(setup.take(n))
     saved = setup.world.clock.now
@@ -131,8 +131,8 @@ def run(setup: RtSetup, n: int) -> RtRun:
     for rnd, d in deliveries:
         setup.world.clock.now = RT_BASE + rnd * ROUND
         t0 = time.perf_counter()
-        adapter.pipeline.process(d)
-        adapter.dispatch_outbox()
+        runtime.pipeline.process(d)
+        runtime.dispatch_outbox()
         latencies.append((time.perf_counter() - t0) * 1000)
     elapsed = time.perf_counter() - started
     setup.world.clock.now = saved

@@ -59,7 +59,7 @@ def machine() -> dict[str, Any]:
     import sqlite3
 
     import sqlalchemy
-    from lxml import etree  # type: ignore[import-untyped]
+    from lxml import etree
 
     cpu = ""
     try:

@@ -18,14 +18,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from adapter.api import Adapter
-from adapter.demo import prepare
-from adapter.domain.codes import IdType, MsgType
+from adapter.domain.codes import IdType
 from adapter.domain.model import OSLO, Person, Slot
 from adapter.logs import configure
 from adapter.messages import build_requests as rq
 from adapter.messages.build_envelope import Built
+from adapter.messages.codes import MsgType
+from adapter.runtime import Runtime
 from adapter.store.uow import Store
 from adapter.testing import helsenorge_message
+from adapter.tools.demo import prepare
 from adapter.transport.base import TransportMessage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,8 +57,9 @@ class FixedClock:
         return self.now
 
 
-class MemoryTransport:
-    """Keeps what the adapter sends, per queue (the in-process variant)."""
+class SinkTransport:
+    """Keeps what the adapter sends, per queue, and delivers nothing (the benchmark
+    hands deliveries straight to the pipeline; lighter than adapter.testing's)."""
 
     def __init__(self) -> None:
         self.sent: dict[str, list[TransportMessage]] = {}
@@ -69,6 +72,9 @@ class MemoryTransport:
 
     def close(self) -> None:
         pass
+
+    def ensure_queues(self, queues: Iterable[str]) -> None:
+        """Queues exist on first send."""
 
     def count(self, queue: str) -> int:
         return len(self.sent.get(queue, []))
@@ -84,12 +90,14 @@ class Delivery:
     queue: str
     message: TransportMessage
     accepted: bool = field(default=False)
+    attempts: int = 0
 
     def accept(self) -> None:
+        """Mark it handled."""
         self.accepted = True
 
-    def release(self) -> None:
-        pass
+    def release(self, reason: str | None = None) -> None:
+        """Nothing to hand back: the benchmark counts only handled deliveries."""
 
 
 def seeded_uuid(rng: random.Random) -> str:
@@ -169,22 +177,27 @@ class World:
     """One adapter with its configuration, clock and transport."""
 
     root: Path
-    adapter: Adapter
+    runtime: Runtime
     clock: FixedClock
-    transport: MemoryTransport | None
+    transport: SinkTransport | None
+
+    @property
+    def adapter(self) -> Adapter:
+        """The EPJ's facade over the runtime."""
+        return self.runtime.adapter
 
     @property
     def clinic_her(self) -> str:
-        return self.adapter.ctx.clinic.her_id
+        return self.runtime.ctx.clinic.her_id
 
     def parties(self, patient: Person, practitioner: str = "benedikte") -> rq.RequestParties:
-        ctx = self.adapter.ctx
+        ctx = self.runtime.ctx
         return rq.RequestParties(
             receiver=ctx.party(ctx.practitioners[practitioner]), patient=patient
         )
 
     def close(self) -> None:
-        self.adapter.close()
+        self.runtime.close()
 
 
 def make_world(
@@ -195,7 +208,7 @@ def make_world(
     clock: FixedClock | None = None,
 ) -> World:
     """The example clinic in ``root`` on SQLite (default) or ``db_url``."""
-    from adapter.wiring import build_adapter
+    from adapter.bootstrap import bootstrap
 
     config_dir = prepare(root, CONFIG_DIR)
     clock = clock or FixedClock()
@@ -203,9 +216,9 @@ def make_world(
     if db_url is not None:
         store = Store(db_url)
         store.create_schema()
-    transport = MemoryTransport() if memory_transport else None
-    adapter = build_adapter(config_dir, clock=clock, transport=transport, store=store)
-    return World(root, adapter, clock, transport)
+    transport = SinkTransport() if memory_transport else None
+    runtime = bootstrap(config_dir, clock=clock, transport=transport, store=store)
+    return World(root, runtime, clock, transport)
 
 
 def sync_message(built: Built, clinic_her: str, now: datetime) -> TransportMessage:
@@ -231,7 +244,7 @@ def hlt_request(world: World, patient: Person) -> Built:
 
 def rt_request(world: World, patient: Person, slot: Slot) -> Built:
     """ReserverTime for ``slot`` with a short reason, as a patient sends it."""
-    contact = world.adapter.ctx.practitioners[slot.practitioner].her_id
+    contact = world.runtime.ctx.practitioners[slot.practitioner].her_id
     return rq.reserver_time(
         world.parties(patient),
         world.clock(),

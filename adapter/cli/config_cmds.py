@@ -201,19 +201,19 @@ def _store_slots(
 ) -> None:
     """Store ``slots`` through the service's use case (:meth:`Adapter.load_slots`), so
     their release instants are scheduled as for slots from any other face."""
+    from adapter.bootstrap import bootstrap
     from adapter.store import Store
-    from adapter.wiring import build_adapter
 
     url: str = args.database or config.settings.database_url
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     store = Store(url)
     store.create_schema()
-    adapter = build_adapter(config.path, config=config, store=store)
+    runtime = bootstrap(config.path, config=config, store=store)
     try:
-        result = adapter.load_slots(slots, source)
+        result = runtime.adapter.load_slots(slots, source)
     finally:
-        adapter.close()
+        runtime.close()
     print(
         f"{len(slots)} slot(s): {result.added} added, {result.updated} updated, "
         f"{result.unchanged} unchanged"

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from adapter.cli import EXIT_OK, EXIT_PROBLEMS, CliError
-from adapter.domain.codes import display
 from adapter.domain.model import OSLO, PatientText, Person, Requester
+from adapter.messages.codes import display
 from adapter.messages.commands import SYNCHRONOUS, CalendarEvent, Inbound
 from adapter.messages.envelope import Party
 from adapter.messages.errors import MessageRejected
@@ -286,7 +286,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_samples(args: argparse.Namespace) -> int:
     """Handler of ``messages samples``: one sample of every outbound message."""
     try:
-        from adapter.messages.samples import write_samples
+        from adapter.tools.samples import write_samples
     except ImportError as exc:
         raise CliError(f"samples are not available: {exc}") from None
     outdir: Path = args.outdir

@@ -52,8 +52,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_deadletters(args: argparse.Namespace) -> int:
     """List, republish or purge dead letters."""
+    from adapter.bootstrap import make_transport
     from adapter.transport.deadletters import AmqpDeadLetters, DeadLetterBox, DirectoryDeadLetters
-    from adapter.wiring import make_transport
 
     config = load_checked(args)
     her = config.clinic.her_id

@@ -19,15 +19,20 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapter.cli import EXIT_LOCKED, EXIT_OK, EXIT_PROBLEMS, CliError
 from adapter.cli.config_cmds import DEFAULT_CONFIG, add_config_option, load_checked, parse_at
-from adapter.clock import ShiftedClock
+from adapter.clock import Clock, ShiftedClock, system_clock
 from adapter.domain import identity
 from adapter.domain.codes import IdType, Svar
 from adapter.domain.errors import DomainError
 from adapter.domain.model import OSLO, Appointment, Person, Wish
+
+if TYPE_CHECKING:
+    from adapter.api import Adapter
+    from adapter.config import AdapterConfig
+    from adapter.runtime import Runtime
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -149,17 +154,20 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return EXIT_OK
 
 
-def _adapter(
-    args: argparse.Namespace, *, quiet: bool = True, clock: Any = None, config: Any = None
-) -> Any:
+def _runtime(
+    args: argparse.Namespace,
+    *,
+    quiet: bool = True,
+    clock: Clock | None = None,
+    config: AdapterConfig | None = None,
+) -> Runtime:
+    from adapter.bootstrap import bootstrap
     from adapter.logs import configure
-    from adapter.wiring import build_adapter
 
     config = config or load_checked(args)
     if quiet:
         configure("console", "warning")
-    kwargs = {"clock": clock} if clock is not None else {}
-    return build_adapter(config.path, config=config, **kwargs)
+    return bootstrap(config.path, config=config, clock=clock or system_clock)
 
 
 def _mask(ident: str) -> str:
@@ -171,15 +179,15 @@ def _local(value: datetime | None) -> str:
 
 
 @contextmanager
-def _opened(args: argparse.Namespace) -> Iterator[Any]:
+def _opened(args: argparse.Namespace) -> Iterator[Adapter]:
     """The adapter for a clinic command; domain errors become one-line CLI errors."""
-    adapter = _adapter(args)
+    runtime = _runtime(args)
     try:
-        yield adapter
+        yield runtime.adapter
     except DomainError as exc:
         raise CliError(str(exc), EXIT_PROBLEMS) from None
     finally:
-        adapter.close()
+        runtime.close()
 
 
 # --- run ----------------------------------------------------------------------------------
@@ -195,21 +203,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     configure(settings.log_format, settings.log_level)
     log = get_logger("adapter.run")
     clock = ShiftedClock(parse_at(args.clock_start)) if args.clock_start else None
-    adapter = _adapter(args, quiet=False, clock=clock, config=config)
+    runtime = _runtime(args, quiet=False, clock=clock, config=config)
+
     def refresh() -> None:
-        refreshed = adapter.refresh_slots()
+        refreshed = runtime.service.refresh_slots()
         if refreshed is not None:
             log.info("slots.generated", added=refreshed.added, updated=refreshed.updated)
 
     # The book already reaches a week ahead (a restart): serve at once and refresh the
     # slots in the background. A new or empty book is filled before serving.
-    soon = adapter.clock() + timedelta(days=7)
-    background = adapter.slots_reach(soon)
-    daemon = Daemon(adapter, on_start=refresh if background else None)
+    soon = runtime.clock() + timedelta(days=7)
+    background = runtime.slots_reach(soon)
+    daemon = Daemon(runtime, on_start=refresh if background else None)
     try:
         daemon.acquire()
     except AlreadyRunning as exc:
-        adapter.close()
+        runtime.close()
         print(
             f"epj-adapter: another instance is running on this database ({exc}); exiting",
             file=sys.stderr,
@@ -225,7 +234,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     where = settings.directory_root if settings.transport == "directory" else settings.amqp.url
-    queues = ", ".join(adapter.listen_queues())
+    queues = ", ".join(runtime.listen_queues())
     print(
         f"epj-adapter: serving {config.clinic.name} (HER-id {config.clinic.her_id}) "
         f"on {settings.transport} transport at {where}; queues {queues}",
@@ -241,8 +250,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the adapter's status."""
-    with _opened(args) as adapter:
-        status = adapter.status()
+    runtime = _runtime(args)
+    try:
+        status = runtime.status()
+    finally:
+        runtime.close()
     if args.json:
         data = asdict(status)
         for key in ("last_activity", "next_release"):
@@ -251,7 +263,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"clinic                 {status.clinic}")
     for queue, count in status.queues.items():
-        print(f"queue {queue:<17}{count} waiting")
+        waiting = "unknown (the broker does not say)" if count is None else f"{count}"
+        print(f"queue {queue:<17}{waiting} waiting")
     print(f"pending reservations   {status.pending_reservations}")
     print(f"open wishes            {status.open_wishes}")
     print(f"outbox (not yet sent)  {status.outbox_pending}")
@@ -340,7 +353,7 @@ def _day(text: str | None, default: date) -> date:
 def cmd_appointments_list(args: argparse.Namespace) -> int:
     """List appointments in a period."""
     with _opened(args) as adapter:
-        today = adapter.clock().astimezone(OSLO).date()
+        today = adapter.now().astimezone(OSLO).date()
         first = _day(args.start, today)
         last = _day(args.end, first + timedelta(days=14))
         start = datetime.combine(first, datetime.min.time(), OSLO)
@@ -456,7 +469,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Play the patient guide's story (see adapter.demo)."""
-    from adapter.demo import run_demo
+    """Play the patient guide's story (see adapter.tools.demo)."""
+    from adapter.tools.demo import run_demo
 
     return run_demo(args.dir, args.config or DEFAULT_CONFIG)

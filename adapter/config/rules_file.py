@@ -24,7 +24,6 @@ from adapter.domain.rules import (
     CancellationCutoff,
     PolicyRule,
     ReleaseRule,
-    ReleaseTime,
     RuleSet,
     Selector,
     Source,
@@ -363,7 +362,3 @@ def _policies(
         )
     return out
 
-
-def describe_release(release: ReleaseTime) -> str:
-    """Wording of a release time for admins."""
-    return release.describe()

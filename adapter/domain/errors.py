@@ -20,3 +20,7 @@ class InvalidTransition(DomainError):
 
 class InvalidValue(DomainError):
     """A value breaks a rule of the guide (too long text, end before start, ...)."""
+
+
+class NotFound(DomainError):
+    """No such appointment, wish, slot or practitioner at this clinic."""

@@ -23,7 +23,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.base import JobLookupError
@@ -185,7 +184,7 @@ class AdapterScheduler:
             self.scheduler.shutdown(wait=True)
 
     @staticmethod
-    def _guard(name: str, fn: Callable[[], Any]) -> Callable[[], None]:
+    def _guard(name: str, fn: Callable[[], object]) -> Callable[[], None]:
         def run() -> None:
             try:
                 fn()

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from adapter import __version__
-from adapter.domain.codes import AppRecError, AppRecStatus, MsgType, display, oid
 from adapter.domain.errors import InvalidValue
 from adapter.domain.model import require_aware
 from adapter.messages import ns
@@ -30,6 +29,7 @@ from adapter.messages.build_envelope import (
     serialize,
     utc_text,
 )
+from adapter.messages.codes import AppRecError, AppRecStatus, MsgType, display, oid
 from adapter.messages.envelope import Envelope, Party
 
 APPREC_MIG: Final = "v1.1 2012-02-15"

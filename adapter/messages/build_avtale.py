@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from adapter.domain.codes import Foresporsel, MsgType, Svar, display
+from adapter.domain.codes import Svar
 from adapter.domain.errors import InvalidValue
 from adapter.messages.build_envelope import (
     KT_CODE_LIST_OID,
@@ -23,6 +23,7 @@ from adapter.messages.build_envelope import (
     foresporsel,
     new_envelope,
 )
+from adapter.messages.codes import Foresporsel, MsgType, display
 from adapter.messages.envelope import Party
 from adapter.messages.xcal_out import (
     AppointmentDetails,

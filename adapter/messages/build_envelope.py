@@ -19,28 +19,18 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Final
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
-from adapter.domain.codes import (
-    OID_PREFIX,
-    Foresporsel,
-    IdType,
-    JaNei,
-    MsgType,
-    OrgIdType,
-    Rolle,
-    Svar,
-    display,
-    oid,
-)
+from adapter.domain.codes import IdType, Rolle, Svar
 from adapter.domain.errors import InvalidValue
 from adapter.domain.model import Clinic, Person, Practitioner, require_aware
 from adapter.messages import ns
+from adapter.messages.codes import OID_PREFIX, Foresporsel, JaNei, MsgType, OrgIdType, display, oid
 from adapter.messages.envelope import Envelope, Party, Professional
 
 #: Display names of MsgInfo/Type, as the guide writes them.
@@ -268,22 +258,6 @@ def reply_envelope(
         ref_to_conversation=request.ref_to_conversation or request.msg_id,
         patient=request.patient,
     )
-
-
-def with_sender_professional(envelope: Envelope, practitioner: Practitioner) -> Envelope:
-    """``envelope`` with the sender's level 2 set to ``practitioner`` (same clinic)."""
-    sender = replace(
-        envelope.sender,
-        sub_her_id="",
-        sub_name="",
-        professional=Professional(
-            her_id=practitioner.her_id,
-            given_name=practitioner.given_name,
-            family_name=practitioner.family_name,
-            role=practitioner.role,
-        ),
-    )
-    return replace(envelope, sender=sender)
 
 
 def build_msghead(envelope: Envelope, documents: Sequence[Document]) -> Built:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from adapter.domain.codes import IdType
 from adapter.domain.errors import InvalidValue

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Final
 
-from adapter.domain.codes import Foresporsel, MsgType, Rolle, Svar, display
+from adapter.domain.codes import Rolle, Svar
 from adapter.domain.errors import InvalidValue
 from adapter.domain.model import Practitioner
 from adapter.messages.build_envelope import (
@@ -26,6 +26,7 @@ from adapter.messages.build_envelope import (
     reply_envelope,
 )
 from adapter.messages.build_persons import helsepersonell, helsepersonell_liste
+from adapter.messages.codes import Foresporsel, MsgType, display
 from adapter.messages.envelope import Envelope
 from adapter.messages.xcal_out import (
     AppointmentDetails,

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from adapter.domain.codes import Foresporsel, MsgType
 from adapter.domain.model import Person, Requester, Slot
 from adapter.messages.build_envelope import (
     Built,
@@ -20,6 +19,7 @@ from adapter.messages.build_envelope import (
     new_envelope,
 )
 from adapter.messages.build_persons import pasientrelasjon
+from adapter.messages.codes import Foresporsel, MsgType
 from adapter.messages.envelope import Party
 from adapter.messages.xcal_out import VEvent, icalendar
 

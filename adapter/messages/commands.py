@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from adapter.domain.codes import AppRecError, AppRecStatus, Foresporsel, Rolle, Timetype
+from adapter.domain.codes import Rolle
 from adapter.domain.model import PatientText, Requester, WishKind
+from adapter.messages.codes import AppRecError, AppRecStatus, Foresporsel
 from adapter.messages.envelope import Envelope
 
 
@@ -45,12 +46,6 @@ class CalendarEvent:
     attendees: tuple[str, ...] = ()  # cn of each attendee
     available_at: datetime | None = None
     expected_duration: timedelta | None = None
-
-    @property
-    def timetypes(self) -> tuple[Timetype, ...]:
-        """The categories that are 7617 Timetype values (others, e.g. TjenesteId:, are skipped)."""
-        known = {t.value: t for t in Timetype}
-        return tuple(known[c] for c in self.categories if c in known)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from adapter.domain.codes import MsgType, Rolle
+from adapter.domain.codes import Rolle
 from adapter.domain.model import Person
+from adapter.messages.codes import MsgType
 
 
 @dataclass(frozen=True, slots=True)

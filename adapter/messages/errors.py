@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from adapter.domain.codes import AppRecError, Foresporsel, display
+from adapter.messages.codes import AppRecError, Foresporsel, display
 
 if TYPE_CHECKING:
     from adapter.messages.envelope import Envelope

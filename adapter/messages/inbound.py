@@ -30,11 +30,11 @@ from collections.abc import Collection
 from datetime import date
 from typing import Final
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from adapter.domain import identity
-from adapter.domain.codes import AppRecError, Foresporsel, MsgType
 from adapter.domain.model import PatientText, WishKind
+from adapter.messages.codes import AppRecError, Foresporsel, MsgType
 from adapter.messages.commands import (
     AvbestillTime,
     AvtaleNotice,

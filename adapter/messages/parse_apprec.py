@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
-from adapter.domain.codes import AppRecError, AppRecStatus, MsgType
 from adapter.domain.model import Requester
+from adapter.messages.codes import AppRecError, AppRecStatus, MsgType
 from adapter.messages.commands import AppRecIssue, AppRecReceived, Inbound
 from adapter.messages.envelope import Envelope, Party
 from adapter.messages.ns import APPREC_10, APPREC_11

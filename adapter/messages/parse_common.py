@@ -6,10 +6,10 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
-from adapter.domain.codes import AppRecError
 from adapter.domain.model import OSLO
+from adapter.messages.codes import AppRecError
 from adapter.messages.errors import MessageRejected
 
 XHTML: Final = "http://www.w3.org/1999/xhtml"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from adapter.domain import identity
-from adapter.domain.codes import AppRecError, IdType, Representasjon, Rolle
+from adapter.domain.codes import IdType, Representasjon, Rolle
 from adapter.domain.model import MAX_SUBJECT, MAX_TEXT, PatientText, Person, Requester
+from adapter.messages.codes import AppRecError
 from adapter.messages.commands import CalendarEvent, ListedPractitioner, WishedPractitioner
 from adapter.messages.errors import MessageRejected
 from adapter.messages.ns import (

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
-from adapter.domain.codes import IdType, MsgType, Rolle
+from adapter.domain.codes import IdType, Rolle
 from adapter.domain.model import Person
+from adapter.messages.codes import MsgType
 from adapter.messages.envelope import Envelope, Party, Professional
 from adapter.messages.ns import MSGHEAD
 from adapter.messages.parse_common import children, text_of, to_utc

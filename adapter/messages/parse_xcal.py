@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
-from adapter.domain.codes import AppRecError
+from adapter.messages.codes import AppRecError
 from adapter.messages.commands import CalendarEvent
 from adapter.messages.errors import MessageRejected
 from adapter.messages.ns import XCAL

@@ -11,9 +11,9 @@ import re
 import threading
 from typing import Final
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
-from adapter.domain.codes import AppRecError
+from adapter.messages.codes import AppRecError
 from adapter.messages.errors import MessageRejected
 
 #: Largest document accepted, in bytes (a booking request is a few kilobytes).

@@ -15,10 +15,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Final
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
-from adapter.domain.codes import AppRecError
 from adapter.messages import ns
+from adapter.messages.codes import AppRecError
 from adapter.messages.errors import MessageRejected
 from adapter.messages.safe import parse_xml
 
@@ -65,6 +65,13 @@ def expect_warm_up() -> None:
     """Say that :func:`warm_up` will run soon in the background: until it is done,
     rejections give lxml's reason instead of compiling the readable schema themselves."""
     _warming.set()
+
+
+def cancel_warm_up() -> None:
+    """Take back :func:`expect_warm_up` when the warm-up will not run after all (a
+    daemon stopped within its first seconds): rejections compile the schema again."""
+    if not _ready.is_set():
+        _warming.clear()
 
 
 def warm_up() -> None:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from adapter.domain.codes import Timetype
 from adapter.domain.errors import InvalidValue

@@ -14,8 +14,8 @@ from threading import Lock
 
 from cryptography import x509
 
+from adapter.crypto.certs import CertificateLoadError, load_certificates
 from adapter.registry.party import CommunicationParty
-from adapter.transport.certs import CertificateLoadError, load_certificates
 
 __all__ = ["CertificateStore", "MissingCertificate", "newest_valid"]
 

@@ -15,16 +15,16 @@ from pathlib import Path
 
 from cryptography import x509
 
-from adapter.registry.certificates import CertificateStore
-from adapter.registry.party import ROLE_CITIZEN, ROLE_PROFESSIONAL, CommunicationParty
-from adapter.registry.registry import PartyLookup, RegistryUnavailable, UnknownParty
-from adapter.registry.routing import PROCESS_FOR
-from adapter.transport.certs import (
+from adapter.crypto.certs import (
     CertificateLoadError,
     Purpose,
     Severity,
     check_certificate,
 )
+from adapter.registry.certificates import CertificateStore
+from adapter.registry.party import ROLE_CITIZEN, ROLE_PROFESSIONAL, CommunicationParty
+from adapter.registry.registry import PartyLookup, RegistryUnavailable, UnknownParty
+from adapter.registry.routing import PROCESS_FOR
 
 __all__ = ["RoutingProblem", "check_routing", "routing_problems"]
 

@@ -1,9 +1,31 @@
-"""The service layer's :class:`~adapter.service.routing.Router`, backed by the register."""
+"""Queue names per HER-id: by the Adresseregister's naming, or from the register.
+
+Both satisfy the service layer's ``Router`` port structurally (this module does not
+import the service)."""
 
 from __future__ import annotations
 
 from adapter.registry.registry import NoRoute, PartyLookup, QueueKind, UnknownParty, queue_for
-from adapter.service.routing import NamingRouter
+
+
+class NamingRouter:
+    """Queue names by the Adresseregister's convention, for every HER-id."""
+
+    def async_queue(self, her_id: str) -> str:
+        """``<HER-id>_async``."""
+        return f"{her_id}_async"
+
+    def error_queue(self, her_id: str) -> str:
+        """``<HER-id>_error``."""
+        return f"{her_id}_error"
+
+    def sync_queue(self, her_id: str) -> str:
+        """``<HER-id>_sync``."""
+        return f"{her_id}_sync"
+
+    def reply_queues(self, her_id: str) -> frozenset[str]:
+        """``<HER-id>_async``, ``<HER-id>_sync`` and ``<HER-id>_syncreply``."""
+        return frozenset({f"{her_id}_async", f"{her_id}_sync", f"{her_id}_syncreply"})
 
 
 class RegistryRouter:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from adapter.domain.codes import MsgType
+from adapter.messages.codes import MsgType
 from adapter.registry.party import ROLE_CITIZEN, ROLE_PROFESSIONAL
 from adapter.registry.registry import PartyLookup, queue_for
 

@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from adapter.domain.codes import AppRecError, Foresporsel, MsgType
 from adapter.messages import commands as cmd
+from adapter.messages.codes import AppRecError, Foresporsel, MsgType
 from adapter.messages.envelope import Envelope
 from adapter.messages.errors import MessageRejected
 from adapter.messages.inbound import parse_message
@@ -30,9 +30,6 @@ from adapter.service.outgoing import as_uuid
 from adapter.service.routing import Router
 from adapter.transport import errors as terr
 from adapter.transport.base import Delivery, TransportFault, TransportMessage
-
-#: Functions answered in real time (no AppRec).
-SYNC_FUNCTIONS = cmd.SYNCHRONOUS
 
 Unprotect = Callable[[TransportMessage], bytes]
 
@@ -260,7 +257,7 @@ class Admission:
         from_her = (msg.prop("fromHerId") or "").strip()
         if from_her not in env.sender.her_ids:
             return self._spoofed(from_her, env)
-        sync = rejected.function in SYNC_FUNCTIONS if rejected.function else on_sync_queue
+        sync = rejected.function in cmd.SYNCHRONOUS if rejected.function else on_sync_queue
         if sync != on_sync_queue:
             return _wrong_queue(sync, "")
         ctx = self._context(env)

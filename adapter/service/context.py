@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from adapter.domain.calendar import WorkingCalendar
-from adapter.domain.codes import Rolle
-from adapter.domain.model import AppointmentType, Clinic, Practitioner
+from adapter.domain.codes import Rolle, Svar
+from adapter.domain.model import Appointment, AppointmentType, Clinic, Practitioner
 from adapter.domain.rules import RuleSet
 from adapter.messages.build_envelope import clinic_party
 from adapter.messages.envelope import Party
@@ -54,6 +54,13 @@ class ClinicContext:
             for p in self.practitioners.values()
             if p.stands_in_for == practitioner_key and p.online_booking
         ]
+
+    def confirmation_code(self, appointment: Appointment) -> Svar:
+        """05, or 10 when the appointment is with a vikar standing in for the fastlege."""
+        practitioner = self.practitioners.get(appointment.practitioner)
+        if practitioner is not None and practitioner.stands_in_for:
+            return Svar.HOS_ANNEN_BEHANDLER_BEKREFTET
+        return Svar.TIMERESERVASJON_BEKREFTET
 
     def party(self, practitioner: Practitioner | None = None) -> Party:
         """This clinic as a MsgHead party, addressed at a practitioner if given."""

@@ -1,48 +1,43 @@
-"""One handler per use case of Helsenorge's requests.
+"""One handler per use case of Helsenorge's requests, and the table that names them.
 
-A handler takes the unit of work, the clinic's context, the parsed request and
-``now``; it changes state through the unit of work and returns the messages to send.
-It never commits: the pipeline commits state and outbox together.
+Every handler has the service layer's one shape (:mod:`adapter.service.scope`):
+``handler(command, uow, scope)``, the command parsed from the request, the unit of
+work, and the :class:`~adapter.service.scope.RequestScope` with the request, its clinic,
+``now`` and the reply builders. It hands its answers to ``scope.send`` and never
+commits: the pipeline commits state and outbox together. :data:`INBOUND` is the table.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING, Any
 
 from adapter.domain import policy
-from adapter.domain.codes import AppRecError, Svar
-from adapter.domain.model import OSLO, Appointment, AppointmentState, Conversation, Wish, WishKind
+from adapter.domain.codes import Svar
+from adapter.domain.model import (
+    OSLO,
+    Appointment,
+    AppointmentState,
+    Conversation,
+    Practitioner,
+    Slot,
+    Wish,
+    WishKind,
+)
 from adapter.domain.release import VisibilityKind, evaluate, visibility
 from adapter.messages import commands as cmd
+from adapter.messages.codes import AppRecError
 from adapter.messages.xcal_out import OfferedSlot
+from adapter.service import journal
 from adapter.service.context import ClinicContext
-from adapter.service.outgoing import Outgoing
-from adapter.service.replies import Replies
+from adapter.service.request import Request
+from adapter.service.scope import RequestScope
+from adapter.service.table import HandlerTable
 from adapter.store.errors import SlotTaken
-
-if TYPE_CHECKING:
-    from adapter.store.uow import UnitOfWork
-
-#: Helsenorge asks for at most four weeks of free slots (guide 3.4.2.1).
-MAX_WINDOW = timedelta(days=28)
+from adapter.store.uow import UnitOfWork
 
 
-@dataclass(frozen=True)
-class Request:
-    """A parsed request with what the handlers need besides the command."""
-
-    inbound: cmd.Inbound
-    ctx: ClinicContext
-    now: datetime
-    reply_queue: str  # the request's replyTo (checked against the Adresseregister)
-    correlation_id: str  # what our answers carry (HITS 1216 §2.1.2, see admission)
-    sync: bool = False  # HB, HLT, HBT, KT: answered at once, never an AppRec
-
-
-def _addressed(req: Request) -> Any:
+def _addressed(req: Request) -> Practitioner | None:
     """The practitioner the request is addressed to (receiver level 2), if any."""
     prof = req.inbound.envelope.receiver.professional
     if prof is not None:
@@ -53,16 +48,17 @@ def _addressed(req: Request) -> Any:
     return req.ctx.practitioner_by_her_id(sub) if sub else None
 
 
-def hent_behandlere(req: Request, replies: Replies) -> list[Outgoing]:
+def hent_behandlere(command: cmd.HentBehandlere, uow: UnitOfWork, scope: RequestScope) -> None:
     """HB: the practitioners who take online bookings (20), or none found (21)."""
-    found = req.ctx.online_practitioners()
-    return [replies.behandlere(req, found)]
+    req = scope.request
+    scope.send(scope.replies.behandlere(req, req.ctx.online_practitioners()))
 
 
 def hent_ledige_timer(
-    uow: UnitOfWork, req: Request, command: cmd.HentLedigeTimer, replies: Replies
-) -> list[Outgoing]:
+    command: cmd.HentLedigeTimer, uow: UnitOfWork, scope: RequestScope
+) -> None:
     """HLT: free slots in the window as the release rules show them at ``now``."""
+    req, replies = scope.request, scope.replies
     ctx = req.ctx
     practitioner = None
     if command.practitioner_her_id:
@@ -70,7 +66,8 @@ def hent_ledige_timer(
     if practitioner is None:
         practitioner = _addressed(req)
     if practitioner is None or not practitioner.online_booking:
-        return [replies.ledige_timer(req, [])]
+        scope.send(replies.ledige_timer(req, []))
+        return
     start = datetime.combine(command.from_date, time.min, OSLO)
     end = datetime.combine(command.to_date, time.min, OSLO) + timedelta(days=1)
     keys = [practitioner.key] + [p.key for p in ctx.stand_ins_for(practitioner.key)]
@@ -94,13 +91,17 @@ def hent_ledige_timer(
                 )
             )
     offered.sort(key=lambda o: (o.slot.start, o.practitioner.key))
-    return [replies.ledige_timer(req, offered)]
+    scope.send(replies.ledige_timer(req, offered))
 
 
-def hent_planlagte_timer(uow: UnitOfWork, req: Request, replies: Replies) -> list[Outgoing]:
+def hent_planlagte_timer(
+    command: cmd.HentPlanlagteTimer, uow: UnitOfWork, scope: RequestScope
+) -> None:
     """HBT: 33 "tjeneste tilbys ikke" unless the clinic enabled it."""
+    req, replies = scope.request, scope.replies
     if not req.ctx.hbt_enabled:
-        return [replies.refusal(req, Svar.TJENESTE_TILBYS_IKKE)]
+        scope.send(replies.refusal(req, Svar.TJENESTE_TILBYS_IKKE))
+        return
     patient = req.inbound.envelope.patient
     found = (
         []
@@ -113,12 +114,14 @@ def hent_planlagte_timer(uow: UnitOfWork, req: Request, replies: Replies) -> lis
             if a.state.is_live
         ]
     )
-    return [replies.planlagte_timer(req, found)]
+    scope.send(replies.planlagte_timer(req, found))
 
 
-def kommunikasjonstest(req: Request, replies: Replies) -> list[Outgoing]:
+def kommunikasjonstest(
+    command: cmd.Kommunikasjonstest, uow: UnitOfWork, scope: RequestScope
+) -> None:
     """KT: answer the communication test."""
-    return [replies.kt_reply(req)]
+    scope.send(scope.replies.kt_reply(scope.request))
 
 
 def _conversation(req: Request) -> Conversation:
@@ -131,14 +134,13 @@ def _conversation(req: Request) -> Conversation:
     )
 
 
-def reserver_time(
-    uow: UnitOfWork, req: Request, command: cmd.ReserverTime, replies: Replies
-) -> list[Outgoing]:
+def reserver_time(command: cmd.ReserverTime, uow: UnitOfWork, scope: RequestScope) -> None:
     """RT: reserve a slot, then confirm at once or wait for the clinic's decision."""
+    req, replies = scope.request, scope.replies
     ctx, now = req.ctx, req.now
     env = req.inbound.envelope
     patient = env.patient
-    out = [replies.apprec_ok(req)]
+    scope.send(replies.apprec_ok(req))
     slot = uow.slots.get(ctx.clinic.key, command.slot_uid.strip())
     addressed = _addressed(req) or ctx.practitioner_by_her_id(command.contact_her_id or "")
     refusal: policy.Refusal | None = policy.Refusal.SLOT_UNKNOWN
@@ -172,8 +174,8 @@ def reserver_time(
         _record(
             uow, req, "reservation.refused", detail={"code": code.value, "reason": str(refusal)}
         )
-        out.append(replies.reservation_refused(req, command, code))
-        return out
+        scope.send(replies.reservation_refused(req, code))
+        return
     appointment = Appointment.request(
         id=appointment_id,
         slot=slot,
@@ -191,9 +193,9 @@ def reserver_time(
     try:
         uow.appointments.add(appointment)
     except SlotTaken:
-        out.append(replies.reservation_refused(req, command, Svar.TIME_IKKE_TILGJENGELIG))
+        scope.send(replies.reservation_refused(req, Svar.TIME_IKKE_TILGJENGELIG))
         _record(uow, req, "reservation.refused", detail={"code": "06", "reason": "taken"})
-        return out
+        return
     _record(
         uow,
         req,
@@ -210,9 +212,8 @@ def reserver_time(
             appointment_id=appointment.id,
             actor="policy:auto-confirm",
         )
-        code = confirmation_code(ctx, appointment)
-        out.append(replies.reservation_answer(ctx, appointment, code, now))
-    return out
+        code = ctx.confirmation_code(appointment)
+        scope.send(replies.reservation_answer(ctx, appointment, code, now))
 
 
 def _record(
@@ -228,46 +229,34 @@ def _record(
     actor: str = "helsenorge",
 ) -> None:
     """Audit what the request did; with ``event``, also tell the EPJ (event feed)."""
-    clinic = req.ctx.clinic.key
-    uow.audit.append(
-        clinic=clinic,
+    journal.record(
+        uow,
+        clinic=req.ctx.clinic.key,
         at=req.now,
         actor=actor,
         action=action,
         appointment_id=appointment_id,
         msg_id=req.inbound.envelope.msg_id,
-        detail=detail or {},
+        detail=detail,
+        event=event,
+        event_kind=event_kind,
+        wish_id=wish_id,
     )
-    if event is not None:
-        uow.events.append(
-            clinic=clinic,
-            at=req.now,
-            kind=event_kind or action,
-            appointment_id=appointment_id,
-            wish_id=wish_id,
-            payload=event,
-        )
 
 
-def _may_book_for(ctx: ClinicContext, addressed: Any, slot_practitioner: str) -> str | None:
+def _may_book_for(
+    ctx: ClinicContext, addressed: Practitioner | None, slot_practitioner: str
+) -> str | None:
     """The practitioner whose slots this request may book: the one addressed, or a
     vikar standing in for them (their slots are offered in the fastlege's list)."""
     if addressed is None:
         return None
     if slot_practitioner in {p.key for p in ctx.stand_ins_for(addressed.key)}:
         return slot_practitioner
-    return str(addressed.key)
+    return addressed.key
 
 
-def confirmation_code(ctx: ClinicContext, appointment: Appointment) -> Svar:
-    """05, or 10 when the appointment is with a vikar standing in for the fastlege."""
-    practitioner = ctx.practitioners.get(appointment.practitioner)
-    if practitioner is not None and practitioner.stands_in_for:
-        return Svar.HOS_ANNEN_BEHANDLER_BEKREFTET
-    return Svar.TIMERESERVASJON_BEKREFTET
-
-
-def _same_times(slot: Any, command: cmd.ReserverTime) -> bool:
+def _same_times(slot: Slot, command: cmd.ReserverTime) -> bool:
     """The request names the slot's own start and end (when it names them at all).
 
     xCal times go out as Oslo wall time without an offset, and a wall time in the
@@ -289,9 +278,9 @@ def _same_instant(named: datetime, actual: datetime) -> bool:
     return first.utcoffset() != second.utcoffset()  # ambiguous: either instant is meant
 
 
-def _list_owner(practitioner: Any) -> str:
+def _list_owner(practitioner: Practitioner) -> str:
     """Whose patient list counts: a vikar books the fastlege's listed patients."""
-    return str(practitioner.stands_in_for or practitioner.key)
+    return practitioner.stands_in_for or practitioner.key
 
 
 def _local_day(instant: datetime) -> tuple[datetime, datetime]:
@@ -300,13 +289,12 @@ def _local_day(instant: datetime) -> tuple[datetime, datetime]:
     return start, datetime.combine(local + timedelta(days=1), time.min, OSLO)
 
 
-def avbestill_time(
-    uow: UnitOfWork, req: Request, command: cmd.AvbestillTime, replies: Replies
-) -> list[Outgoing]:
+def avbestill_time(command: cmd.AvbestillTime, uow: UnitOfWork, scope: RequestScope) -> None:
     """ART: cancel a confirmed appointment within the clinic's cut-off (08), else 09."""
+    req, replies = scope.request, scope.replies
     ctx, now = req.ctx, req.now
     env = req.inbound.envelope
-    out = [replies.apprec_ok(req)]
+    scope.send(replies.apprec_ok(req))
     appointment = uow.appointments.get(ctx.clinic.key, command.appointment_id.strip())
     ok = (
         appointment is not None
@@ -319,8 +307,8 @@ def avbestill_time(
         _record(
             uow, req, "cancellation.refused", appointment_id=appointment.id if appointment else None
         )
-        out.append(replies.cancellation_answer(req, appointment, Svar.KUNNE_IKKE_AVBESTILLES))
-        return out
+        scope.send(replies.cancellation_answer(req, appointment, Svar.KUNNE_IKKE_AVBESTILLES))
+        return
     cancelled = appointment.cancel_by_patient(now)
     uow.appointments.update(cancelled)
     _record(
@@ -331,16 +319,17 @@ def avbestill_time(
         event={"by": "patient"},
         event_kind="appointment.cancelled",
     )
-    out.append(replies.cancellation_answer(req, cancelled, Svar.AVBESTILLING_BEKREFTET))
-    return out
+    scope.send(replies.cancellation_answer(req, cancelled, Svar.AVBESTILLING_BEKREFTET))
 
 
-def onske(uow: UnitOfWork, req: Request, command: cmd.Onske, replies: Replies) -> list[Outgoing]:
+def onske(command: cmd.Onske, uow: UnitOfWork, scope: RequestScope) -> None:
     """OT / OET / OAT: record the wish for the clinic to answer; AppRec now."""
+    req, replies = scope.request, scope.replies
     ctx, now = req.ctx, req.now
     env = req.inbound.envelope
     if env.patient is None:
-        return [replies.apprec_error(req, AppRecError.T02, "Pasient mangler i meldingen")]
+        scope.send(replies.apprec_error(req, AppRecError.T02, "Pasient mangler i meldingen"))
+        return
     addressed = _addressed(req)
     wish = Wish(
         id=str(uuid.uuid4()),
@@ -365,12 +354,12 @@ def onske(uow: UnitOfWork, req: Request, command: cmd.Onske, replies: Replies) -
         event_kind="wish.received",
         wish_id=wish.id,
     )
-    return [replies.apprec_ok(req)]
+    scope.send(replies.apprec_ok(req))
 
 
-def apprec_received(uow: UnitOfWork, req: Request, command: cmd.AppRecReceived) -> list[Outgoing]:
+def apprec_received(command: cmd.AppRecReceived, uow: UnitOfWork, scope: RequestScope) -> None:
     """An AppRec for a message we sent: record it; alert when negative; E35 = not digital."""
-    ctx, now = req.ctx, req.now
+    ctx, now = scope.ctx, scope.now
     codes = [str(code) for code, _text in command.errors]
     sent = uow.sent.record_apprec(
         ctx.clinic.key, command.original_msg_id, status=command.status.value, errors=codes, at=now
@@ -387,4 +376,15 @@ def apprec_received(uow: UnitOfWork, req: Request, command: cmd.AppRecReceived) 
             appointment = uow.appointments.get(ctx.clinic.key, sent.appointment_id)
             if appointment is not None:
                 uow.patients.mark_not_digital(ctx.clinic.key, appointment.patient.ident, now)
-    return []
+
+
+#: Helsenorge's requests (and the AppRecs of what we sent), each with its handler.
+INBOUND: HandlerTable[RequestScope] = HandlerTable()
+INBOUND.register(cmd.HentBehandlere, hent_behandlere)
+INBOUND.register(cmd.HentLedigeTimer, hent_ledige_timer)
+INBOUND.register(cmd.HentPlanlagteTimer, hent_planlagte_timer)
+INBOUND.register(cmd.Kommunikasjonstest, kommunikasjonstest)
+INBOUND.register(cmd.ReserverTime, reserver_time)
+INBOUND.register(cmd.AvbestillTime, avbestill_time)
+INBOUND.register(cmd.Onske, onske)
+INBOUND.register(cmd.AppRecReceived, apprec_received)

@@ -32,13 +32,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from adapter.service.protection import Protector
 from adapter.transport.base import (
     CONTENT_TYPE_XML,
     SYSTEM_IDENTIFIER,
     Transport,
     TransportMessage,
 )
-from adapter.transport.protection import Protector
 
 
 def as_uuid(value: str) -> str:

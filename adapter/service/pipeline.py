@@ -19,9 +19,10 @@ from typing import Final
 
 from structlog.typing import FilteringBoundLogger
 
-from adapter.domain.codes import AppRecError, Foresporsel, Svar
+from adapter.domain.codes import Svar
 from adapter.logs import get_logger
 from adapter.messages import commands as cmd
+from adapter.messages.codes import AppRecError, Foresporsel
 from adapter.service import handlers
 from adapter.service.admission import (
     Admission,
@@ -37,7 +38,9 @@ from adapter.service.context import ClinicContext
 from adapter.service.outbox import OutboxWriter
 from adapter.service.outgoing import Outgoing, Sender
 from adapter.service.replies import Replies
+from adapter.service.request import Request
 from adapter.service.routing import Router
+from adapter.service.scope import RequestScope
 from adapter.store.errors import AlreadyProcessed
 from adapter.store.uow import Store, UnitOfWork
 from adapter.transport import errors as terr
@@ -97,7 +100,7 @@ class Pipeline:
         if isinstance(admitted, Admitted):
             inbound = admitted.inbound
             bound = bound.bind(msg_id=inbound.envelope.msg_id, function=_function(inbound))
-            req = handlers.Request(
+            req = Request(
                 inbound=admitted.inbound,
                 ctx=admitted.ctx,
                 now=now,
@@ -116,7 +119,7 @@ class Pipeline:
     # -- sync and async paths ----------------------------------------------------------
 
     def _sync(
-        self, req: handlers.Request, bound: FilteringBoundLogger, expires_at: datetime | None
+        self, req: Request, bound: FilteringBoundLogger, expires_at: datetime | None
     ) -> None:
         with self.store.uow(read_only=True) as uow:
             out = self._dispatch(uow, req, req.inbound.command)
@@ -128,7 +131,7 @@ class Pipeline:
         bound.info("sync.answered", replies=[o.function for o in out])
 
     def _async(
-        self, req: handlers.Request, body: bytes, amqp_id: str, bound: FilteringBoundLogger
+        self, req: Request, body: bytes, amqp_id: str, bound: FilteringBoundLogger
     ) -> None:
         env = req.inbound.envelope
         digest = hashlib.sha256(body).hexdigest()
@@ -162,7 +165,7 @@ class Pipeline:
         bound.info("async.handled", replies=[o.function for o in out])
 
     def _again(
-        self, uow: UnitOfWork, req: handlers.Request, same_body: bool, bound: FilteringBoundLogger
+        self, uow: UnitOfWork, req: Request, same_body: bool, bound: FilteringBoundLogger
     ) -> None:
         """A MsgId seen before (HITS 1216 §2.2.4): the same message gets nothing; another
         body under the same MsgId gets one negative AppRec E10 in all, and an alarm."""
@@ -177,25 +180,13 @@ class Pipeline:
             self.outbox.write(uow, [reply], req.now)
         uow.commit()
 
-    def _dispatch(self, uow: UnitOfWork, req: handlers.Request, command: object) -> list[Outgoing]:
+    def _dispatch(self, uow: UnitOfWork, req: Request, command: object) -> list[Outgoing]:
+        """Run the request's handler from :data:`~adapter.service.handlers.INBOUND`."""
+        scope = RequestScope(ctx=req.ctx, replies=self.replies, now=req.now, request=req)
+        if handlers.INBOUND.handles(command):
+            handlers.INBOUND.run(command, uow, scope)
+            return scope.outgoing
         r = self.replies
-        match command:
-            case cmd.HentBehandlere():
-                return handlers.hent_behandlere(req, r)
-            case cmd.HentLedigeTimer():
-                return handlers.hent_ledige_timer(uow, req, command, r)
-            case cmd.HentPlanlagteTimer():
-                return handlers.hent_planlagte_timer(uow, req, r)
-            case cmd.Kommunikasjonstest():
-                return handlers.kommunikasjonstest(req, r)
-            case cmd.ReserverTime():
-                return handlers.reserver_time(uow, req, command, r)
-            case cmd.AvbestillTime():
-                return handlers.avbestill_time(uow, req, command, r)
-            case cmd.Onske():
-                return handlers.onske(uow, req, command, r)
-            case cmd.AppRecReceived():
-                return handlers.apprec_received(uow, req, command)
         if req.inbound.function is None:
             # An answer or notice sent to us: not a request we serve.
             return [
@@ -221,7 +212,6 @@ class Pipeline:
                 code = SYNC_REFUSALS.get(refusal.query, Svar.AVVIST)
                 reply = self.replies.refusal_for(
                     refusal.envelope,
-                    refusal.ctx,
                     code,
                     refusal.queue,
                     refusal.correlation_id,

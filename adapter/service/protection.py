@@ -1,5 +1,7 @@
-"""Payload protection as the service layer sees it: CMS with certificates from the
-Adresseregister, or none (the embedded default, plain XML).
+"""Payload protection as the service layer decides it: who signs for whom, with which
+certificates from the Adresseregister (CMS), or none (the embedded default, plain XML).
+The CMS primitives (:mod:`adapter.transport.cms`) and certificate parsing
+(:mod:`adapter.crypto.certs`) know no parties; this module joins them to the registry.
 
 The expected signer of a received message is the sender's signing certificate from the
 routing file (by the AMQP ``fromHerId``), never the one inside the message; replies are
@@ -97,8 +99,4 @@ class CmsProtector:
 
     def peek(self, message: TransportMessage) -> bytes:
         """Decrypt only (no signature check): the MsgHead of a refused message."""
-        opener = getattr(self.cms, "open_unverified", None)
-        if opener is None:
-            return message.body
-        data: bytes = opener(message.body)
-        return data
+        return self.cms.open_unverified(message.body)

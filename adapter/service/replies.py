@@ -12,12 +12,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from adapter.domain.codes import AppRecError, AppRecStatus, Foresporsel, MsgType, Svar
+from adapter.domain.codes import Svar
 from adapter.domain.model import Appointment, Practitioner, Wish
 from adapter.messages import build_replies as br
 from adapter.messages.build_apprec import AppRecProblem, build_apprec_for
 from adapter.messages.build_avtale import build_avtale
 from adapter.messages.build_envelope import SYNC_QUERIES, Built
+from adapter.messages.codes import AppRecError, AppRecStatus, Foresporsel, MsgType
 from adapter.messages.envelope import Envelope, Party
 from adapter.messages.xcal_out import AppointmentDetails, OfferedSlot
 from adapter.service.context import ClinicContext
@@ -25,8 +26,7 @@ from adapter.service.outgoing import Outgoing, as_uuid
 from adapter.service.routing import Router
 
 if TYPE_CHECKING:
-    from adapter.messages.commands import ReserverTime
-    from adapter.service.handlers import Request
+    from adapter.service.request import Request
 
 
 @dataclass
@@ -189,7 +189,6 @@ class Replies:
     def refusal_for(
         self,
         envelope: Envelope,
-        ctx: ClinicContext | None,
         code: Svar,
         queue: str,
         correlation_id: str,
@@ -248,7 +247,7 @@ class Replies:
 
     # -- reservations, cancellations, wishes -------------------------------------------------
 
-    def reservation_refused(self, req: Request, command: ReserverTime, code: Svar) -> Outgoing:
+    def reservation_refused(self, req: Request, code: Svar) -> Outgoing:
         """SvarTimeReservasjon 06 / 26 / 30 to an RT."""
         built = br.build_svar_timereservasjon(req.inbound.envelope, code, None, now=req.now)
         return self._answer(req, built, f"SvarTimeReservasjon/{code.value}", expects_apprec=True)
@@ -313,9 +312,7 @@ class Replies:
             wish_id=wish.id,
         )
 
-    def avtale(
-        self, ctx: ClinicContext, appointment: Appointment, code: Svar, now: datetime
-    ) -> Outgoing:
+    def avtale(self, appointment: Appointment, code: Svar, now: datetime) -> Outgoing:
         """Avtale 05 / 07 / 08 / 11 about an appointment the clinic made or changed."""
         details = self.details(appointment)
         built = build_avtale(code, details, receiver=self.helsenorge, now=now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from adapter.privacy import has_person_number
 from adapter.store.base import Repository
 from adapter.store.errors import PersonalDataRefused
-from adapter.store.records import AuditEntry, Event
+from adapter.store.records import AuditEntry, Event, JsonValue
 from adapter.store.tables import AuditRow, EventRow
 
 _EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
@@ -20,7 +20,7 @@ _INSERT_EVENT = insert(_EVENTS)
 _INSERT_AUDIT = insert(AuditRow.__table__)  # type: ignore[attr-defined]
 
 
-def _refuse_person_numbers(where: str, value: Any) -> None:
+def _refuse_person_numbers(where: str, value: object) -> None:
     """Raise :class:`PersonalDataRefused` if ``value`` holds a fødselsnummer-shaped string."""
     if isinstance(value, dict):
         for key, item in value.items():
@@ -65,7 +65,7 @@ class AuditRepository(Repository):
         action: str,
         appointment_id: str | None = None,
         msg_id: str | None = None,
-        detail: dict[str, Any] | None = None,
+        detail: Mapping[str, JsonValue] | None = None,
     ) -> AuditEntry:
         """Add one entry. ``actor`` is e.g. ``helsenorge``, ``clinic:<user>``, ``system``."""
         detail = dict(detail or {})
@@ -146,7 +146,7 @@ class EventRepository(Repository):
         clinic: str,
         kind: str,
         at: datetime,
-        payload: dict[str, Any] | None = None,
+        payload: Mapping[str, JsonValue] | None = None,
         appointment_id: str | None = None,
         wish_id: str | None = None,
     ) -> Event:
@@ -186,7 +186,7 @@ class EventRepository(Repository):
         clinic: str,
         kind: str,
         at: datetime,
-        payloads: Sequence[dict[str, Any]],
+        payloads: Sequence[Mapping[str, JsonValue]],
         appointment_id: str | None = None,
     ) -> None:
         """Add one event of ``kind`` per payload in one statement (executemany).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -209,7 +209,7 @@ class OutboxRepository(Repository):
         subject: str,
         body: bytes,
         now: datetime,
-        properties: dict[str, Any] | None = None,
+        properties: Mapping[str, str] | None = None,
         id: str | None = None,
         msg_id: str = "",
         message_id: str = "",

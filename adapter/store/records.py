@@ -6,10 +6,16 @@ outbox, delivery state of sent messages, audit entries, events, releases.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypeAlias
+
+#: A JSON value as the store keeps it (event payloads, audit details).
+JsonValue: TypeAlias = (
+    "str | int | float | bool | Sequence[JsonValue] | Mapping[str, JsonValue] | None"
+)
 
 
 class SlotSource(StrEnum):
@@ -59,7 +65,7 @@ class OutboxMessage:
     body: bytes
     created_at: datetime
     next_attempt_at: datetime
-    properties: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)  # AMQP application properties
     """The AMQP application properties exactly as they are sent (nothing of ours)."""
     msg_id: str = ""
     """MsgHead/MsgInfo/MsgId (or the AppRec's id) of the payload."""
@@ -116,7 +122,7 @@ class AuditEntry:
     action: str
     appointment_id: str | None = None
     msg_id: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, JsonValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +133,7 @@ class Event:
     clinic: str
     kind: str
     at: datetime
-    payload: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, JsonValue] = field(default_factory=dict)
     appointment_id: str | None = None
     wish_id: str | None = None
     consumed: bool = False

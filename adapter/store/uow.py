@@ -121,13 +121,6 @@ class Store:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.engine = make_engine(url, echo=echo)
 
-    @classmethod
-    def from_engine(cls, engine: Engine) -> Store:
-        """A store over an engine made elsewhere (with :func:`make_engine`)."""
-        store = cls.__new__(cls)
-        store.engine = engine
-        return store
-
     @property
     def dialect(self) -> str:
         """``sqlite`` or ``postgresql``."""

@@ -11,7 +11,7 @@
   any message (yours, the adapter's) for those fields;
 - ``adapter.testing.postgres``: a throwaway PostgreSQL server on 127.0.0.1
   (``throwaway_postgres()``), for repository tests against the real database;
-- :class:`~adapter.simulator.HelsenorgeSimulator` (in ``adapter.simulator``): plays
+- :class:`~adapter.tools.simulator.HelsenorgeSimulator` (in ``adapter.tools.simulator``): plays
   Helsenorge against a running adapter over the directory transport, or over any
   transport (AMQP) with Helsenorge's own CMS keys.
 """

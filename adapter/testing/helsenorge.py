@@ -19,7 +19,7 @@ synchronous requests (which also carry a TTL, here ``expires_at``).
 >>> required_field_problems(with_properties(m, fromHerId=None, cpaId=""))
 ['fromHerId missing', 'cpaId empty (leave it out when there is no CPA)']
 
-:class:`~adapter.simulator.HelsenorgeSimulator` builds the same messages from a
+:class:`~adapter.tools.simulator.HelsenorgeSimulator` builds the same messages from a
 :class:`~adapter.messages.build_envelope.Built` (``sim.message(built, subject,
 sync=...)``); these functions serve tests that have no simulator, or that need a
 message with exactly one field broken.

@@ -20,20 +20,14 @@ from pathlib import Path
 from adapter.api import Adapter
 from adapter.clock import MovableClock
 from adapter.daemon import Daemon
-from adapter.domain.codes import (
-    AppRecStatus,
-    Foresporsel,
-    IdType,
-    MsgType,
-    Representasjon,
-    Svar,
-    display,
-)
+from adapter.domain.codes import IdType, Representasjon, Svar
 from adapter.domain.model import OSLO, Person, Requester, Slot
 from adapter.logs import configure
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import AppRecStatus, Foresporsel, MsgType, display
 from adapter.messages.read_replies import EventSummary, ReplySummary
-from adapter.simulator import HelsenorgeSimulator
+from adapter.service.context import ClinicContext
+from adapter.tools.simulator import HelsenorgeSimulator
 
 #: The demo's first instant: a Monday morning before the urgent slots are released.
 DEMO_START = datetime(2026, 11, 30, 7, 50, tzinfo=OSLO)
@@ -122,7 +116,7 @@ def prepare(directory: Path, config_dir: Path) -> Path:
 
 def run_demo(directory: Path | None, config_dir: Path) -> int:
     """Run the story; returns the exit code."""
-    from adapter.wiring import build_adapter
+    from adapter.bootstrap import bootstrap
 
     root = directory or Path(tempfile.mkdtemp(prefix="epj-adapter-demo-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -130,21 +124,22 @@ def run_demo(directory: Path | None, config_dir: Path) -> int:
     log_file = (root / "adapter.log").open("a", encoding="utf-8")
     configure("json", "info", stream=log_file)
     clock = DemoClock(DEMO_START)
-    adapter = build_adapter(config, clock=clock)
+    runtime = bootstrap(config, clock=clock)
+    adapter = runtime.adapter
     t = Transcript()
     t.out(f"epj-adapter demo in {root}")
-    t.out(f"clinic: {adapter.ctx.clinic.name}, {adapter.ctx.clinic.address}")
+    t.out(f"clinic: {adapter.clinic.name}, {adapter.clinic.address}")
     start_day = DEMO_START.date()
     added = adapter.generate_slots(start_day, start_day + timedelta(days=49))
     t.note(f"{added.added} slots generated from the opening hours in clinic.toml")
     adapter.set_patient_list("benedikte", [FOLKE.ident, LILLE.ident, KARI.ident])
     t.note("Benedikte's list (fastlegeliste): Folke, his daughter Lille, Kari")
 
-    daemon = Daemon(adapter, poll_timeout=0.05)
+    daemon = Daemon(runtime, poll_timeout=0.05)
     runner = threading.Thread(target=daemon.run, name="epj-adapter-daemon", daemon=True)
     runner.start()
     try:
-        _story(root, adapter, clock, t)
+        _story(root, runtime.ctx, adapter, clock, t)
     finally:
         daemon.stop()
         runner.join(timeout=30)
@@ -155,8 +150,9 @@ def run_demo(directory: Path | None, config_dir: Path) -> int:
     return 0
 
 
-def _story(root: Path, adapter: Adapter, clock: DemoClock, t: Transcript) -> None:
-    ctx = adapter.ctx
+def _story(
+    root: Path, ctx: ClinicContext, adapter: Adapter, clock: DemoClock, t: Transcript
+) -> None:
     sim = HelsenorgeSimulator(root / "queues", ctx.clinic.her_id, clock=clock)
     bene = ctx.practitioners["benedikte"]
     folke = rq.RequestParties(receiver=ctx.party(bene), patient=FOLKE)

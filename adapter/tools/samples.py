@@ -19,17 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, TypeVar
 
-from adapter.domain.codes import (
-    AppRecError,
-    AppRecStatus,
-    Foresporsel,
-    IdType,
-    MsgType,
-    Representasjon,
-    Rolle,
-    Svar,
-    Timetype,
-)
+from adapter.domain.codes import IdType, Representasjon, Rolle, Svar, Timetype
 from adapter.domain.model import (
     OSLO,
     Address,
@@ -57,6 +47,7 @@ from adapter.messages.build_replies import (
     build_svar_planlagte_timer,
     build_svar_timereservasjon,
 )
+from adapter.messages.codes import AppRecError, AppRecStatus, Foresporsel, MsgType
 from adapter.messages.envelope import Envelope, Party
 from adapter.messages.xcal_out import AppointmentDetails, OfferedSlot
 

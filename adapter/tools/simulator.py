@@ -17,15 +17,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from adapter.domain.codes import AppRecStatus, MsgType
 from adapter.messages.build_apprec import build_apprec
 from adapter.messages.build_envelope import Built
 from adapter.messages.build_requests import HELSENORGE
+from adapter.messages.codes import AppRecStatus, MsgType
 from adapter.messages.envelope import Party
 from adapter.messages.read_replies import ReplySummary, read_reply
+from adapter.service.protection import Protector
 from adapter.transport.base import CONTENT_TYPE_XML, Transport, TransportMessage
 from adapter.transport.directory import DirectoryTransport
-from adapter.transport.protection import Protector
 
 #: Helsenorge answers a synchronous request within this (HITS 1216: 15 s TTL).
 SYNC_TTL = timedelta(seconds=15)
@@ -79,9 +79,7 @@ class HelsenorgeSimulator:
             directory.ensure_queues(queues)
             self.transport = directory
         else:
-            ensure = getattr(self.transport, "ensure_queues", None)
-            if ensure is not None:
-                ensure(queues)
+            self.transport.ensure_queues(queues)
         self._buffer: list[Received] = []
 
     @property

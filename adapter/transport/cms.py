@@ -52,8 +52,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
-from adapter.transport.base import CONTENT_TYPE_CMS, CONTENT_TYPE_XML, TransportFault
-from adapter.transport.certs import (
+from adapter.crypto.certs import (
     CertificateLoadError,
     PrivateKey,
     Purpose,
@@ -67,6 +66,7 @@ from adapter.transport.certs import (
     pair_keys,
     utcnow,
 )
+from adapter.transport.base import CONTENT_TYPE_CMS, CONTENT_TYPE_XML, TransportFault
 
 __all__ = [
     "DECRYPTION_FAILED",

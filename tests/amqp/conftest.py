@@ -1,13 +1,13 @@
 """The whole daemon against a real RabbitMQ (AMQP 1.0, address format v1) with CMS on.
 
 The daemon is the real :class:`~adapter.daemon.Daemon` loop (with its scheduler) in a
-thread, built by :func:`~adapter.wiring.build_adapter` from a configuration written
+thread, built by :func:`~adapter.bootstrap.bootstrap` from a configuration written
 here: the example clinic (``clinic.toml``, ``rules.toml``), an ``adapter.toml`` with
 ``[transport] kind = "amqp"`` and ``[cms] enabled = true``, and a ``routing.toml``
 whose parties point at certificates generated for the session (no key material is
-committed). Helsenorge is a :class:`~adapter.simulator.HelsenorgeSimulator` on its own
+committed). Helsenorge is a :class:`~adapter.tools.simulator.HelsenorgeSimulator` on its own
 AMQP connection that signs and encrypts with Helsenorge's keys. Both sides share a
-:class:`~adapter.demo.DemoClock` that starts on Monday 30 November 2026, 07:50 Oslo.
+:class:`~adapter.tools.demo.DemoClock` that starts on Monday 30 November 2026, 07:50 Oslo.
 """
 
 from __future__ import annotations
@@ -28,20 +28,22 @@ from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from adapter.api import Adapter
+from adapter.bootstrap import bootstrap
 from adapter.daemon import Daemon
-from adapter.demo import DemoClock
-from adapter.domain.codes import IdType, MsgType
+from adapter.domain.codes import IdType
 from adapter.domain.model import OSLO, Person, Slot
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import MsgType
 from adapter.messages.read_replies import EventSummary, ReplySummary
 from adapter.registry.file import FileRegistry
-from adapter.simulator import HelsenorgeSimulator
+from adapter.runtime import Runtime
+from adapter.service.protection import CmsProtector
 from adapter.testing import TestCredential, TestPki, make_test_pki
+from adapter.tools.demo import DemoClock
+from adapter.tools.simulator import HelsenorgeSimulator
 from adapter.transport.amqp import AmqpTransport
 from adapter.transport.base import TransportMessage
 from adapter.transport.cms import CmsProtection
-from adapter.transport.protection import CmsProtector
-from adapter.wiring import build_adapter
 from tests.servers.rabbitmq import RabbitMQServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,7 +192,7 @@ class AmqpClinic:
     """The running daemon on RabbitMQ and Helsenorge's side of it."""
 
     config_dir: Path
-    adapter: Adapter
+    runtime: Runtime
     daemon: Daemon
     sim: HelsenorgeSimulator
     sim_transport: AmqpTransport
@@ -198,11 +200,16 @@ class AmqpClinic:
     pki: AmqpPki
     rabbitmq: RabbitMQServer
 
+    @property
+    def adapter(self) -> Adapter:
+        """The EPJ's facade over the runtime."""
+        return self.runtime.adapter
+
     def parties(
         self, practitioner: str = "benedikte", patient: Person = FOLKE
     ) -> rq.RequestParties:
         """Request parties addressed at a practitioner, for a patient."""
-        ctx = self.adapter.ctx
+        ctx = self.runtime.ctx
         return rq.RequestParties(
             receiver=ctx.party(ctx.practitioners[practitioner]), patient=patient
         )
@@ -344,14 +351,14 @@ def start_clinic(
         )
         prepare_queues(rabbitmq)
         clock = DemoClock(START)
-        adapter = build_adapter(config_dir, clock=clock)
-        assert isinstance(adapter.transport, AmqpTransport)
-        adapter.transport.reconnect_initial = 0.2  # quick to come back after a broker restart
-        adapter.transport.reconnect_max = 1.0
-        adapter.transport.send_timeout = 3.0  # a send while the broker is down gives up soon
-        adapter.generate_slots(START.date(), START.date() + timedelta(days=14))
-        adapter.set_patient_list("benedikte", [FOLKE.ident, KARI.ident, OLA.ident])
-        daemon = Daemon(adapter, poll_timeout=0.05)
+        runtime = bootstrap(config_dir, clock=clock)
+        assert isinstance(runtime.transport, AmqpTransport)
+        runtime.transport.reconnect_initial = 0.2  # quick to come back after a broker restart
+        runtime.transport.reconnect_max = 1.0
+        runtime.transport.send_timeout = 3.0  # a send while the broker is down gives up soon
+        runtime.adapter.generate_slots(START.date(), START.date() + timedelta(days=14))
+        runtime.adapter.set_patient_list("benedikte", [FOLKE.ident, KARI.ident, OLA.ident])
+        daemon = Daemon(runtime, poll_timeout=0.05)
         runner = threading.Thread(target=daemon.run, name="amqp-daemon", daemon=True)
         runner.start()
 
@@ -364,7 +371,7 @@ def start_clinic(
         assert isinstance(sim.transport, AmqpTransport)
         stops.append(sim.transport.close)
         return AmqpClinic(
-            config_dir, adapter, daemon, sim, sim.transport, clock, amqp_pki, rabbitmq
+            config_dir, runtime, daemon, sim, sim.transport, clock, amqp_pki, rabbitmq
         )
 
     try:

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from adapter.domain.codes import AppRecStatus, MsgType
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import AppRecStatus, MsgType
 from tests.amqp.conftest import FOLKE, KARI, OLA, AmqpClinic, as_slot
 
 pytestmark = [pytest.mark.amqp, pytest.mark.timeout(180)]

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from adapter.bootstrap import clinic_context
 from adapter.clock import ShiftedClock
 from adapter.config import load_config
-from adapter.domain.codes import MsgType
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import MsgType
 from adapter.transport.base import CONTENT_TYPE_CMS
-from adapter.wiring import clinic_context
 from tests.amqp.conftest import (
     PASSWORD_ENV,
     START,

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from adapter.domain.codes import AppRecStatus, MsgType
 from adapter.messages import build_requests as rq
-from adapter.simulator import NoReply
+from adapter.messages.codes import AppRecStatus, MsgType
+from adapter.tools.simulator import NoReply
 from tests.amqp.conftest import CLINIC_HER, PASSWORD_ENV, AmqpClinic, as_slot, eventually
 
 pytestmark = [pytest.mark.amqp, pytest.mark.timeout(120)]

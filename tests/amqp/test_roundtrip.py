@@ -8,11 +8,13 @@ from datetime import timedelta
 
 import pytest
 
-from adapter.domain.codes import AppRecStatus, Foresporsel, MsgType, Svar
+from adapter.domain.codes import Svar
 from adapter.messages import build_requests as rq
-from adapter.simulator import NoReply, Received
+from adapter.messages.build_envelope import Built
+from adapter.messages.codes import AppRecStatus, Foresporsel, MsgType
 from adapter.store.records import DeliveryState
 from adapter.testing import required_field_problems
+from adapter.tools.simulator import NoReply, Received
 from adapter.transport.base import CONTENT_TYPE_CMS
 from tests.amqp.conftest import (
     CLINIC_HER,
@@ -55,9 +57,9 @@ def _last(clinic: AmqpClinic, msg_id: str) -> Received:
     return next(r for r in clinic.sim.received if r.summary and r.summary.msg_id == msg_id)
 
 
-def _sync(clinic: AmqpClinic, built: object, subject: MsgType) -> Received:
+def _sync(clinic: AmqpClinic, built: Built, subject: MsgType) -> Received:
     start = time.monotonic()
-    got = clinic.sim.ask_received(built, subject, timeout=15)  # type: ignore[arg-type]
+    got = clinic.sim.ask_received(built, subject, timeout=15)
     assert time.monotonic() - start < 5, "sync answers come well inside the 15 s TTL"
     assert got.queue == f"{HELSENORGE_HER}_syncreply"
     assert_sent_by_adapter(got, subject)
@@ -163,8 +165,8 @@ def test_avtale_from_the_clinic_reaches_helsenorge_and_its_apprec_is_recorded(
     clinic.sim.acknowledge(avtale)
 
     def state() -> object:
-        with clinic.adapter.store.uow() as uow:
-            sent = uow.sent.get(clinic.adapter.ctx.clinic.key, avtale.msg_id)
+        with clinic.runtime.store.uow() as uow:
+            sent = uow.sent.get(clinic.runtime.ctx.clinic.key, avtale.msg_id)
         return sent is not None and sent.state is DeliveryState.APPREC_OK
 
     eventually(state)

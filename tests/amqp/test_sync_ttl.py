@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from adapter.domain.codes import MsgType
 from adapter.messages import build_requests as rq
-from adapter.simulator import NoReply
+from adapter.messages.codes import MsgType
 from adapter.testing import capture_logs
+from adapter.tools.simulator import NoReply
 from tests.amqp.conftest import CLINIC_HER, AmqpClinic, sent_at
 
 pytestmark = [pytest.mark.amqp, pytest.mark.timeout(60)]

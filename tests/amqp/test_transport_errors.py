@@ -10,12 +10,12 @@ from datetime import datetime
 
 import pytest
 
-from adapter.domain.codes import Foresporsel, MsgType
 from adapter.messages import build_requests as rq
 from adapter.messages.build_envelope import Built
+from adapter.messages.codes import Foresporsel, MsgType
 from adapter.messages.envelope import Party
-from adapter.simulator import NoReply
 from adapter.testing import required_field_problems, with_properties
+from adapter.tools.simulator import NoReply
 from adapter.transport import errors as terr
 from adapter.transport.base import CONTENT_TYPE_CMS, TransportMessage
 from tests.amqp.conftest import (

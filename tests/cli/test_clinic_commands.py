@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from adapter.bootstrap import bootstrap
 from adapter.cli import main
 from adapter.config import load_config
-from adapter.demo import prepare
+from adapter.tools.demo import prepare
 from adapter.transport.directory import read_messages
-from adapter.wiring import build_adapter
 
 ROOT = Path(__file__).resolve().parents[2]
 FNR = "13116900216"
@@ -30,17 +30,17 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 
 def _free_slot(config_dir: Path, offset: int = 0) -> str:
-    adapter = build_adapter(config_dir, config=load_config(config_dir))
+    runtime = bootstrap(config_dir, config=load_config(config_dir))
     try:
-        adapter.refresh_slots()
-        now = adapter.clock()
-        with adapter.store.uow() as uow:
+        runtime.refresh_slots()
+        now = runtime.clock()
+        with runtime.store.uow() as uow:
             slots = uow.slots.in_window(
                 "ddfl", now + timedelta(days=1), now + timedelta(days=8), practitioner="benedikte"
             )
         return slots[offset].id
     finally:
-        adapter.close()
+        runtime.close()
 
 
 def _avtale_codes(config_dir: Path) -> list[str]:
@@ -209,13 +209,13 @@ def test_import_list_names_every_bad_line_and_imports_nothing(
     assert f"{listing}:7 an H-nummer is not allowed here, only fødselsnummer/D-nummer" in err
     for number in ("24081899985", "31046900216", "13516900037"):
         assert number not in err
-    adapter = build_adapter(config_dir, config=load_config(config_dir))
+    runtime = bootstrap(config_dir, config=load_config(config_dir))
     try:
-        with adapter.store.uow() as uow:
+        with runtime.store.uow() as uow:
             assert uow.patients.is_listed("ddfl", "benedikte", FNR)  # the old list stands
             assert not uow.patients.is_listed("ddfl", "benedikte", "24081899068")
     finally:
-        adapter.close()
+        runtime.close()
 
 
 def test_book_and_block_refuse_a_wrong_number_in_one_line(
@@ -240,10 +240,10 @@ def test_book_and_block_refuse_a_wrong_number_in_one_line(
         capsys, "appointments", "book", "--slot", slot, "--patient", "53116900048", "--config", c
     )
     assert code == 0  # a D-nummer is booked as DNR
-    adapter = build_adapter(config_dir, config=load_config(config_dir))
+    runtime = bootstrap(config_dir, config=load_config(config_dir))
     try:
-        made = adapter.appointment(out.strip())
+        made = runtime.adapter.appointment(out.strip())
         assert made is not None
         assert made.patient.ident_type.value == "DNR"
     finally:
-        adapter.close()
+        runtime.close()

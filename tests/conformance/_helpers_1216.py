@@ -8,10 +8,10 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-from adapter.domain.codes import Foresporsel
 from adapter.domain.model import OSLO, Person
 from adapter.messages import build_requests as rq
 from adapter.messages.build_envelope import Built
+from adapter.messages.codes import Foresporsel
 from adapter.messages.read_replies import EventSummary, ReplySummary
 from adapter.transport.base import TransportMessage
 from tests.conformance.conftest import FOLKE, Counterpart, Sent, as_slot

@@ -15,10 +15,10 @@ from typing import Final, TypeVar
 
 from lxml import etree
 
-from adapter.domain.codes import MsgType
 from adapter.messages.build_envelope import Built
+from adapter.messages.codes import MsgType
 from adapter.messages.read_replies import ReplySummary
-from adapter.simulator import NoReply, Received
+from adapter.tools.simulator import NoReply, Received
 from tests.conformance.conftest import Counterpart, Sent
 
 NS: Final = {

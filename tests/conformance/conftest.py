@@ -14,8 +14,8 @@ Interface of :class:`Counterpart` (kept stable; other helpers build on it)
 --------------------------------------------------------------------------------
 Attributes
     ``kind`` ("directory" | "amqp"), ``adapter`` (:class:`~adapter.api.Adapter`),
-    ``clock`` (:class:`~adapter.demo.DemoClock`, move it with ``clock.advance``/``set``
-    as the e2e tests do), ``sim`` (the :class:`~adapter.simulator.HelsenorgeSimulator`),
+    ``clock`` (:class:`~adapter.tools.demo.DemoClock`, move it with ``clock.advance``/``set``
+    as the e2e tests do), ``sim`` (the :class:`~adapter.tools.simulator.HelsenorgeSimulator`),
     ``cms`` (True on amqp), ``pki`` (:class:`ConformancePki` on amqp, else None),
     ``CLINIC`` / ``HELSENORGE`` (HER-ids "8142519" / "8093248"), ``SYNC`` / ``ASYNC``
     (the clinic's queues "8142519_sync" / "8142519_async").
@@ -47,7 +47,7 @@ Waiting and reading what came back (``timeout`` in seconds)
     ``apprec_for(sent_or_msg_id)``, ``answer_to(sent_or_msg_id)`` -> ``ReplySummary``
     ``error_report(sent)`` -> ``TransportMessage`` (matched on originalMessageId; for a
     message sent without messageId: a report with none)
-    ``sync_reply(sent)`` -> :class:`~adapter.simulator.Received`
+    ``sync_reply(sent)`` -> :class:`~adapter.tools.simulator.Received`
     ``about(sent, settle=None)`` -> every ``Received`` related to ``sent`` (AppRecs and
     answers by MsgId, sync replies by correlationId, error reports by messageId), once
     the daemon has handled it: a marker message (no subject: an error-queue case) is
@@ -95,26 +95,27 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal, Unpack
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 from sqlalchemy import text
 
 from adapter.api import Adapter
+from adapter.bootstrap import bootstrap
 from adapter.daemon import Daemon
-from adapter.demo import DemoClock
-from adapter.domain.codes import MsgType
 from adapter.domain.model import OSLO, Person
 from adapter.messages import build_requests as rq
 from adapter.messages.build_envelope import Built
+from adapter.messages.codes import MsgType
 from adapter.messages.read_replies import EventSummary, ReplySummary
-from adapter.simulator import HelsenorgeSimulator, NoReply, Received
+from adapter.runtime import Runtime
 from adapter.testing import TestCredential, make_test_pki
+from adapter.tools.demo import DemoClock
+from adapter.tools.simulator import HelsenorgeSimulator, NoReply, Received
 from adapter.transport.amqp import AmqpTransport
 from adapter.transport.base import TransportMessage
-from adapter.wiring import build_adapter
 from tests.amqp.conftest import (
     CLINIC_QUEUES,
     PASSWORD_ENV,
@@ -130,6 +131,8 @@ from tests.e2e.conftest import (
     LILLE,
     START,
     UNLISTED,
+    PartiesOptions,
+    ReservationOptions,
     as_slot,
     clinic_template,
 )
@@ -340,7 +343,7 @@ class Counterpart:
     """Helsenorge's side of one running clinic (see the module docstring)."""
 
     kind: Literal["directory", "amqp"]
-    adapter: Adapter
+    runtime: Runtime
     clock: DemoClock
     sim: HelsenorgeSimulator
     conformance: Conformance
@@ -349,6 +352,11 @@ class Counterpart:
     pki: ConformancePki | None = None
     _validator: ModuleType | None = field(default=None, repr=False)
     _markers: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def adapter(self) -> Adapter:
+        """The EPJ's facade over the runtime."""
+        return self.runtime.adapter
 
     CLINIC: ClassVar[str] = CLINIC_HER
     HELSENORGE: ClassVar[str] = HELSENORGE_HER
@@ -373,10 +381,13 @@ class Counterpart:
     # -- building ------------------------------------------------------------------------
 
     def parties(
-        self, practitioner: str = "benedikte", patient: Person | None = FOLKE, **kw: Any
+        self,
+        practitioner: str = "benedikte",
+        patient: Person | None = FOLKE,
+        **kw: Unpack[PartiesOptions],
     ) -> rq.RequestParties:
         """Request parties addressed at a practitioner, for a patient."""
-        ctx = self.adapter.ctx
+        ctx = self.runtime.ctx
         return rq.RequestParties(
             receiver=ctx.party(ctx.practitioners[practitioner]), patient=patient, **kw
         )
@@ -496,7 +507,7 @@ class Counterpart:
         event: EventSummary,
         patient: Person = FOLKE,
         practitioner: str = "benedikte",
-        **kw: Any,
+        **kw: Unpack[ReservationOptions],
     ) -> tuple[ReplySummary, ReplySummary, Sent]:
         """RT for ``event``: (AppRec, SvarTimeReservasjon, what was sent)."""
         built = rq.reserver_time(
@@ -682,14 +693,14 @@ class Counterpart:
     def count(self, table: str) -> int:
         """Rows in ``table`` (any table of the store)."""
         assert table.isidentifier(), table
-        with self.adapter.store.engine.connect() as conn:
+        with self.runtime.store.engine.connect() as conn:
             return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
     def stored(self) -> dict[str, int]:
         """Counts of what a request can leave behind: appointments, wishes,
         processed_messages, and outbox rows other than error reports."""
         counts = {t: self.count(t) for t in ("appointments", "wishes", "processed_messages")}
-        with self.adapter.store.engine.connect() as conn:
+        with self.runtime.store.engine.connect() as conn:
             counts["outbox"] = int(
                 conn.execute(
                     text("SELECT count(*) FROM outbox WHERE queue NOT LIKE '%error'")
@@ -766,14 +777,14 @@ def running_directory(
     ``tests.e2e.conftest.quick_clinic`` starts it: from a copy of the template)."""
     shutil.copytree(template, root, dirs_exist_ok=True)
     clock = DemoClock(START)
-    adapter = build_adapter(root / "config", clock=clock)
-    daemon = Daemon(adapter, poll_timeout=0.02)
+    runtime = bootstrap(root / "config", clock=clock)
+    daemon = Daemon(runtime, poll_timeout=0.02)
     runner = threading.Thread(target=daemon.run, name="conformance-daemon", daemon=True)
     runner.start()
-    sim = HelsenorgeSimulator(root / "queues", adapter.ctx.clinic.her_id, clock=clock)
+    sim = HelsenorgeSimulator(root / "queues", runtime.ctx.clinic.her_id, clock=clock)
     try:
         yield Counterpart(
-            "directory", adapter, clock, sim, conformance, root / "work", root / "queues"
+            "directory", runtime, clock, sim, conformance, root / "work", root / "queues"
         )
     finally:
         daemon.stop()
@@ -822,12 +833,12 @@ def running_amqp(
         shutil.copytree(template / "state", root / "state")
         _prepare_queues(rabbitmq)
         clock = DemoClock(START)
-        adapter = build_adapter(config_dir, clock=clock)
-        assert isinstance(adapter.transport, AmqpTransport)
-        adapter.transport.reconnect_initial = 0.2
-        adapter.transport.reconnect_max = 1.0
-        adapter.transport.send_timeout = 3.0
-        daemon = Daemon(adapter, poll_timeout=0.05)
+        runtime = bootstrap(config_dir, clock=clock)
+        assert isinstance(runtime.transport, AmqpTransport)
+        runtime.transport.reconnect_initial = 0.2
+        runtime.transport.reconnect_max = 1.0
+        runtime.transport.send_timeout = 3.0
+        daemon = Daemon(runtime, poll_timeout=0.05)
         runner = threading.Thread(target=daemon.run, name="conformance-daemon", daemon=True)
         runner.start()
 
@@ -839,7 +850,7 @@ def running_amqp(
         sim = helsenorge(rabbitmq, cpki.amqp, config_dir / "routing.toml", clock)
         assert sim.transport is not None
         stops.append(sim.transport.close)
-        yield Counterpart("amqp", adapter, clock, sim, conformance, root / "work", None, cpki)
+        yield Counterpart("amqp", runtime, clock, sim, conformance, root / "work", None, cpki)
     finally:
         for stop in reversed(stops):
             stop()

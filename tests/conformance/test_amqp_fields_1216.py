@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from adapter.domain.codes import MsgType
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import MsgType
 from adapter.messages.read_replies import ReplySummary
-from adapter.simulator import Received
+from adapter.tools.simulator import Received
 from adapter.transport.base import CONTENT_TYPE_CMS, CONTENT_TYPE_XML
 from tests.conformance._helpers_1216 import (
     INVALID_FIELD_VALUE,
@@ -39,6 +39,7 @@ from tests.conformance.conftest import (
     KARI,
     REMOVE,
     TRANSPORTS,
+    Change,
     Counterpart,
     Sent,
     msg_type_of,
@@ -48,11 +49,12 @@ from tests.conformance.conftest import (
 CLINIC_HER_IDS = frozenset({"8142519", "8142520", "8142521", "8142522"})
 
 
-def _bad_inputs(cp: Counterpart, field: str, changes: list[dict[str, object]]) -> list[Sent]:
+def _bad_inputs(cp: Counterpart, field: str, changes: list[dict[str, Change]]) -> list[Sent]:
     """An RT for a free slot sent once per change; each must be refused on the error
     queue with invalid-field-value naming ``field``, and nothing stored."""
     before = cp.stored()
     event = cp.free_slots()[0]
+    # mypy checks a **dict against send()'s own keywords too; these keys are message fields.
     sents = [cp.send(rt(cp, event), **change) for change in changes]  # type: ignore[arg-type]
     reported_each(cp, sents, INVALID_FIELD_VALUE, field=field)
     unchanged(cp, before)

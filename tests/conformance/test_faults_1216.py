@@ -18,10 +18,10 @@ from typing import TypeVar
 
 import pytest
 
-from adapter.domain.codes import AppRecError, AppRecStatus, MsgType
 from adapter.messages import build_requests as rq
 from adapter.messages.build_apprec import AppRecProblem, build_apprec
 from adapter.messages.build_envelope import Built
+from adapter.messages.codes import AppRecError, AppRecStatus, MsgType
 from adapter.messages.envelope import Party
 from adapter.messages.read_replies import ReplySummary
 from adapter.store.records import DeliveryState, SentMessage
@@ -49,6 +49,7 @@ from tests.conformance.conftest import (
     KARI,
     LILLE,
     REMOVE,
+    Change,
     Counterpart,
     Sent,
     as_slot,
@@ -307,7 +308,7 @@ def test_amqp_sender_other_than_the_msghead_sender_is_a_spoofing_attack(
     ],
 )
 def test_spoofing_is_reported_whatever_else_is_wrong(
-    counterpart: Counterpart, fault: dict[str, object]
+    counterpart: Counterpart, fault: dict[str, Change]
 ) -> None:
     """HITS 1216 §2.2.3 "Ikke samsvar AMQP Avsender HER-Id <-> fagmelding Avsender HER-Id"
     -> «abuse:spoofing-attack». A message that also breaks another row (a §2.1.2 field,
@@ -319,6 +320,7 @@ def test_spoofing_is_reported_whatever_else_is_wrong(
     built = rq.reserver_time(
         cp.parties(patient=KARI, sender=impostor), cp.clock(), as_slot(event), event.contact
     )
+    # mypy checks a **dict against send()'s own keywords too; these keys are message fields.
     sent = cp.send(built, **fault)  # type: ignore[arg-type]
     reported(cp, sent, SPOOFING_ATTACK)
     unchanged(cp, before)

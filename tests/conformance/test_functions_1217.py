@@ -23,10 +23,11 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
-from adapter.domain.codes import AppRecError, AppRecStatus, Foresporsel, MsgType, Svar
+from adapter.domain.codes import Svar
 from adapter.domain.model import OSLO, AppointmentState, Person, Slot
 from adapter.messages import build_requests as rq
 from adapter.messages.build_apprec import AppRecProblem, build_apprec
+from adapter.messages.codes import AppRecError, AppRecStatus, Foresporsel, MsgType
 from adapter.messages.envelope import Party
 from adapter.messages.read_replies import EventSummary
 from adapter.store.records import DeliveryState, SentMessage
@@ -180,8 +181,8 @@ def _svar_onske(cp: Counterpart, wish: tuple[str, str], code: str) -> Answer:
 
 
 def _sent(cp: Counterpart, msg_id: str) -> SentMessage | None:
-    with cp.adapter.store.uow(read_only=True) as uow:
-        found: SentMessage | None = uow.sent.get(cp.adapter.ctx.clinic.key, msg_id)
+    with cp.runtime.store.uow(read_only=True) as uow:
+        found: SentMessage | None = uow.sent.get(cp.runtime.ctx.clinic.key, msg_id)
         return found
 
 
@@ -259,7 +260,7 @@ def test_hb_answers_21_when_no_practitioner_but_the_fastlege_books_online(
     (utenom fastlegen) skal kode for dette returneres." The clinic as if clinic.toml
     said ``online_booking = false`` for Ingar and Arna."""
     cp = counterpart
-    practitioners = cp.adapter.ctx.practitioners
+    practitioners = cp.runtime.ctx.practitioners
     for key in ("ingar", "arna"):
         offline = replace(practitioners[key], online_booking=False)
         monkeypatch.setitem(practitioners, key, offline)
@@ -492,7 +493,7 @@ def test_rt_with_the_vikar_gets_apprec_then_10_when_the_clinic_confirms(
     """HITS 1217 §3.4.3.2 / §3.5 (7602): 10 Timereservasjon hos annen behandler
     bekreftet; "Helsepersonell: Obligatorisk informasjon dersom innbygger får tildelt
     time hos annen behandler". Ingar's reservations wait for the clinic: the AppRec
-    comes at once, the answer when adapter.confirm() is called."""
+    comes at once, the answer when runtime.adapter.confirm() is called."""
     cp = counterpart
     event = _ingar_slot(cp)
     built = rq.reserver_time(
@@ -790,8 +791,8 @@ def test_e35_on_an_avtale_marks_the_patient_not_digital_and_nothing_is_resent(
         lambda: _delivery(cp, avtale.summary.msg_id, DeliveryState.APPREC_REJECTED)
     )
     assert rejected.apprec_errors == ("E35",)
-    with cp.adapter.store.uow(read_only=True) as uow:
-        assert uow.patients.is_not_digital(cp.adapter.ctx.clinic.key, LILLE.ident)
+    with cp.runtime.store.uow(read_only=True) as uow:
+        assert uow.patients.is_not_digital(cp.runtime.ctx.clinic.key, LILLE.ident)
     cp.adapter.move(booked.id, second.uid)
     assert no_avtale(cp), "no Avtale for a patient who is not digitally active"
     other = cp.adapter.book(third.uid, KARI)  # other patients are not affected

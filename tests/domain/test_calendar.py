@@ -71,7 +71,7 @@ def test_zero_working_days_before_is_the_day_itself(cal: WorkingCalendar) -> Non
 
 
 def test_negative_working_days_is_an_error(cal: WorkingCalendar) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot be negative"):
         cal.working_days_before(date(2026, 11, 28), -1)
 
 

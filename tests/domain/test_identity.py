@@ -15,6 +15,7 @@ Sources:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, timedelta
 
 import pytest
@@ -25,6 +26,7 @@ from adapter.domain.codes import IdType
 from adapter.domain.errors import DomainError, InvalidValue
 from adapter.domain.identity import (
     DIALOG_ID_TYPES,
+    PERSON_ID_TYPES,
     InvalidPersonId,
     Problem,
     birth_date,
@@ -49,9 +51,11 @@ def make(ddmmyy: str, individual: int = 0) -> str:
     raise AssertionError(f"no valid number for {ddmmyy}")
 
 
-def problem(ident: str, kind: IdType | None = None, **kw: object) -> Problem:
+def problem(
+    ident: str, kind: IdType | None = None, *, allowed: Collection[IdType] = PERSON_ID_TYPES
+) -> Problem:
     with pytest.raises(InvalidPersonId) as info:
-        validate(ident, kind, **kw)  # type: ignore[arg-type]
+        validate(ident, kind, allowed=allowed)
     if ident:
         assert ident not in str(info.value)
         assert ident not in info.value.reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time, timedelta
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -137,19 +138,37 @@ def test_every_refusal_has_a_code_of_06_26_or_30() -> None:
     assert {refusal_code(r) for r in Refusal} == allowed
 
 
-def check(**overrides: object) -> Refusal | None:
-    values: dict[str, object] = {
-        "visibility": BOOKABLE,
-        "taken": False,
-        "listed": True,
-        "blocked": False,
-        "future_online_count": 0,
-        "rules": EXAMPLE_RULES,
-        "slot_practitioner": "benedikte",
-        "addressed_practitioner": "benedikte",
-    }
-    values.update(overrides)
-    return check_reservation(**values)  # type: ignore[arg-type]
+class ReservationFacts(TypedDict, total=False):
+    """The keywords of :func:`check_reservation`."""
+
+    visibility: Visibility | None
+    taken: bool
+    listed: bool
+    blocked: bool
+    future_online_count: int
+    rules: RuleSet
+    slot_practitioner: str | None
+    addressed_practitioner: str | None
+    times_match: bool
+    practitioner_online: bool
+
+
+#: A reservation nothing stands in the way of.
+ACCEPTABLE: ReservationFacts = {
+    "visibility": BOOKABLE,
+    "taken": False,
+    "listed": True,
+    "blocked": False,
+    "future_online_count": 0,
+    "rules": EXAMPLE_RULES,
+    "slot_practitioner": "benedikte",
+    "addressed_practitioner": "benedikte",
+}
+
+
+def check(**overrides: Unpack[ReservationFacts]) -> Refusal | None:
+    facts: ReservationFacts = {**ACCEPTABLE, **overrides}
+    return check_reservation(**facts)
 
 
 def test_a_free_bookable_slot_is_accepted() -> None:
@@ -178,7 +197,7 @@ def test_a_free_bookable_slot_is_accepted() -> None:
         ({"blocked": True}, Refusal.PATIENT_BLOCKED),
     ],
 )
-def test_each_refusal_reason(overrides: dict[str, object], reason: Refusal) -> None:
+def test_each_refusal_reason(overrides: ReservationFacts, reason: Refusal) -> None:
     assert check(**overrides) is reason
 
 

@@ -3,7 +3,7 @@
 The daemon is the real :class:`~adapter.daemon.Daemon` loop (with its scheduler) in a
 thread; tests talk to it only through the directory queues (``HelsenorgeSimulator``)
 and, for the clinic's side, through the :class:`~adapter.api.Adapter` API. The clock
-is a :class:`~adapter.demo.DemoClock` the test moves by hand.
+is a :class:`~adapter.tools.demo.DemoClock` the test moves by hand.
 """
 
 from __future__ import annotations
@@ -15,22 +15,26 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import pytest
 
 from adapter.api import Adapter
+from adapter.bootstrap import bootstrap
 from adapter.daemon import Daemon
-from adapter.demo import DemoClock, prepare
-from adapter.domain.codes import IdType, MsgType
-from adapter.domain.model import OSLO, Person, Slot
+from adapter.domain.codes import IdType
+from adapter.domain.model import OSLO, Person, Requester, Slot
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import MsgType
+from adapter.messages.envelope import Party
 from adapter.messages.read_replies import EventSummary, ReplySummary
-from adapter.simulator import HelsenorgeSimulator
+from adapter.runtime import Runtime
 from adapter.testing import required_field_problems
 from adapter.testing.helsenorge import REQUIRED_APPLICATION_PROPERTIES
+from adapter.tools.demo import DemoClock, prepare
+from adapter.tools.simulator import HelsenorgeSimulator
 from adapter.transport.base import CONTENT_TYPE_CMS, CONTENT_TYPE_XML
 from adapter.transport.directory import properties_from_json
-from adapter.wiring import build_adapter
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,23 +47,46 @@ KARI = Person("01019012057", IdType.FNR, "Kari", "Nordmann")
 UNLISTED = Person("03037712085", IdType.FNR, "Ulla", "Utenliste")
 
 
+class PartiesOptions(TypedDict, total=False):
+    """The optional fields of :class:`~adapter.messages.build_requests.RequestParties`."""
+
+    sender: Party
+    requester: Requester | None
+
+
+class ReservationOptions(TypedDict, total=False):
+    """The optional keywords of :func:`~adapter.messages.build_requests.reserver_time`."""
+
+    subject: str
+    text: str
+    accepts_other_practitioner: bool
+
+
 @dataclass
 class Clinic:
     """The running daemon and Helsenorge's side of it."""
 
     root: Path
-    adapter: Adapter
+    runtime: Runtime
     sim: HelsenorgeSimulator
     clock: DemoClock
 
+    @property
+    def adapter(self) -> Adapter:
+        """The EPJ's facade over the runtime."""
+        return self.runtime.adapter
+
     def parties(
-        self, practitioner: str = "benedikte", patient: Person = FOLKE, **kw: object
+        self,
+        practitioner: str = "benedikte",
+        patient: Person = FOLKE,
+        **kw: Unpack[PartiesOptions],
     ) -> rq.RequestParties:
         """Request parties addressed at a practitioner, for a patient."""
-        ctx = self.adapter.ctx
+        ctx = self.runtime.ctx
         return rq.RequestParties(
             receiver=ctx.party(ctx.practitioners[practitioner]), patient=patient, **kw
-        )  # type: ignore[arg-type]
+        )
 
     def free_slots(
         self, practitioner: str = "benedikte", days: int = 6, start_in: int = 1
@@ -81,12 +108,12 @@ class Clinic:
         event: EventSummary,
         patient: Person = FOLKE,
         practitioner: str = "benedikte",
-        **kw: object,
+        **kw: Unpack[ReservationOptions],
     ) -> tuple[ReplySummary, ReplySummary]:
         """RT for ``event``: (AppRec, answer)."""
         built = rq.reserver_time(
             self.parties(practitioner, patient), self.clock(), as_slot(event), event.contact, **kw
-        )  # type: ignore[arg-type]
+        )
         self.sim.send(built, MsgType.TIMERESERVASJON)
         return self.sim.apprec_for(built.msg_id), self.sim.answer_to(built.msg_id)
 
@@ -111,10 +138,10 @@ def clinic_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     Benedikte's list, made once (generating slots is the slow part of a start)."""
     root = tmp_path_factory.mktemp("clinic-template")
     config = prepare(root, ROOT / "config")
-    adapter = build_adapter(config, clock=DemoClock(START))
-    adapter.generate_slots(START.date(), START.date() + timedelta(days=49))
-    adapter.set_patient_list("benedikte", [FOLKE.ident, LILLE.ident, KARI.ident])
-    adapter.close()
+    runtime = bootstrap(config, clock=DemoClock(START))
+    runtime.adapter.generate_slots(START.date(), START.date() + timedelta(days=49))
+    runtime.adapter.set_patient_list("benedikte", [FOLKE.ident, LILLE.ident, KARI.ident])
+    runtime.close()
     shutil.rmtree(root / "queues", ignore_errors=True)
     return root
 
@@ -124,13 +151,13 @@ def quick_clinic(tmp_path: Path, clinic_template: Path) -> Iterator[Clinic]:
     """Like ``clinic`` (same state at START), started from a copy of the template."""
     shutil.copytree(clinic_template, tmp_path, dirs_exist_ok=True)
     clock = DemoClock(START)
-    adapter = build_adapter(tmp_path / "config", clock=clock)
-    daemon = Daemon(adapter, poll_timeout=0.02)
+    runtime = bootstrap(tmp_path / "config", clock=clock)
+    daemon = Daemon(runtime, poll_timeout=0.02)
     runner = threading.Thread(target=daemon.run, daemon=True)
     runner.start()
-    sim = HelsenorgeSimulator(tmp_path / "queues", adapter.ctx.clinic.her_id, clock=clock)
+    sim = HelsenorgeSimulator(tmp_path / "queues", runtime.ctx.clinic.her_id, clock=clock)
     try:
-        yield Clinic(tmp_path, adapter, sim, clock)
+        yield Clinic(tmp_path, runtime, sim, clock)
     finally:
         daemon.stop()
         runner.join(timeout=30)
@@ -222,15 +249,15 @@ def custom_clinic(tmp_path: Path) -> Iterator[Callable[..., Clinic]]:
             path = config / f"{name}.toml"
             path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
         clock = DemoClock(START)
-        adapter = build_adapter(config, clock=clock)
-        adapter.generate_slots(START.date(), START.date() + timedelta(days=14))
-        adapter.set_patient_list("benedikte", [FOLKE.ident, LILLE.ident, KARI.ident])
-        daemon = Daemon(adapter, poll_timeout=0.02)
+        runtime = bootstrap(config, clock=clock)
+        runtime.adapter.generate_slots(START.date(), START.date() + timedelta(days=14))
+        runtime.adapter.set_patient_list("benedikte", [FOLKE.ident, LILLE.ident, KARI.ident])
+        daemon = Daemon(runtime, poll_timeout=0.02)
         runner = threading.Thread(target=daemon.run, daemon=True)
         runner.start()
         running.append((daemon, runner))
-        sim = HelsenorgeSimulator(tmp_path / "queues", adapter.ctx.clinic.her_id, clock=clock)
-        return Clinic(tmp_path, adapter, sim, clock)
+        sim = HelsenorgeSimulator(tmp_path / "queues", runtime.ctx.clinic.her_id, clock=clock)
+        return Clinic(tmp_path, runtime, sim, clock)
 
     yield start
     for daemon, runner in running:

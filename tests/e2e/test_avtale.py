@@ -13,14 +13,15 @@ from typing import TypeVar
 
 import pytest
 
-from adapter.domain.codes import AppRecError, AppRecStatus, IdType, MsgType
+from adapter.domain.codes import IdType
 from adapter.domain.model import AppointmentState, Person
 from adapter.messages import build_requests as rq
 from adapter.messages.build_apprec import AppRecProblem, build_apprec
+from adapter.messages.codes import AppRecError, AppRecStatus, MsgType
 from adapter.messages.envelope import Party
 from adapter.messages.read_replies import ReplySummary
-from adapter.simulator import NoReply
 from adapter.store.records import DeliveryState, SentMessage
+from adapter.tools.simulator import NoReply
 from tests.e2e.conftest import FOLKE, Clinic
 
 pytestmark = pytest.mark.e2e
@@ -63,7 +64,7 @@ def _no_avtale(clinic: Clinic) -> None:
 
 
 def _sent(clinic: Clinic, msg_id: str) -> SentMessage | None:
-    with clinic.adapter.store.uow() as uow:
+    with clinic.runtime.store.uow() as uow:
         found: SentMessage | None = uow.sent.get("ddfl", msg_id)
         return found
 
@@ -77,7 +78,7 @@ def _reject(clinic: Clinic, avtale: ReplySummary, code: AppRecError) -> None:
     """Helsenorge's negative AppRec for an Avtale."""
     built = build_apprec(
         sender=clinic.sim.party,
-        receiver=Party(name="Legekontor", her_id=clinic.adapter.ctx.clinic.her_id),
+        receiver=Party(name="Legekontor", her_id=clinic.runtime.ctx.clinic.her_id),
         original_msg_type=avtale.msg_type,
         original_msg_id=avtale.msg_id,
         original_issued=None,

@@ -8,20 +8,21 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Unpack
 
 import pytest
 
-from adapter.domain.codes import MsgType
 from adapter.domain.model import OSLO
 from adapter.messages import build_requests as rq
 from adapter.messages.build_envelope import Built
+from adapter.messages.codes import MsgType
 from adapter.messages.envelope import Party
 from adapter.messages.read_replies import EventSummary, ReplySummary
-from adapter.simulator import NoReply
 from adapter.testing import helsenorge_message, with_properties
+from adapter.tools.simulator import NoReply
 from adapter.transport.base import MAX_BODY_BYTES, TransportMessage
 from adapter.transport.directory import read_messages
-from tests.e2e.conftest import KARI, START, Clinic, as_slot
+from tests.e2e.conftest import KARI, START, Clinic, ReservationOptions, as_slot
 
 pytestmark = pytest.mark.e2e
 
@@ -67,8 +68,8 @@ def _slot(clinic: Clinic) -> EventSummary:
     return clinic.free_slots()[0]
 
 
-def _rt(clinic: Clinic, event: EventSummary, **kw: object) -> Built:
-    return rq.reserver_time(clinic.parties(), clinic.clock(), as_slot(event), event.contact, **kw)  # type: ignore[arg-type]
+def _rt(clinic: Clinic, event: EventSummary, **kw: Unpack[ReservationOptions]) -> Built:
+    return rq.reserver_time(clinic.parties(), clinic.clock(), as_slot(event), event.contact, **kw)
 
 
 def _negative(apprec: ReplySummary, code: str) -> None:

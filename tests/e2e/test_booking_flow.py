@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from adapter.domain.codes import MsgType, Representasjon
+from adapter.domain.codes import Representasjon
 from adapter.domain.model import OSLO, AppointmentState, Requester
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import MsgType
+from adapter.messages.read_replies import ReplySummary
 from tests.e2e.conftest import FOLKE, KARI, LILLE, UNLISTED, Clinic, as_slot
 
 pytestmark = pytest.mark.e2e
@@ -31,10 +33,13 @@ def test_practitioners_list_names_everyone_who_books_online(clinic: Clinic) -> N
 
 def test_free_slots_show_held_back_hastetime_until_its_release(clinic: Clinic) -> None:
     today = clinic.clock().astimezone(OSLO).date()
-    ask = lambda: clinic.sim.ask(  # noqa: E731
-        rq.hent_ledige_timer(clinic.parties(), clinic.clock(), today, today),
-        MsgType.TIMERESERVASJON,
-    )
+
+    def ask() -> ReplySummary:
+        return clinic.sim.ask(
+            rq.hent_ledige_timer(clinic.parties(), clinic.clock(), today, today),
+            MsgType.TIMERESERVASJON,
+        )
+
     before = [e for e in ask().events if "Hastetime" in e.categories]
     assert before, "the example clinic has Hastetime slots every weekday"
     assert all(

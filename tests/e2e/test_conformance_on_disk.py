@@ -8,24 +8,19 @@ import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Unpack
 
 import pytest
 
-from adapter.domain.codes import (
-    AppRecError,
-    AppRecStatus,
-    Foresporsel,
-    MsgType,
-    Representasjon,
-    Svar,
-)
-from adapter.domain.model import OSLO, Requester, Slot
+from adapter.domain.codes import Representasjon, Svar
+from adapter.domain.model import OSLO, Person, Requester, Slot
 from adapter.messages import build_requests as rq
 from adapter.messages.build_apprec import AppRecProblem, build_apprec
+from adapter.messages.codes import AppRecError, AppRecStatus, Foresporsel, MsgType
 from adapter.messages.envelope import Party
 from adapter.messages.read_replies import EventSummary, ReplySummary, read_reply
 from adapter.transport.directory import read_messages
+from tests.conftest import Conformance
 from tests.e2e.conftest import (
     FOLKE,
     KARI,
@@ -33,6 +28,7 @@ from tests.e2e.conftest import (
     START,
     UNLISTED,
     Clinic,
+    PartiesOptions,
     as_slot,
     badly_addressed,
     outgoing_files,
@@ -47,10 +43,16 @@ def clinic(quick_clinic: Clinic) -> Clinic:
     return quick_clinic
 
 
-def _rt(clinic: Clinic, event: EventSummary, practitioner: str = "benedikte", **kw: Any) -> str:
+def _rt(
+    clinic: Clinic,
+    event: EventSummary,
+    practitioner: str = "benedikte",
+    patient: Person = FOLKE,
+    **kw: Unpack[PartiesOptions],
+) -> str:
     """Send an RT; return its MsgId after checking the positive AppRec."""
     built = rq.reserver_time(
-        clinic.parties(practitioner, **kw), clinic.clock(), as_slot(event), event.contact
+        clinic.parties(practitioner, patient, **kw), clinic.clock(), as_slot(event), event.contact
     )
     clinic.sim.send(built, MsgType.TIMERESERVASJON)
     assert clinic.sim.apprec_for(built.msg_id).code == "1"
@@ -224,7 +226,7 @@ def _scenario(clinic: Clinic) -> None:
 
     # Late: the deadline passes (06), and tomorrow's appointment can no longer be cancelled (09).
     clock.advance(timedelta(hours=25))
-    api.expire_reservations(clock())  # (the daemon's deadline job may get there first)
+    clinic.runtime.expire_reservations(clock())  # (the daemon's deadline job may get there first)
     _answer(clinic, expire_id, "06")
     tomorrow_slot = as_slot(tomorrow)
     art = rq.avbestill_time(
@@ -245,7 +247,7 @@ def _drained(folder: Path, timeout: float = 10.0) -> None:
 
 
 def test_every_message_on_disk_conforms_and_carries_amqp_properties(
-    clinic: Clinic, conformance: Any
+    clinic: Clinic, conformance: Conformance
 ) -> None:
     _scenario(clinic)
     queues = clinic.root / "queues"

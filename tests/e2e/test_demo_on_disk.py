@@ -4,20 +4,19 @@ leaves only messages that pass ``validate.py --profile``, with a log free of ide
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from adapter.demo import run_demo
 from adapter.privacy import has_person_number
-from tests.conftest import PATIENT_NAMES
+from adapter.tools.demo import run_demo
+from tests.conftest import PATIENT_NAMES, Conformance
 from tests.e2e.conftest import ROOT, badly_addressed, outgoing_files
 
 pytestmark = pytest.mark.e2e
 
 
 def test_demo_leaves_conformant_messages_and_a_clean_log(
-    tmp_path: Path, conformance: Any, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, conformance: Conformance, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run_demo(tmp_path, ROOT / "config") == 0
     transcript = capsys.readouterr().out

@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from adapter.domain.codes import Foresporsel, MsgType, Svar
+from adapter.domain.codes import Svar
 from adapter.domain.model import OSLO, AppointmentState, Slot
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import Foresporsel, MsgType
 from adapter.messages.read_replies import EventSummary, ReplySummary
 from tests.e2e.conftest import FOLKE, START, Clinic, as_slot
 
@@ -114,18 +115,18 @@ def test_undecided_reservation_is_refused_with_06_when_its_deadline_passes(
     assert pending.decision_deadline == clinic.clock() + timedelta(hours=24)
 
     clinic.clock.advance(timedelta(hours=23))
-    assert clinic.adapter.expire_reservations(clinic.clock()) == 0
+    assert clinic.runtime.expire_reservations(clinic.clock()) == 0
     _no_answer_yet(clinic, msg_id)
 
     clinic.clock.advance(timedelta(hours=1, minutes=1))
-    assert clinic.adapter.expire_reservations(clinic.clock()) == 1
+    assert clinic.runtime.expire_reservations(clinic.clock()) == 1
 
     assert clinic.sim.answer_to(msg_id).code == "06"
     assert clinic.adapter.pending_reservations() == []
     expired = clinic.adapter.appointment(pending.id)
     assert expired is not None
     assert expired.state is AppointmentState.REJECTED
-    assert clinic.adapter.expire_reservations(clinic.clock()) == 0  # once only
+    assert clinic.runtime.expire_reservations(clinic.clock()) == 0  # once only
 
 
 def test_undecided_reservation_expires_when_the_slot_starts_before_24_h(
@@ -137,7 +138,7 @@ def test_undecided_reservation_expires_when_the_slot_starts_before_24_h(
     pending = clinic.adapter.pending_reservations()[0]
     assert pending.decision_deadline == event.start
     clinic.clock.set(event.start.astimezone(OSLO))
-    assert clinic.adapter.expire_reservations(clinic.clock()) == 1
+    assert clinic.runtime.expire_reservations(clinic.clock()) == 1
     assert clinic.sim.answer_to(msg_id).code == "06"
 
 

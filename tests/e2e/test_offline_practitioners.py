@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from adapter.domain.codes import MsgType
 from adapter.domain.model import OSLO
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import MsgType
 from tests.e2e.conftest import Clinic
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +54,7 @@ def test_an_offline_practitioner_is_not_listed_and_not_bookable(
     )
     assert hb.code == "20"
     assert "8142522" not in hb.practitioners
-    with clinic.adapter.store.uow() as uow:
+    with clinic.runtime.store.uow() as uow:
         slots = uow.slots.in_window(
             "ddfl", clinic.clock(), clinic.clock() + timedelta(days=7), practitioner="arna"
         )

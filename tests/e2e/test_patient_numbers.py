@@ -10,9 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from adapter.domain.codes import IdType, MsgType
+from adapter.domain.codes import IdType
 from adapter.domain.model import OSLO, Person
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import MsgType
 from tests.e2e.conftest import FOLKE, START, Clinic, as_slot
 
 pytestmark = pytest.mark.e2e

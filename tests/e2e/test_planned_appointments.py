@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from adapter.domain.codes import MsgType
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import MsgType
+from adapter.messages.read_replies import ReplySummary
 from tests.e2e.conftest import KARI, Clinic
 
 pytestmark = pytest.mark.e2e
@@ -21,9 +22,12 @@ def test_hbt_lists_the_patients_planned_appointments_when_enabled(
     custom_clinic: Callable[..., Clinic],
 ) -> None:
     clinic = custom_clinic(rules=_serve_hbt)
-    ask = lambda patient_parties: clinic.sim.ask(  # noqa: E731
-        rq.hent_planlagte_timer(patient_parties, clinic.clock()), MsgType.TIMERESERVASJON
-    )
+
+    def ask(patient_parties: rq.RequestParties) -> ReplySummary:
+        return clinic.sim.ask(
+            rq.hent_planlagte_timer(patient_parties, clinic.clock()), MsgType.TIMERESERVASJON
+        )
+
     assert ask(clinic.parties()).code == "02"
     event = clinic.free_slots()[0]
     appointment_id = clinic.reserve(event)[1].events[0].related_to

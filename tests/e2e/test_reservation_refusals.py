@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from adapter.domain.codes import MsgType
 from adapter.domain.model import OSLO, AppointmentState, Slot
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import MsgType
 from adapter.messages.read_replies import EventSummary
 from tests.e2e.conftest import FOLKE, KARI, START, Clinic, as_slot
 
@@ -40,10 +40,11 @@ def _today(clinic: Clinic, practitioner: str = "benedikte") -> list[EventSummary
     return list(reply.events)
 
 
-def _refused(clinic: Clinic, slot: Slot, contact: str, code: str, **kw: object) -> None:
+def _refused(
+    clinic: Clinic, slot: Slot, contact: str, code: str, practitioner: str = "benedikte"
+) -> None:
     before = _live(clinic)
-    practitioner = str(kw.pop("practitioner", "benedikte"))
-    built = rq.reserver_time(clinic.parties(practitioner, **kw), clinic.clock(), slot, contact)  # type: ignore[arg-type]
+    built = rq.reserver_time(clinic.parties(practitioner), clinic.clock(), slot, contact)
     clinic.sim.send(built, MsgType.TIMERESERVASJON)
     assert clinic.sim.apprec_for(built.msg_id).code == "1"
     answer = clinic.sim.answer_to(built.msg_id)

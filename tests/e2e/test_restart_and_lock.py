@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from adapter.clock import ShiftedClock
-from adapter.demo import prepare
-from adapter.domain.codes import MsgType
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import MsgType
 from adapter.messages.envelope import Party, Professional
-from adapter.simulator import HelsenorgeSimulator, NoReply
+from adapter.tools.demo import prepare
+from adapter.tools.simulator import HelsenorgeSimulator, NoReply
 from adapter.transport.directory import read_messages
 from tests.e2e.conftest import ROOT, START, UNLISTED, as_slot
 from tests.servers.adapter_process import COMMAND

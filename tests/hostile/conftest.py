@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from adapter.demo import DemoClock
+from adapter.bootstrap import bootstrap
 from adapter.domain.model import OSLO, Slot
-from adapter.wiring import build_adapter
+from adapter.tools.demo import DemoClock
 from tests.e2e.conftest import START, clinic_template
 from tests.hostile import harness as h
 from tests.hostile.runner import Canary, CorpusRunner, Daemon
@@ -42,13 +42,13 @@ def copy_clinic(template: Path, root: Path) -> Path:
     """A copy of the example clinic with one past slot of Benedikte's added through the
     EPJ API (as an EPJ loading its book would); returns the config folder."""
     shutil.copytree(template, root, dirs_exist_ok=True)
-    adapter = build_adapter(root / "config", clock=DemoClock(START))
+    runtime = bootstrap(root / "config", clock=DemoClock(START))
     try:
-        adapter.load_slots(
+        runtime.adapter.load_slots(
             [
                 Slot(
                     PAST_SLOT.uid,
-                    adapter.ctx.clinic.key,
+                    runtime.ctx.clinic.key,
                     "benedikte",
                     "oppmote",
                     PAST_SLOT.start,
@@ -57,7 +57,7 @@ def copy_clinic(template: Path, root: Path) -> Path:
             ]
         )
     finally:
-        adapter.close()
+        runtime.close()
     return root / "config"
 
 

@@ -1,5 +1,5 @@
 """Mutated valid requests, in-process (the Adapter on a copy of the example clinic, the
-directory transport, ``adapter.process_one``): the invariants of the corpus hold for
+directory transport, ``runtime.process_one``): the invariants of the corpus hold for
 every one of them.
 
 Valid requests (RT for a free slot, OT, HLT, HB, KT, as the project's builders make
@@ -38,19 +38,19 @@ from typing import Any, Final
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
-from adapter.api import Adapter
-from adapter.demo import DemoClock
-from adapter.domain.codes import Foresporsel
+from adapter.bootstrap import bootstrap
 from adapter.domain.model import OSLO, Slot
 from adapter.messages import build_requests as rq
 from adapter.messages.build_envelope import Built
+from adapter.messages.codes import Foresporsel
 from adapter.messages.read_replies import EventSummary
+from adapter.runtime import Runtime
 from adapter.testing import helsenorge_properties
+from adapter.tools.demo import DemoClock
 from adapter.transport.base import TransportMessage
 from adapter.transport.directory import properties_to_json
-from adapter.wiring import build_adapter
 from tests.e2e.conftest import FOLKE, HELSENORGE_QUEUES, START, field_problems
 from tests.hostile import harness as h
 from tests.hostile.conftest import copy_clinic
@@ -100,7 +100,7 @@ class FuzzClinic:
     def __init__(self, root: Path, template: Path) -> None:
         config = copy_clinic(template, root)
         self.clock = DemoClock(START)
-        self.adapter: Adapter = build_adapter(config, clock=self.clock)
+        self.runtime: Runtime = bootstrap(config, clock=self.clock)
         self.queues = root / "queues"
         self.db = root / "state" / "adapter.db"
         self.outputs = h.Outputs(self.queues)
@@ -112,8 +112,8 @@ class FuzzClinic:
         name = f"fuzz-{uuid.uuid4().hex[:8]}"
         json_path = h.drop(self.queues, queue, name, body, props)
         started = time.perf_counter()
-        self.adapter.process_one(0)
-        self.adapter.dispatch_outbox()
+        self.runtime.process_one(0)
+        self.runtime.dispatch_outbox()
         seconds = time.perf_counter() - started
         outputs = self.outputs.new()
         after = h.snapshot(self.db)
@@ -170,7 +170,7 @@ def fuzz_clinic(
         clinic.handle(warm, h.default_properties(warm, queue, clinic.clock()), queue)
         yield clinic
     finally:
-        clinic.adapter.close()
+        clinic.runtime.close()
 
 
 # --- valid requests and their mutations ------------------------------------------------------

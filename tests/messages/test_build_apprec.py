@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 import pytest
 from lxml import etree
 
-from adapter.domain.codes import AppRecError, AppRecStatus, MsgType
 from adapter.domain.errors import InvalidValue
 from adapter.messages import ns
 from adapter.messages.build_apprec import AppRecProblem, build_apprec, build_apprec_for
 from adapter.messages.build_envelope import clinic_party
+from adapter.messages.codes import AppRecError, AppRecStatus, MsgType
 from adapter.messages.envelope import Envelope
-from adapter.messages.samples import HELSENORGE, PATIENT, example_clinic
+from adapter.tools.samples import HELSENORGE, PATIENT, example_clinic
 
 N = ns.NSMAP
 S = example_clinic()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TypedDict, Unpack
 
 import pytest
 from lxml import etree
 
-from adapter.domain.codes import Foresporsel, IdType, MsgType, Svar
+from adapter.domain.codes import IdType, Svar
 from adapter.domain.errors import InvalidValue
 from adapter.domain.model import Person
 from adapter.messages import ns
@@ -25,15 +26,27 @@ from adapter.messages.build_envelope import (
     xml_text,
 )
 from adapter.messages.build_replies import build_refusal, build_svar_onske
+from adapter.messages.codes import Foresporsel, MsgType
 from adapter.messages.envelope import Envelope
-from adapter.messages.samples import HELSENORGE, PATIENT, example_clinic
 from adapter.messages.xcal_out import icalendar
+from adapter.tools.samples import HELSENORGE, PATIENT, example_clinic
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 N = ns.NSMAP
 
 
-def _request(msg_type: MsgType = MsgType.TIMEONSKE, **changes: object) -> Envelope:
+class EnvelopeChanges(TypedDict, total=False):
+    """Optional :class:`Envelope` fields a test sets on the request."""
+
+    ack_requested: bool
+    ref_to_parent: str | None
+    ref_to_conversation: str | None
+    patient: Person | None
+
+
+def _request(
+    msg_type: MsgType = MsgType.TIMEONSKE, **changes: Unpack[EnvelopeChanges]
+) -> Envelope:
     sample = example_clinic()
     envelope = Envelope(
         msg_type=msg_type,
@@ -43,7 +56,7 @@ def _request(msg_type: MsgType = MsgType.TIMEONSKE, **changes: object) -> Envelo
         receiver=clinic_party(sample.clinic, sample.fastlege),
         patient=PATIENT,
     )
-    return replace(envelope, **changes)  # type: ignore[arg-type]
+    return replace(envelope, **changes)
 
 
 def _root(body: bytes) -> etree._Element:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from lxml import etree
 
-from adapter.domain.codes import Foresporsel, MsgType, Svar
+from adapter.domain.codes import Svar
 from adapter.domain.errors import InvalidValue
 from adapter.domain.model import OSLO, Appointment, Slot
 from adapter.messages import ns
@@ -24,9 +24,10 @@ from adapter.messages.build_replies import (
     build_svar_planlagte_timer,
     build_svar_timereservasjon,
 )
+from adapter.messages.codes import Foresporsel, MsgType
 from adapter.messages.envelope import Envelope
-from adapter.messages.samples import HELSENORGE, PATIENT, example_clinic
 from adapter.messages.xcal_out import AppointmentDetails, OfferedSlot
+from adapter.tools.samples import HELSENORGE, PATIENT, example_clinic
 
 N = ns.NSMAP
 S = example_clinic()

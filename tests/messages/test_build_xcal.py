@@ -12,7 +12,6 @@ from adapter.domain.codes import Timetype
 from adapter.domain.errors import InvalidValue
 from adapter.domain.model import Appointment, AppointmentState, Slot, minutes
 from adapter.messages import ns
-from adapter.messages.samples import PATIENT, example_clinic
 from adapter.messages.xcal_out import (
     AppointmentDetails,
     EventStatus,
@@ -25,6 +24,7 @@ from adapter.messages.xcal_out import (
     oslo_text,
     status_of,
 )
+from adapter.tools.samples import PATIENT, example_clinic
 
 N = ns.NSMAP
 SAMPLE = example_clinic()

@@ -115,9 +115,9 @@ def test_samples_calls_the_builders(
         path.write_bytes(b"<x/>")
         return [path]
 
-    fake = types.ModuleType("adapter.messages.samples")
-    fake.write_samples = write_samples  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "adapter.messages.samples", fake)
+    fake = types.ModuleType("adapter.tools.samples")
+    monkeypatch.setattr(fake, "write_samples", write_samples, raising=False)
+    monkeypatch.setitem(sys.modules, "adapter.tools.samples", fake)
     out_dir = tmp_path / "out"
     assert main(["messages", "samples", str(out_dir)]) == 0
     out = capsys.readouterr().out

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, date, datetime
 
 import pytest
 
-from adapter.domain.codes import AppRecError
+from adapter.messages.codes import AppRecError, Foresporsel
+from adapter.messages.commands import HentLedigeTimer, ReserverTime
 from adapter.messages.errors import MessageRejected
 from adapter.messages.inbound import parse_message
 from adapter.messages.safe import MAX_BYTES, parse_xml
@@ -104,7 +106,16 @@ def rejected(data: bytes) -> MessageRejected:
 
 
 def test_the_base_request_is_accepted() -> None:
-    assert parse_message(request()).command is not None
+    inbound = parse_message(request())
+    assert inbound.function is Foresporsel.RT
+    command = inbound.command
+    assert isinstance(command, ReserverTime)
+    assert command.slot_uid == "slot-1"
+    assert command.start == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)  # 09:00 in Oslo
+    assert command.end == datetime(2026, 12, 3, 8, 20, tzinfo=UTC)
+    assert command.contact_her_id == "91095"
+    assert command.text.text == "Vondt i ryggen."
+    assert command.accepts_other_practitioner is True  # KodetOpplysning 1101 V="1"
 
 
 def test_doctype_with_entities_is_t01() -> None:
@@ -193,8 +204,9 @@ def test_emne_sporsmal_of_51_characters_is_t02() -> None:
 
 
 def test_emne_sporsmal_of_50_characters_is_kept_whole() -> None:
-    inbound = parse_message(request(subject="y" * 50))
-    assert inbound.command.text.subject == "y" * 50  # type: ignore[union-attr]
+    command = parse_message(request(subject="y" * 50)).command
+    assert isinstance(command, ReserverTime)
+    assert command.text.subject == "y" * 50
 
 
 def test_sporsmal_over_1000_characters_is_t02() -> None:
@@ -216,7 +228,10 @@ def test_window_over_four_weeks_is_t02() -> None:
 
 
 def test_window_of_exactly_four_weeks_is_accepted() -> None:
-    assert parse_message(hlt("2026-12-01", "2026-12-29")).command is not None
+    command = parse_message(hlt("2026-12-01", "2026-12-29")).command
+    assert command == HentLedigeTimer(
+        from_date=date(2026, 12, 1), to_date=date(2026, 12, 29), practitioner_her_id="91095"
+    )
 
 
 def test_unknown_type_foresp_is_t02() -> None:

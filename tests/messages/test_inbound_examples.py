@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from adapter.domain.codes import Foresporsel, IdType, MsgType, Rolle
+from adapter.domain.codes import IdType, Rolle
 from adapter.domain.model import PatientText, WishKind
+from adapter.messages.codes import Foresporsel, MsgType
 from adapter.messages.commands import (
     AvbestillTime,
     AvtaleNotice,

@@ -15,14 +15,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from adapter.domain.codes import AppRecError, Foresporsel, IdType, Representasjon
+from adapter.domain.codes import IdType, Representasjon
 from adapter.domain.model import Person, Requester, Slot
 from adapter.messages import build_requests as rq
 from adapter.messages.build_envelope import clinic_party
+from adapter.messages.codes import AppRecError, Foresporsel
 from adapter.messages.commands import HentLedigeTimer, ReserverTime
 from adapter.messages.errors import MessageRejected
 from adapter.messages.inbound import parse_message
-from adapter.messages.samples import example_clinic
+from adapter.tools.samples import example_clinic
 
 S = example_clinic()
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from adapter.domain.codes import AppRecError, AppRecStatus, Foresporsel, MsgType, Svar, Timetype
+from adapter.domain.codes import Svar, Timetype
 from adapter.domain.model import OSLO, Appointment, AppointmentType, Slot, minutes
 from adapter.messages.build_apprec import AppRecProblem, build_apprec_for
 from adapter.messages.build_avtale import build_avtale, build_kommunikasjonstest
@@ -28,6 +28,7 @@ from adapter.messages.build_replies import (
     build_svar_planlagte_timer,
     build_svar_timereservasjon,
 )
+from adapter.messages.codes import AppRecError, AppRecStatus, Foresporsel, MsgType
 from adapter.messages.commands import (
     AppRecReceived,
     AvtaleNotice,
@@ -38,8 +39,8 @@ from adapter.messages.commands import (
 )
 from adapter.messages.envelope import Envelope
 from adapter.messages.inbound import parse_message
-from adapter.messages.samples import HELSENORGE, PATIENT, example_clinic
 from adapter.messages.xcal_out import AppointmentDetails, OfferedSlot
+from adapter.tools.samples import HELSENORGE, PATIENT, example_clinic
 from tests.conftest import Conformance
 
 S = example_clinic()

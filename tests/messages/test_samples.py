@@ -9,13 +9,13 @@ from lxml import etree
 
 from adapter.messages import ns
 from adapter.messages.inbound import parse_message
-from adapter.messages.samples import (
+from adapter.messages.validation import validate
+from adapter.tools.samples import (
     CONFIG_DIR,
     example_clinic,
     load_example_clinic,
     write_samples,
 )
-from adapter.messages.validation import validate
 from tests.conftest import Conformance
 
 N = ns.NSMAP

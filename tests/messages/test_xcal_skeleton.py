@@ -6,7 +6,7 @@ import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from adapter.messages import ns
 from adapter.messages.xcal_out import EventStatus, VEvent, _vevent, _vevent_tree

@@ -9,9 +9,9 @@ import pytest
 
 from adapter.cli import main
 from adapter.config import load_config
-from adapter.demo import prepare
 from adapter.doctor import Outcome, engine_name, run_checks
 from adapter.testing import helsenorge_message, make_test_pki
+from adapter.tools.demo import prepare
 from adapter.transport.deadletters import DirectoryDeadLetters
 from adapter.transport.directory import DirectoryTransport
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapter.domain.codes import MsgType
+from adapter.messages.codes import MsgType
 from adapter.registry import (
     PROCESS_FOR,
     UNSUPPORTED_MESSAGE,

@@ -8,7 +8,7 @@ from Helsenorge's queues and the clinic's SQLite database.
 * :class:`TestClock` is real time shifted by an offset the test may jump (``set``).
 * :class:`Helsenorge` builds requests with :mod:`adapter.messages.build_requests`, puts
   them on the clinic's queues with every field HITS 1216 §2.1.2 marks R (through
-  :class:`~adapter.simulator.HelsenorgeSimulator`), and reads what comes back from its
+  :class:`~adapter.tools.simulator.HelsenorgeSimulator`), and reads what comes back from its
   own queues *without taking it* (the files stay, so a re-send shows as a second copy).
 * :class:`Db` reads the clinic's database (``sqlite3``, read-only while it runs).
 
@@ -40,18 +40,19 @@ from typing import IO, Any, Final
 
 import pytest
 
+from adapter.bootstrap import bootstrap, clinic_context
 from adapter.config.loader import load_config
-from adapter.demo import DemoClock, prepare
-from adapter.domain.codes import Foresporsel, IdType, MsgType
+from adapter.domain.codes import IdType
 from adapter.domain.model import OSLO, Person
 from adapter.messages import build_requests as rq
 from adapter.messages.build_envelope import Built
+from adapter.messages.codes import Foresporsel, MsgType
 from adapter.messages.read_replies import EventSummary, ReplySummary, read_reply
 from adapter.service.context import ClinicContext
-from adapter.simulator import HelsenorgeSimulator
+from adapter.tools.demo import DemoClock, prepare
+from adapter.tools.simulator import HelsenorgeSimulator
 from adapter.transport.base import TransportMessage
 from adapter.transport.directory import properties_from_json
-from adapter.wiring import build_adapter, clinic_context
 from tests.e2e.conftest import ROOT, START, as_slot
 from tests.servers.adapter_process import COMMAND
 
@@ -199,14 +200,14 @@ def _build_clinic(
     for name, edit in edits.items():
         path = config / f"{name}.toml"
         path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
-    adapter = build_adapter(config, clock=DemoClock(at))
+    runtime = bootstrap(config, clock=DemoClock(at))
     try:
-        adapter.generate_slots(
+        runtime.adapter.generate_slots(
             at.astimezone(OSLO).date(), at.astimezone(OSLO).date() + timedelta(days=days)
         )
-        adapter.set_patient_list("benedikte", [p.ident for p in PATIENTS])
+        runtime.adapter.set_patient_list("benedikte", [p.ident for p in PATIENTS])
     finally:
-        adapter.close()
+        runtime.close()
     shutil.rmtree(root / "queues", ignore_errors=True)
     return config
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from adapter.api import Adapter
+from adapter.bootstrap import bootstrap
 from adapter.config import load_config
-from adapter.demo import prepare
 from adapter.domain.model import OSLO
+from adapter.runtime import Runtime
 from adapter.testing import MemoryTransport, MovableClock
-from adapter.wiring import build_adapter
+from adapter.tools.demo import prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 MONDAY_0750 = datetime(2026, 11, 30, 7, 50, tzinfo=OSLO)
@@ -29,10 +31,17 @@ def transport() -> MemoryTransport:
 
 
 @pytest.fixture
-def adapter(tmp_path: Path, clock: MovableClock, transport: MemoryTransport) -> Adapter:
+def runtime(
+    tmp_path: Path, clock: MovableClock, transport: MemoryTransport
+) -> Iterator[Runtime]:
+    """The whole adapter as bootstrap builds it (the daemon's runtime)."""
     config_dir = prepare(tmp_path, ROOT / "config")
-    made = build_adapter(
-        config_dir, config=load_config(config_dir), clock=clock, transport=transport
-    )
+    made = bootstrap(config_dir, config=load_config(config_dir), clock=clock, transport=transport)
     yield made
     made.close()
+
+
+@pytest.fixture
+def adapter(runtime: Runtime) -> Adapter:
+    """The EPJ's facade over the same runtime."""
+    return runtime.adapter

@@ -8,18 +8,19 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from adapter.bootstrap import bootstrap
 from adapter.config import load_config
-from adapter.demo import prepare
-from adapter.domain.codes import MsgType
 from adapter.messages import build_requests as rq
-from adapter.testing import MemoryTransport, helsenorge_message, make_test_pki
+from adapter.messages.codes import MsgType
+from adapter.runtime import Runtime
+from adapter.testing import MemoryTransport, TestPki, helsenorge_message, make_test_pki
+from adapter.tools.demo import prepare
 from adapter.transport.base import CONTENT_TYPE_CMS, TransportMessage
 from adapter.transport.cms import CmsProtection
-from adapter.wiring import build_adapter
 from tests.service.conftest import ROOT
 
 
-def _cms_config(tmp_path: Path, *, revoke_helsenorge: bool) -> tuple[Path, object]:
+def _cms_config(tmp_path: Path, *, revoke_helsenorge: bool) -> tuple[Path, TestPki]:
     config_dir = prepare(tmp_path, ROOT / "config")
     pki = make_test_pki(
         config_dir / "certs", parties={"clinic": "8142519", "helsenorge": "8093248"}
@@ -38,13 +39,13 @@ def _cms_config(tmp_path: Path, *, revoke_helsenorge: bool) -> tuple[Path, objec
     return config_dir, pki
 
 
-def _kt_from_helsenorge(adapter: object, pki: object) -> TransportMessage:
-    ctx = adapter.ctx  # type: ignore[attr-defined]
+def _kt_from_helsenorge(runtime: Runtime, pki: TestPki) -> TransportMessage:
+    ctx = runtime.ctx
     parties = rq.RequestParties(receiver=ctx.party(ctx.practitioners["benedikte"]), patient=None)
     now = datetime.now(UTC)  # the adapter here runs on the wall clock (the TTL is checked)
     built = rq.kommunikasjonstest(parties, now)
-    hn = pki.party("helsenorge")  # type: ignore[attr-defined]
-    clinic = pki.party("clinic")  # type: ignore[attr-defined]
+    hn = pki.party("helsenorge")
+    clinic = pki.party("clinic")
     sender = CmsProtection(
         hn.signing.key, hn.signing.cert, [(hn.encryption.key, hn.encryption.cert)]
     )
@@ -60,10 +61,10 @@ def _kt_from_helsenorge(adapter: object, pki: object) -> TransportMessage:
 def _serve_one(tmp_path: Path, *, revoke_helsenorge: bool) -> MemoryTransport:
     config_dir, pki = _cms_config(tmp_path, revoke_helsenorge=revoke_helsenorge)
     transport = MemoryTransport()
-    adapter = build_adapter(config_dir, config=load_config(config_dir), transport=transport)
-    transport.send("8142519_sync", _kt_from_helsenorge(adapter, pki))
-    assert adapter.process_one(1.0)
-    adapter.close()
+    runtime = bootstrap(config_dir, config=load_config(config_dir), transport=transport)
+    transport.send("8142519_sync", _kt_from_helsenorge(runtime, pki))
+    assert runtime.process_one(1.0)
+    runtime.close()
     return transport
 
 

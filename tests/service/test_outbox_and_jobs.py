@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from adapter.api import Adapter
 from adapter.daemon import AlreadyRunning, Daemon
 from adapter.domain.codes import IdType
 from adapter.domain.model import Person
@@ -18,6 +17,7 @@ from adapter.jobs.scheduler import (
     OUTBOX_JOB,
     RELEASE_JOB,
 )
+from adapter.runtime import Runtime
 from adapter.store.records import OutboxState
 from adapter.testing import MemoryTransport, MovableClock
 from adapter.transport.base import TransportMessage
@@ -26,23 +26,23 @@ PATIENT = Person("13116900216", IdType.FNR, "Folke", "Danser")
 HN_ASYNC = "8093248_async"
 
 
-def _book_first_slot(adapter: Adapter) -> str:
-    today = adapter.clock().date()
-    adapter.generate_slots(today, today + timedelta(days=3))
-    with adapter.store.uow() as uow:
+def _book_first_slot(runtime: Runtime) -> str:
+    today = runtime.clock().date()
+    runtime.adapter.generate_slots(today, today + timedelta(days=3))
+    with runtime.store.uow() as uow:
         slots = uow.slots.in_window(
             "ddfl",
-            adapter.clock() + timedelta(days=1),
-            adapter.clock() + timedelta(days=2),
+            runtime.clock() + timedelta(days=1),
+            runtime.clock() + timedelta(days=2),
             practitioner="benedikte",
         )
-    return adapter.book(slots[0].id, PATIENT).id
+    return runtime.adapter.book(slots[0].id, PATIENT).id
 
 
 def test_a_clinic_booking_is_sent_as_avtale_after_commit(
-    adapter: Adapter, transport: MemoryTransport
+    runtime: Runtime, transport: MemoryTransport
 ) -> None:
-    _book_first_slot(adapter)
+    _book_first_slot(runtime)
     sent = transport.sent[HN_ASYNC]
     assert len(sent) == 1
     assert sent[0].subject == "DIALOG_INNBYGGER_AVTALEUTSENDING"
@@ -56,52 +56,52 @@ def test_a_clinic_booking_is_sent_as_avtale_after_commit(
 
 
 def test_a_failed_send_is_retried_with_backoff_then_sent(
-    adapter: Adapter, transport: MemoryTransport, clock: MovableClock
+    runtime: Runtime, transport: MemoryTransport, clock: MovableClock
 ) -> None:
     transport.fail_sends = 2
-    _book_first_slot(adapter)  # first attempt fails inside book()
+    _book_first_slot(runtime)  # first attempt fails inside book()
     assert transport.sent[HN_ASYNC] == []
-    assert adapter.dispatch_outbox() == 0  # not due yet: backoff
+    assert runtime.dispatch_outbox() == 0  # not due yet: backoff
     clock.advance(timedelta(seconds=5))
-    assert adapter.dispatch_outbox() == 0  # second failure
+    assert runtime.dispatch_outbox() == 0  # second failure
     clock.advance(timedelta(minutes=1))
-    assert adapter.dispatch_outbox() == 1
+    assert runtime.dispatch_outbox() == 1
     assert len(transport.sent[HN_ASYNC]) == 1
 
 
 def test_an_outgoing_message_is_put_aside_after_max_attempts(
-    adapter: Adapter, transport: MemoryTransport, clock: MovableClock
+    runtime: Runtime, transport: MemoryTransport, clock: MovableClock
 ) -> None:
     transport.fail_sends = 1000
-    _book_first_slot(adapter)
+    _book_first_slot(runtime)
     for _ in range(12):
         clock.advance(timedelta(minutes=15))
-        adapter.dispatch_outbox()
-    with adapter.store.uow() as uow:
+        runtime.dispatch_outbox()
+    with runtime.store.uow() as uow:
         assert uow.outbox.count(OutboxState.DEAD, clinic="ddfl") == 1
         assert uow.outbox.count(clinic="ddfl") == 0
 
 
 def test_due_releases_are_handled_once_after_downtime(
-    adapter: Adapter, clock: MovableClock
+    runtime: Runtime, clock: MovableClock
 ) -> None:
     today = clock().date()
-    adapter.generate_slots(today, today + timedelta(days=7))
-    upcoming = adapter.run_due_releases(clock())
+    runtime.adapter.generate_slots(today, today + timedelta(days=7))
+    upcoming = runtime.run_due_releases(clock())
     assert upcoming is not None
     clock.advance(timedelta(days=3))  # the daemon was down for three days
-    with adapter.store.uow() as uow:
+    with runtime.store.uow() as uow:
         overdue = len(uow.releases.due("ddfl", clock()))
     assert overdue > 0
-    adapter.run_due_releases(clock())
-    released = [e for e in adapter.events() if e.kind == "slot.released"]
+    runtime.run_due_releases(clock())
+    released = [e for e in runtime.adapter.events() if e.kind == "slot.released"]
     assert len(released) == overdue
-    adapter.run_due_releases(clock())
-    assert len([e for e in adapter.events() if e.kind == "slot.released"]) == overdue
+    runtime.run_due_releases(clock())
+    assert len([e for e in runtime.adapter.events() if e.kind == "slot.released"]) == overdue
 
 
-def test_scheduler_jobs_have_explicit_ids_and_catch_up_settings(adapter: Adapter) -> None:
-    scheduler = adapter.make_scheduler()
+def test_scheduler_jobs_have_explicit_ids_and_catch_up_settings(runtime: Runtime) -> None:
+    scheduler = runtime.make_scheduler()
     scheduler.start()
     try:
         # The release job reschedules itself after each run: wait for it to be back.
@@ -118,38 +118,38 @@ def test_scheduler_jobs_have_explicit_ids_and_catch_up_settings(adapter: Adapter
         scheduler.shutdown()
 
 
-def test_a_second_daemon_on_the_same_database_refuses_to_start(adapter: Adapter) -> None:
-    other = adapter.instance_lock("scheduler")
-    assert other.acquire("other-host:1", adapter.clock())
+def test_a_second_daemon_on_the_same_database_refuses_to_start(runtime: Runtime) -> None:
+    other = runtime.instance_lock("scheduler")
+    assert other.acquire("other-host:1", runtime.clock())
     try:
         with pytest.raises(AlreadyRunning, match="other-host:1"):
-            Daemon(adapter).run()
+            Daemon(runtime).run()
     finally:
         other.release()
 
 
-def test_a_daemon_that_stopped_gives_its_lock_back(adapter: Adapter) -> None:
-    daemon = Daemon(adapter)
+def test_a_daemon_that_stopped_gives_its_lock_back(runtime: Runtime) -> None:
+    daemon = Daemon(runtime)
     daemon.acquire()
-    assert adapter.instance_lock("scheduler").holder() == daemon.holder
+    assert runtime.instance_lock("scheduler").holder() == daemon.holder
     daemon.release()
-    other = adapter.instance_lock("scheduler")
-    assert other.acquire("next-host:2", adapter.clock())
+    other = runtime.instance_lock("scheduler")
+    assert other.acquire("next-host:2", runtime.clock())
     other.release()
 
 
 def test_delivery_state_is_visible_and_a_missing_apprec_raises_an_alert(
-    adapter: Adapter, clock: MovableClock
+    runtime: Runtime, clock: MovableClock
 ) -> None:
-    appointment_id = _book_first_slot(adapter)
-    [sent] = adapter.deliveries(appointment_id)
+    appointment_id = _book_first_slot(runtime)
+    [sent] = runtime.adapter.deliveries(appointment_id)
     assert sent.state.value == "sent"
     assert sent.code == "Avtale/05"
-    assert adapter.status().deliveries["sent"] == 1
+    assert runtime.status().deliveries["sent"] == 1
     clock.advance(timedelta(hours=2))  # past [outbox] apprec_timeout (1 h)
-    adapter.housekeeping(clock())
-    assert [d.state.value for d in adapter.deliveries(appointment_id)] == ["no_apprec"]
-    alerts = [e for e in adapter.events() if e.kind == "alert.no_apprec"]
+    runtime.housekeeping(clock())
+    assert [d.state.value for d in runtime.adapter.deliveries(appointment_id)] == ["no_apprec"]
+    alerts = [e for e in runtime.adapter.events() if e.kind == "alert.no_apprec"]
     assert [a.appointment_id for a in alerts] == [appointment_id]
 
 
@@ -158,10 +158,10 @@ def test_the_release_job_runs_again_at_once_while_a_backlog_remains(clock: Movab
 
     from adapter.jobs.scheduler import AdapterScheduler
 
-    calls: list[object] = []
+    calls: list[datetime] = []
     done = threading.Event()
 
-    def release(now: object) -> object:
+    def release(now: datetime) -> datetime | None:
         calls.append(now)
         if len(calls) < 3:
             return clock() - timedelta(days=3)  # still three days behind: a backlog
@@ -169,7 +169,7 @@ def test_the_release_job_runs_again_at_once_while_a_backlog_remains(clock: Movab
         return None
 
     scheduler = AdapterScheduler(
-        release=release,  # type: ignore[arg-type]
+        release=release,
         deadlines=lambda now: 0,
         outbox=lambda: 0,
         housekeeping=lambda now: 0,
@@ -187,11 +187,14 @@ class _Crash(BaseException):
 
 
 def test_a_crash_mid_batch_resends_only_the_entry_in_flight(
-    adapter: Adapter, transport: MemoryTransport, clock: MovableClock
+    runtime: Runtime,
+    transport: MemoryTransport,
+    clock: MovableClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Five Avtale messages written while the transport is down, then one batch.
     transport.fail_sends = 5
-    booked = [_book_first_slot_n(adapter, n) for n in range(5)]
+    booked = [_book_first_slot_n(runtime, n) for n in range(5)]
     assert len(booked) == 5
     clock.advance(timedelta(minutes=1))
     real_send = transport.send
@@ -203,34 +206,34 @@ def test_a_crash_mid_batch_resends_only_the_entry_in_flight(
         if len(sends) == 3:
             raise _Crash
 
-    transport.send = send_then_die_on_the_third  # type: ignore[method-assign]
+    monkeypatch.setattr(transport, "send", send_then_die_on_the_third)
     with pytest.raises(_Crash):
-        adapter.dispatch_outbox()
-    transport.send = real_send  # type: ignore[method-assign]
+        runtime.dispatch_outbox()
+    monkeypatch.undo()  # the transport's own send again
     # The restart: the one scheduler resumes the entry in flight, then sends the rest.
-    assert adapter.resume_outbox() == 3  # the one in flight and the two never tried
-    adapter.dispatch_outbox()
+    assert runtime.resume_outbox() == 3  # the one in flight and the two never tried
+    runtime.dispatch_outbox()
     ids = [m.message_id for m in transport.sent[HN_ASYNC]]
     assert len(ids) == 6  # five messages, the one in flight twice
     assert len(set(ids)) == 5
     assert ids.count(sends[2]) == 2  # only the one in flight, with the same message-id
-    with adapter.store.uow() as uow:
+    with runtime.store.uow() as uow:
         assert uow.outbox.count(clinic="ddfl") == 0
 
 
-def _book_first_slot_n(adapter: Adapter, n: int) -> str:
+def _book_first_slot_n(runtime: Runtime, n: int) -> str:
     """Book the n-th free slot of Benedikte's tomorrow (for distinct bookings)."""
-    today = adapter.clock().date()
-    adapter.generate_slots(today, today + timedelta(days=3))
-    with adapter.store.uow() as uow:
+    today = runtime.clock().date()
+    runtime.adapter.generate_slots(today, today + timedelta(days=3))
+    with runtime.store.uow() as uow:
         slots = uow.slots.in_window(
             "ddfl",
-            adapter.clock() + timedelta(days=1),
-            adapter.clock() + timedelta(days=2),
+            runtime.clock() + timedelta(days=1),
+            runtime.clock() + timedelta(days=2),
             practitioner="benedikte",
             free_only=True,
         )
-    return adapter.book(slots[0].id, PATIENT if n == 0 else _patient(n)).id
+    return runtime.adapter.book(slots[0].id, PATIENT if n == 0 else _patient(n)).id
 
 
 def _patient(n: int) -> Person:
@@ -238,9 +241,9 @@ def _patient(n: int) -> Person:
     return Person(numbers[n], IdType.FNR, "Folke", "Danser")
 
 
-def test_the_retry_delay_doubles_from_the_base_up_to_the_cap(adapter: Adapter) -> None:
+def test_the_retry_delay_doubles_from_the_base_up_to_the_cap(runtime: Runtime) -> None:
     # Pins the growth: a constant backoff would pass every other outbox test.
-    dispatcher = adapter.dispatcher
+    dispatcher = runtime.dispatcher
     base, cap = dispatcher.base_delay, dispatcher.max_delay
     delays = [dispatcher.backoff(n) for n in range(1, 12)]
     assert delays[0] == base

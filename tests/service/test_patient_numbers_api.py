@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from adapter.api import Adapter
 from adapter.domain.codes import IdType
 from adapter.domain.identity import InvalidPersonId, Problem
 from adapter.domain.model import Person
+from adapter.runtime import Runtime
 from adapter.testing import MemoryTransport
 
 HN_ASYNC = "8093248_async"
@@ -22,24 +22,24 @@ WRONG = "13116900217"  # K2 wrong
 H_NUMMER = "13516900037"
 
 
-def _slot(adapter: Adapter) -> str:
-    today = adapter.clock().date()
-    adapter.generate_slots(today, today + timedelta(days=3))
-    with adapter.store.uow() as uow:
+def _slot(runtime: Runtime) -> str:
+    today = runtime.clock().date()
+    runtime.adapter.generate_slots(today, today + timedelta(days=3))
+    with runtime.store.uow() as uow:
         slots = uow.slots.in_window(
             "ddfl",
-            adapter.clock() + timedelta(days=1),
-            adapter.clock() + timedelta(days=2),
+            runtime.clock() + timedelta(days=1),
+            runtime.clock() + timedelta(days=2),
             practitioner="benedikte",
         )
     return slots[0].id
 
 
-def _nothing_stored_or_sent(adapter: Adapter, transport: MemoryTransport) -> None:
-    now = adapter.clock()
-    assert adapter.appointments(now - timedelta(days=1), now + timedelta(days=10)) == []
+def _nothing_stored_or_sent(runtime: Runtime, transport: MemoryTransport) -> None:
+    now = runtime.clock()
+    assert runtime.adapter.appointments(now - timedelta(days=1), now + timedelta(days=10)) == []
     assert transport.sent[HN_ASYNC] == []
-    assert adapter.status().outbox_pending == 0
+    assert runtime.status().outbox_pending == 0
 
 
 @pytest.mark.parametrize(
@@ -55,15 +55,15 @@ def _nothing_stored_or_sent(adapter: Adapter, transport: MemoryTransport) -> Non
     ],
 )
 def test_book_refuses_a_wrong_patient_number_before_storing_or_sending(
-    adapter: Adapter, transport: MemoryTransport, patient: Person, problem: Problem
+    runtime: Runtime, transport: MemoryTransport, patient: Person, problem: Problem
 ) -> None:
-    slot = _slot(adapter)
+    slot = _slot(runtime)
     with pytest.raises(InvalidPersonId) as info:
-        adapter.book(slot, patient)
+        runtime.adapter.book(slot, patient)
     assert info.value.problem is problem
     assert isinstance(info.value, ValueError)
     assert patient.ident not in str(info.value)
-    _nothing_stored_or_sent(adapter, transport)
+    _nothing_stored_or_sent(runtime, transport)
 
 
 @pytest.mark.parametrize(
@@ -75,36 +75,36 @@ def test_book_refuses_a_wrong_patient_number_before_storing_or_sending(
     ],
 )
 def test_book_takes_valid_and_tenor_synthetic_numbers(
-    adapter: Adapter, transport: MemoryTransport, patient: Person, kind: IdType
+    runtime: Runtime, transport: MemoryTransport, patient: Person, kind: IdType
 ) -> None:
-    made = adapter.book(_slot(adapter), patient)
+    made = runtime.adapter.book(_slot(runtime), patient)
     assert made.patient.ident_type is kind
     assert len(transport.sent[HN_ASYNC]) == 1
 
 
-def test_set_patient_list_names_the_bad_entry_and_keeps_the_list(adapter: Adapter) -> None:
-    adapter.set_patient_list("benedikte", [VALID])
+def test_set_patient_list_names_the_bad_entry_and_keeps_the_list(runtime: Runtime) -> None:
+    runtime.adapter.set_patient_list("benedikte", [VALID])
     with pytest.raises(InvalidPersonId) as info:
-        adapter.set_patient_list("benedikte", ["53116900048", WRONG, VALID])
+        runtime.adapter.set_patient_list("benedikte", ["53116900048", WRONG, VALID])
     assert info.value.reason == "entry 2: not a valid fødselsnummer/D-nummer (check digits)"
     assert WRONG not in str(info.value)
-    with adapter.store.uow() as uow:
+    with runtime.store.uow() as uow:
         assert uow.patients.is_listed("ddfl", "benedikte", VALID)
         assert not uow.patients.is_listed("ddfl", "benedikte", "53116900048")
 
 
-def test_set_patient_list_refuses_an_h_nummer(adapter: Adapter) -> None:
+def test_set_patient_list_refuses_an_h_nummer(runtime: Runtime) -> None:
     with pytest.raises(InvalidPersonId, match="entry 1: an H-nummer is not allowed here"):
-        adapter.set_patient_list("benedikte", [H_NUMMER])
+        runtime.adapter.set_patient_list("benedikte", [H_NUMMER])
 
 
-def test_block_and_unblock_refuse_a_wrong_number(adapter: Adapter) -> None:
+def test_block_and_unblock_refuse_a_wrong_number(runtime: Runtime) -> None:
     with pytest.raises(InvalidPersonId):
-        adapter.block_patient(WRONG, "misbruk")
+        runtime.adapter.block_patient(WRONG, "misbruk")
     with pytest.raises(InvalidPersonId):
-        adapter.unblock_patient("1311690021")
-    with adapter.store.uow() as uow:
+        runtime.adapter.unblock_patient("1311690021")
+    with runtime.store.uow() as uow:
         assert not uow.patients.is_blocked("ddfl", WRONG)
-    adapter.block_patient(VALID, "misbruk")
-    with adapter.store.uow() as uow:
+    runtime.adapter.block_patient(VALID, "misbruk")
+    with runtime.store.uow() as uow:
         assert uow.patients.is_blocked("ddfl", VALID)

@@ -8,39 +8,39 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from adapter.api import Adapter
 from adapter.domain.codes import IdType
 from adapter.domain.model import Person
+from adapter.runtime import Runtime
 
 PATIENT = Person("13116900216", IdType.FNR, "Folke", "Danser")
 
 
-def _free_slot(adapter: Adapter) -> str:
-    today = adapter.clock().date()
-    adapter.generate_slots(today, today + timedelta(days=3))
-    with adapter.store.uow() as uow:
+def _free_slot(runtime: Runtime) -> str:
+    today = runtime.clock().date()
+    runtime.adapter.generate_slots(today, today + timedelta(days=3))
+    with runtime.store.uow() as uow:
         slots = uow.slots.in_window(
             "ddfl",
-            adapter.clock() + timedelta(days=1),
-            adapter.clock() + timedelta(days=2),
+            runtime.clock() + timedelta(days=1),
+            runtime.clock() + timedelta(days=2),
             practitioner="benedikte",
             free_only=True,
         )
     return slots[0].id
 
 
-def test_a_failing_subscriber_does_not_hide_a_committed_booking(adapter: Adapter) -> None:
+def test_a_failing_subscriber_does_not_hide_a_committed_booking(runtime: Runtime) -> None:
     seen: list[Any] = []
 
     def broken(_event: Any) -> None:
         raise RuntimeError("the vendor's callback is broken")
 
-    adapter.subscribe(broken)
-    adapter.subscribe(seen.append)
-    slot_id = _free_slot(adapter)
+    runtime.adapter.subscribe(broken)
+    runtime.adapter.subscribe(seen.append)
+    slot_id = _free_slot(runtime)
     with capture_logs() as logs:
-        appointment = adapter.book(slot_id, PATIENT)  # must not raise
-    assert adapter.appointment(appointment.id) is not None
+        appointment = runtime.adapter.book(slot_id, PATIENT)  # must not raise
+    assert runtime.adapter.appointment(appointment.id) is not None
     assert seen, "the other subscriber still got the events"
     failed = [e for e in logs if e["event"] == "subscriber.failed"]
     assert failed

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from adapter.bootstrap import bootstrap
 from adapter.config import load_config
-from adapter.demo import prepare
-from adapter.domain.codes import MsgType
 from adapter.messages import build_requests as rq
+from adapter.messages.codes import MsgType
+from adapter.runtime import Runtime
 from adapter.testing import MemoryTransport, helsenorge_message
+from adapter.tools.demo import prepare
 from adapter.transport.base import TransportMessage
-from adapter.wiring import build_adapter
 from tests.service.conftest import MONDAY_0750, ROOT
 
 
@@ -26,8 +27,8 @@ class SlowClock:
         return self.times.pop() if self.times else self.later
 
 
-def _kt(adapter: object, now: datetime, expires_at: datetime) -> TransportMessage:
-    ctx = adapter.ctx  # type: ignore[attr-defined]
+def _kt(runtime: Runtime, now: datetime, expires_at: datetime) -> TransportMessage:
+    ctx = runtime.ctx
     parties = rq.RequestParties(receiver=ctx.party(ctx.practitioners["benedikte"]), patient=None)
     built = rq.kommunikasjonstest(parties, now)
     queue = f"{ctx.clinic.her_id}_sync"
@@ -40,15 +41,15 @@ def _run(tmp_path: Path, work_takes: timedelta) -> MemoryTransport:
     start = MONDAY_0750
     transport = MemoryTransport()
     config_dir = prepare(tmp_path, ROOT / "config")
-    adapter = build_adapter(
+    runtime = bootstrap(
         config_dir,
         config=load_config(config_dir),
         clock=SlowClock(start, start + work_takes),
         transport=transport,
     )
-    transport.send("8142519_sync", _kt(adapter, start, start + timedelta(seconds=15)))
-    assert adapter.process_one(1.0)
-    adapter.close()
+    transport.send("8142519_sync", _kt(runtime, start, start + timedelta(seconds=15)))
+    assert runtime.process_one(1.0)
+    runtime.close()
     return transport
 
 

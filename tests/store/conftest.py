@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import pytest
 
@@ -51,19 +53,33 @@ def clinic(key: str = CLINIC, her_id: str = "8093248") -> Clinic:
     )
 
 
-def practitioner(key: str = "benedikte", clinic_key: str = CLINIC, **kw: object) -> Practitioner:
+class PractitionerChanges(TypedDict, total=False):
+    """Fields of :class:`Practitioner` a test sets apart from ``key`` and ``clinic``."""
+
+    her_id: str
+    hpr_number: str
+    given_name: str
+    family_name: str
+    role: Rolle
+    online_booking: bool
+    stands_in_for: str | None
+    open_to_unlisted: bool
+
+
+def practitioner(
+    key: str = "benedikte", clinic_key: str = CLINIC, **kw: Unpack[PractitionerChanges]
+) -> Practitioner:
     """A fastlege."""
-    values: dict[str, object] = {
-        "key": key,
-        "clinic": clinic_key,
-        "her_id": f"91{abs(hash((key, clinic_key))) % 100000:05d}",
-        "hpr_number": "565501872",
-        "given_name": "Benedikte",
-        "family_name": "Geiran",
-        "role": Rolle.FASTLEGE,
-    }
-    values.update(kw)
-    return Practitioner(**values)  # type: ignore[arg-type]
+    fastlege = Practitioner(
+        key=key,
+        clinic=clinic_key,
+        her_id=f"91{abs(hash((key, clinic_key))) % 100000:05d}",
+        hpr_number="565501872",
+        given_name="Benedikte",
+        family_name="Geiran",
+        role=Rolle.FASTLEGE,
+    )
+    return replace(fastlege, **kw)
 
 
 def appointment_type(key: str = "ordinary", clinic_key: str = CLINIC) -> AppointmentType:

@@ -84,7 +84,7 @@ def test_purge_forgets_only_older_messages(store: Store) -> None:
 
 
 def test_outbox_entries_round_trip_and_are_due_at_once(store: Store) -> None:
-    props = {"fromHerId": "8093248", "toHerId": "91095", "nested": {"a": [1, 2]}}
+    props = {"fromHerId": "8093248", "toHerId": "91095", "cpaId": ""}
     with store.uow() as uow:
         added = uow.outbox.add(
             clinic=CLINIC,

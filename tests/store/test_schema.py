@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from adapter.store import SCHEMA_VERSION, SchemaMismatch, Store, StoreError, make_engine
 from adapter.store.db import normalise_url, schema_version
@@ -79,7 +80,7 @@ def test_a_read_only_sqlite_unit_of_work_leaves_the_write_lock_free(tmp_path: Pa
 def test_foreign_keys_are_enforced_on_sqlite(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'a.db'}")
     store.create_schema()
-    with store.engine.connect() as conn, pytest.raises(Exception, match="FOREIGN KEY"):
+    with store.engine.connect() as conn, pytest.raises(IntegrityError, match="FOREIGN KEY"):
         conn.exec_driver_sql(
             "INSERT INTO practitioners (clinic, key, her_id, hpr_number, given_name,"
             " family_name, role, online_booking, open_to_unlisted)"
@@ -109,7 +110,11 @@ def test_postgres_urls_use_psycopg_3(given: str, expected: str) -> None:
 
 def test_errors_do_not_carry_bound_values(store: Store) -> None:
     secret = "13116900216"
-    with store.engine.connect() as conn, pytest.raises(Exception) as caught:
+    not_null = r"(?i)not[- ]null"  # SQLite: "NOT NULL constraint"; PostgreSQL: "not-null"
+    with (
+        store.engine.connect() as conn,
+        pytest.raises(IntegrityError, match=not_null) as caught,
+    ):
         conn.execute(
             text(
                 "INSERT INTO blocked_patients (clinic, ident, reason, at) VALUES (:c, :i, :r, NULL)"

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from proton import Message
 
-from adapter.transport.amqp import SYSTEM_IDENTIFIER, AmqpTransport, from_proton, to_proton
-from adapter.transport.base import CONTENT_TYPE_CMS, Transport, TransportMessage
+from adapter.transport.amqp import SYSTEM_IDENTIFIER, from_proton, to_proton
+from adapter.transport.base import CONTENT_TYPE_CMS, TransportMessage
 
 NOW = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
 
@@ -89,6 +89,52 @@ def test_incoming_without_ttl_has_no_expiry_and_bytes_body() -> None:
     assert from_proton(Message(id="m"), "q", received_at=NOW).body == b""
 
 
-def test_amqp_transport_is_a_transport() -> None:
-    transport: Transport = AmqpTransport("amqp://127.0.0.1:1")
-    transport.close()
+def test_incoming_properties_as_hits_1216() -> None:
+    """Each §2.1.2 field of a received message (as encoded on the wire) lands in its own
+    TransportMessage field, and the body is the Application-data bytes as sent."""
+    wire = Message(
+        id="6a3c1a7e-0000-4000-8000-000000000003",
+        address="8093248_async",
+        subject="DIALOG_INNBYGGER_TIMERESERVASJON",
+        reply_to="91095_async",
+        correlation_id="6a3c1a7e-0000-4000-8000-000000000004",
+        content_type=CONTENT_TYPE_CMS,
+        durable=True,
+        properties={
+            "fromHerId": "91095",
+            "toHerId": "8093248",
+            "applicationTimeStamp": "2026-11-27T10:00:00+00:00",
+            "cpaId": "cpa-1",
+        },
+    )
+    wire.body = b"\x30\x82cms"
+    wire.inferred = True
+    received = Message()
+    received.decode(wire.encode())
+    got = from_proton(received, "8093248_async", received_at=NOW)
+    assert got == TransportMessage(
+        body=b"\x30\x82cms",
+        message_id="6a3c1a7e-0000-4000-8000-000000000003",
+        subject="DIALOG_INNBYGGER_TIMERESERVASJON",
+        content_type=CONTENT_TYPE_CMS,
+        reply_to="91095_async",
+        correlation_id="6a3c1a7e-0000-4000-8000-000000000004",
+        expires_at=None,
+        to="8093248_async",
+        application_properties={
+            "fromHerId": "91095",
+            "toHerId": "8093248",
+            "applicationTimeStamp": "2026-11-27T10:00:00+00:00",
+            "cpaId": "cpa-1",
+        },
+    )
+
+
+def test_a_sent_message_is_received_as_it_was_sent() -> None:
+    """to_proton, the AMQP encoding, from_proton: every field comes back, the body as one
+    data section (the byte array HITS 1216 asks for, not an AMQP value)."""
+    received = Message()
+    received.decode(to_proton("8093248_sync", MESSAGE, now=NOW).encode())
+    assert received.inferred is True
+    assert received.durable is True
+    assert from_proton(received, "8093248_sync", received_at=NOW) == MESSAGE

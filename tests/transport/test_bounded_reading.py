@@ -21,6 +21,7 @@ from adapter.transport.directory import (
     DirectoryTransport,
     write_message,
 )
+from tests.servers.rabbitmq import RabbitMQServer
 
 LIMIT = 100_000
 
@@ -97,10 +98,12 @@ def test_leading_sections_stop_at_the_body() -> None:
 
 
 @pytest.mark.amqp
-def test_amqp_body_over_the_limit_arrives_unread_with_its_properties(rabbitmq: object) -> None:
+def test_amqp_body_over_the_limit_arrives_unread_with_its_properties(
+    rabbitmq: RabbitMQServer,
+) -> None:
     from adapter.transport.amqp import AmqpTransport
 
-    url = rabbitmq.url  # type: ignore[attr-defined]
+    url = rabbitmq.url
     queue = f"{uuid.uuid4().int % 10**8}_async"
     sender = AmqpTransport(url)
     receiver = AmqpTransport(url, max_body_bytes=LIMIT)

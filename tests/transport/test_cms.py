@@ -14,8 +14,13 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
+from adapter.crypto.certs import (
+    CertificateLoadError,
+    CrlRevocationChecker,
+    PrivateKey,
+    RevocationChecker,
+)
 from adapter.testing import TestCredential, TestPki, envelope_for_tests, make_test_pki
-from adapter.transport.certs import CertificateLoadError, CrlRevocationChecker, PrivateKey
 from adapter.transport.cms import (
     DECRYPTION_FAILED,
     EXPIRED_CERTIFICATE,
@@ -45,14 +50,16 @@ def _protection(
     decryption: list[TestCredential],
     *,
     now: datetime = NOW,
-    **kwargs: object,
+    allow_legacy_ciphers: bool = False,
+    revocation: RevocationChecker | None = None,
 ) -> CmsProtection:
     return CmsProtection(
         signing.key,
         signing.cert,
         [(c.key, c.cert) for c in decryption],
+        allow_legacy_ciphers=allow_legacy_ciphers,
+        revocation=revocation,
         clock=lambda: now,
-        **kwargs,  # type: ignore[arg-type]
     )
 
 

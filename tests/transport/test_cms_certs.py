@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapter.testing import TestPki, make_test_pki
-from adapter.transport.certs import (
+from adapter.crypto.certs import (
     CertificateLoadError,
     CertProblem,
     Severity,
@@ -18,6 +17,7 @@ from adapter.transport.certs import (
     load_private_key,
     pair_keys,
 )
+from adapter.testing import TestPki, make_test_pki
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 

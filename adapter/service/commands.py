@@ -1,0 +1,154 @@
+"""The clinic's commands: what the EPJ, the CLI, the HTTP API and the daemon's jobs ask
+the service layer to do. Each is one use case with one handler
+(:mod:`adapter.service.clinic`), run in one transaction with its outgoing messages by
+:meth:`~adapter.service.clinic_service.ClinicService.handle`.
+
+``Command[R]`` says what the use case returns (``R``): ``handle(Book(...))`` is an
+:class:`~adapter.domain.model.Appointment`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+from adapter.domain.codes import Svar
+from adapter.domain.model import Appointment, Person, Slot
+from adapter.store.records import UpsertResult
+
+R = TypeVar("R")
+
+#: Who acted when a command does not say (the audit's ``actor``).
+EPJ = "epj"
+
+
+class Command(Generic[R]):
+    """Base of every clinic command; ``R`` is what its use case returns."""
+
+
+@dataclass(frozen=True)
+class SyncCatalog(Command[None]):
+    """Write the configured clinic, practitioners and appointment types to the store."""
+
+
+@dataclass(frozen=True)
+class LoadSlots(Command[UpsertResult]):
+    """Add or update slots (idempotent) and schedule when each is released online."""
+
+    slots: tuple[Slot, ...]
+    source: str = "api"
+
+
+@dataclass(frozen=True)
+class SetPatientList(Command[None]):
+    """Replace a practitioner's patient list (fastlegeliste)."""
+
+    practitioner: str
+    idents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BlockPatient(Command[None]):
+    """Block a patient from digital booking (reservations get 30)."""
+
+    ident: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class UnblockPatient(Command[None]):
+    """Let a blocked patient book digitally again."""
+
+    ident: str
+
+
+@dataclass(frozen=True)
+class Confirm(Command[None]):
+    """Confirm a pending reservation: SvarTimeReservasjon 05 (10 with a vikar)."""
+
+    appointment_id: str
+    actor: str = EPJ
+
+
+@dataclass(frozen=True)
+class Reject(Command[None]):
+    """Reject a pending reservation with 06, 26 or 30."""
+
+    appointment_id: str
+    code: Svar = Svar.TIME_IKKE_TILGJENGELIG
+    actor: str = EPJ
+
+
+@dataclass(frozen=True)
+class AnswerWish(Command[None]):
+    """Answer a wish (05/06/07/08/09/10/34), with a slot where the answer needs one."""
+
+    wish_id: str
+    code: Svar
+    slot_id: str | None = None
+    actor: str = EPJ
+
+
+@dataclass(frozen=True)
+class Book(Command[Appointment]):
+    """An appointment the clinic made (phone, desk): Avtale 05."""
+
+    slot_id: str
+    patient: Person
+    actor: str = EPJ
+
+
+@dataclass(frozen=True)
+class Move(Command[None]):
+    """Move an appointment to another slot: Avtale 07 (none to the slot it holds)."""
+
+    appointment_id: str
+    slot_id: str
+    actor: str = EPJ
+
+
+@dataclass(frozen=True)
+class Cancel(Command[None]):
+    """The clinic cancels an appointment: Avtale 08."""
+
+    appointment_id: str
+    actor: str = EPJ
+
+
+@dataclass(frozen=True)
+class NoShow(Command[None]):
+    """The patient did not come: Avtale 11."""
+
+    appointment_id: str
+    actor: str = EPJ
+
+
+@dataclass(frozen=True)
+class Complete(Command[None]):
+    """The appointment took place (no message; not before it has begun)."""
+
+    appointment_id: str
+    actor: str = EPJ
+
+
+@dataclass(frozen=True)
+class ExpireReservations(Command[int]):
+    """Reject (06) every reservation past its decision deadline; returns how many."""
+
+
+@dataclass(frozen=True)
+class RunDueReleases(Command[datetime | None]):
+    """Record the releases due by now (a batch of at most 1,000), each exactly once
+    (``slot.released`` events); returns the next due instant, still in the past while
+    a backlog remains."""
+
+
+@dataclass(frozen=True)
+class Housekeeping(Command[int]):
+    """Forget processed MsgIds past ``retention`` (never under 7 days: the duplicate
+    window) and alert on sent messages without an AppRec after ``apprec_wait``;
+    returns how many MsgIds were forgotten."""
+
+    retention: timedelta = timedelta(days=30)
+    apprec_wait: timedelta = timedelta(hours=1)
