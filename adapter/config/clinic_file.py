@@ -15,6 +15,7 @@ from adapter.config.syntax import (
     parse_time,
     parse_time_range,
     parse_weekdays,
+    type_name,
 )
 from adapter.config.templates import DateRange, Template
 from adapter.domain.codes import Rolle, Timetype
@@ -80,20 +81,51 @@ class ClinicFile:
 
 def one_of(name: str, known: list[str], what: str) -> tuple[str, str]:
     """Message and fix for an unknown name, with the closest known names first."""
+    message = f"unknown {what} '{name}'"
+    if not known:
+        return message, f"define the {what} first"
     close = difflib.get_close_matches(name, known, n=len(known), cutoff=0.0)
-    ordered = close or sorted(known)
-    return f"unknown {what} '{name}'", "use one of " + ", ".join(ordered) if known else (
-        f"define the {what} first"
-    )
+    return message, "use one of " + ", ".join(close or sorted(known))
+
+
+def identifier(
+    reader: Reader, table: Table, path: tuple[str | int, ...], key: str, label: str, owner: str
+) -> str | None:
+    """An identifier written as text; an integer is read too, with a warning.
+
+    HER-ids and HPR numbers are identifiers, not quantities: ``her_id = "8142519"``.
+    ``her_id = 8142519`` means the same (TOML integers have no leading zeros to lose),
+    so it is accepted, and check-config says to quote it. None when absent or neither.
+    ``label`` and ``owner`` word the warning: "HER-id 8142522 of practitioner 'arna'".
+    """
+    if key not in table:
+        return None
+    value = table[key]
+    if isinstance(value, int) and not isinstance(value, bool):
+        reader.warn(
+            (*path, key),
+            f"{label} {value} of {owner} is written as a number; it is an identifier",
+            f'write it as text: {key} = "{value}"',
+        )
+        return str(value)
+    if not isinstance(value, str):
+        reader.issue(
+            (*path, key),
+            f"wrong type: expected text, got {type_name(value)} {value!r}",
+            f'write {key} = "<digits>"',
+        )
+        return None
+    return value
 
 
 def her_id(reader: Reader, table: Table, path: tuple[str | int, ...], what: str) -> str | None:
-    """A HER-id (digits; integers are accepted), or None with an issue."""
+    """A HER-id (digits, as text; an integer is accepted with a warning), or None with an issue."""
     if "her_id" not in table:
         reader.issue((*path, "her_id"), f"missing HER-id of {what}", 'add her_id = "<digits>"')
         return None
     value = table["her_id"]
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    number = isinstance(value, int) and not isinstance(value, bool)
+    text = str(value) if number else value
     if not isinstance(text, str) or not _HER_ID.match(text):
         reader.issue(
             (*path, "her_id"),
@@ -101,6 +133,8 @@ def her_id(reader: Reader, table: Table, path: tuple[str | int, ...], what: str)
             'a HER-id is the number from the Adresseregister, e.g. "8142519"',
         )
         return None
+    if number:
+        identifier(reader, table, path, "her_id", "HER-id", what)
     return text
 
 
@@ -159,6 +193,7 @@ def _practitioners(data: Table, reader: Reader, out: ClinicFile) -> None:
     clinic_key = out.clinic.key if out.clinic else "clinic"
     known = list(table)
     pending: list[tuple[str, Table]] = []
+    hpr_seen: dict[str, str] = {}  # HPR number -> the practitioner who has it
     for key, entry in table.items():
         path = ("practitioners", key)
         if not isinstance(entry, dict):
@@ -235,7 +270,15 @@ def _practitioners(data: Table, reader: Reader, out: ClinicFile) -> None:
         pending.append((key, entry))
         given = reader.text(entry, path, "given_name", required=True, what=f"given name of '{key}'")
         family = reader.text(entry, path, "family_name") or ""
-        hpr = reader.text(entry, path, "hpr_number") or ""
+        hpr = identifier(reader, entry, path, "hpr_number", "HPR number", f"'{key}'") or ""
+        if hpr and hpr in hpr_seen:
+            reader.issue(
+                (*path, "hpr_number"),
+                f"duplicate HPR number {hpr} (also [practitioners.{hpr_seen[hpr]}.hpr_number])",
+                "each practitioner has their own HPR number from Helsepersonellregisteret",
+            )
+        elif hpr:
+            hpr_seen[hpr] = key
         online = reader.flag(entry, path, "online_booking", True)
         open_unlisted = reader.flag(entry, path, "open_to_unlisted", False)
         if her and role and given:
@@ -439,43 +482,58 @@ def _period_overlap(a: Template, b: Template) -> bool:
 
 
 def _overlaps(reader: Reader, out: ClinicFile) -> None:
-    """Two non-fill templates of one practitioner that give overlapping slots."""
-    fixed = [t for t in out.templates if not t.fill]
-    for i, a in enumerate(fixed):
+    """Two templates of one practitioner that give overlapping slots.
+
+    Both without fill: two slots at once (a double booking). Both with fill: the
+    later template's overlapping slots are silently left out (fill gives way), so
+    most of a day can vanish. One fill template giving way to another is the point
+    of fill and fine.
+    """
+    for i, a in enumerate(out.templates):
         kind_a = out.types.get(a.appointment_type)
         if kind_a is None:
             continue
         times_a = a.wall_times(kind_a.duration)
-        for b in fixed[i + 1 :]:
+        for b in out.templates[i + 1 :]:
             kind_b = out.types.get(b.appointment_type)
             if kind_b is None or a.practitioner != b.practitioner or not _period_overlap(a, b):
                 continue
+            if a.fill != b.fill:
+                continue
             if (a.only_when_away is None) != (b.only_when_away is None):
                 continue
-            for sa, ea in times_a:
-                hit = next(
-                    (
-                        (sb, eb)
-                        for sb, eb in b.wall_times(kind_b.duration)
-                        if overlaps(_dt(sa), _dt(ea), _dt(sb), _dt(eb))
-                    ),
-                    None,
+            times_b = b.wall_times(kind_b.duration)
+            hits = [
+                (sa, ea, sb, eb)
+                for sa, ea in times_a
+                for sb, eb in times_b
+                if overlaps(_dt(sa), _dt(ea), _dt(sb), _dt(eb))
+            ]
+            if not hits:
+                continue
+            sa, ea, sb, eb = hits[0]
+            days = ", ".join(_DAY_NAMES[d] for d in sorted(a.weekdays & b.weekdays))
+            index = int(b.source.key[len("templates[") : -1])
+            where = ("templates", index, "hours" if b.ranges else "at")
+            clash = (
+                f"{sb:%H:%M}-{eb:%H:%M} ({b.appointment_type}) overlaps "
+                f"{sa:%H:%M}-{ea:%H:%M} ({a.appointment_type}, {a.source.key})"
+            )
+            if not a.fill:
+                reader.issue(
+                    where,
+                    f"overlapping slots for '{a.practitioner}' on {days}: {clash}",
+                    "move one of them, limit their weekdays, or mark the ordinary day fill = true",
                 )
-                if hit:
-                    days = ", ".join(_DAY_NAMES[d] for d in sorted(a.weekdays & b.weekdays))
-                    reader.issue(
-                        (
-                            "templates",
-                            int(b.source.key[len("templates[") : -1]),
-                            "hours" if b.ranges else "at",
-                        ),
-                        f"overlapping slots for '{a.practitioner}' on {days}: "
-                        f"{hit[0]:%H:%M}-{hit[1]:%H:%M} ({b.appointment_type}) overlaps "
-                        f"{sa:%H:%M}-{ea:%H:%M} ({a.appointment_type}, {a.source.key})",
-                        "move one of them, limit their weekdays, "
-                        "or mark the ordinary day fill = true",
-                    )
-                    break
+                continue
+            lost = len({(sb, eb) for _, _, sb, eb in hits})
+            reader.issue(
+                (*where[:2], "fill"),
+                f"two fill templates overlap for '{a.practitioner}' on {days}: {clash}; "
+                f"{lost} of its {len(times_b)} slots a day would silently be left out",
+                "only the ordinary day has fill = true: remove fill from one of them "
+                "(then they must not overlap), or move it",
+            )
 
 
 _DAY_NAMES: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

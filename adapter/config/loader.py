@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from adapter.config.clinic_file import ClinicFile, read_clinic_file
+from adapter.config.crosscheck import check_rules_against_templates
 from adapter.config.issues import ConfigError, ConfigIssue
+from adapter.config.locator import format_key
 from adapter.config.reader import Reader
 from adapter.config.rules_file import RulesFile, read_rules_file
 from adapter.config.settings import Settings, read_settings
@@ -100,22 +102,35 @@ def _read(
     try:
         return tomllib.loads(text), reader
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        found = _POSITION.search(message)
-        line = int(found.group(1)) if found else 0
-        where = f"TOML syntax error: {_POSITION.sub('', message).strip()}"
-        if found:
-            where += f" at column {found.group(2)}"
-        issues.append(
-            ConfigIssue(
-                name,
-                line,
-                "",
-                where,
-                "correct the TOML syntax on that line (quotes, = and brackets)",
-            )
-        )
+        issues.append(_syntax_issue(name, reader, exc))
         return None
+
+
+_TWICE = re.compile(r"Cannot declare \(([^)]*)\) twice")
+
+
+def _syntax_issue(name: str, reader: Reader, exc: tomllib.TOMLDecodeError) -> ConfigIssue:
+    """A TOML syntax error as an issue: the line, the key written there, and a fix."""
+    message = str(exc)
+    found = _POSITION.search(message)
+    line = int(found.group(1)) if found else 0
+    text = f"TOML syntax error: {_POSITION.sub('', message).strip()}"
+    if found:
+        text += f" at column {found.group(2)}"
+    key = format_key(reader.locator.key_at(line)) if line else ""
+    fix = "correct the TOML syntax on that line (quotes, = and brackets)"
+    twice = _TWICE.search(message)
+    if twice:
+        parts = [part.strip().strip("'\"") for part in twice.group(1).split(",") if part.strip()]
+        key = ".".join(parts)
+        first = reader.locator.line_of(parts)
+        text = "table written twice" + (f" (first on line {first})" if first else "")
+        fix = f"write each table once: merge the two [{key}] tables, or rename one"
+    elif message.startswith("Cannot overwrite a value") and key:
+        first = reader.locator.line_of(reader.locator.key_at(line))
+        text = f"{key} is set twice" + (f" (first on line {first})" if first != line else "")
+        fix = "keep one of the two lines"
+    return ConfigIssue(name, line, key, text, fix)
 
 
 @dataclass
@@ -132,8 +147,9 @@ def _collect(directory: Path) -> _Parts:
     clinic_data = _read(directory, CLINIC_FILE, issues, required=True)
     rules_data = _read(directory, RULES_FILE, issues, required=True)
     adapter_data = _read(directory, ADAPTER_FILE, issues, required=False)
-    practitioners: list[str] = []
-    types: list[str] = []
+    # None while clinic.toml cannot be read: rules.toml's names are then not checked.
+    practitioners: list[str] | None = None
+    types: list[str] | None = None
     if clinic_data is not None:
         parts.clinic = read_clinic_file(*clinic_data)
         data = clinic_data[0]
@@ -149,6 +165,8 @@ def _collect(directory: Path) -> _Parts:
         )
     if rules_data is not None:
         parts.rules = read_rules_file(rules_data[0], rules_data[1], practitioners, types)
+    if parts.clinic is not None and parts.rules is not None and rules_data is not None:
+        check_rules_against_templates(parts.clinic, parts.rules, rules_data[1], rules_data[0])
     if adapter_data is not None:
         parts.settings = read_settings(adapter_data[0], adapter_data[1], directory)
     elif not (directory / ADAPTER_FILE).exists():

@@ -52,6 +52,7 @@ class Locator:
 
     def __init__(self, text: str) -> None:
         self.entries: list[tuple[KeyPath, int]] = []
+        self._headers: set[int] = set()  # lines of [table] and [[array]] headers
         self._index(text)
 
     def _index(self, text: str) -> None:
@@ -82,6 +83,7 @@ class Locator:
                 else:
                     table = self._with_indices(names, counters, exclude_last=False)
                 self.entries.append((table, number))
+                self._headers.add(number)
                 continue
             assign = _ASSIGN.match(line)
             if assign:
@@ -116,6 +118,18 @@ class Locator:
                 if common == len(target):
                     break
         return best_line
+
+    def key_at(self, line: int) -> KeyPath:
+        """The key path written on ``line``, else that of the table header above it."""
+        found: KeyPath = ()
+        for entry, number in self.entries:
+            if number == line:
+                return entry
+            if number > line:
+                break
+            if number in self._headers:
+                found = entry
+        return found
 
 
 def _common_prefix(a: KeyPath, b: KeyPath) -> int:

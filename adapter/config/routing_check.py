@@ -54,14 +54,33 @@ def check_routing_file(config: AdapterConfig, now: datetime) -> list[ConfigIssue
         counterparts=[config.settings.helsenorge.service_her_id],
         check_certificates=config.settings.cms.enabled,
     )
-    return [
-        ConfigIssue(
-            name,
-            locator.line_of(("parties", p.her_id)),
-            f"parties.{p.her_id}",
-            p.message,
-            f"check HER-id {p.her_id} in the routing file and the Adresseregister",
-            Severity.ERROR if p.is_error else Severity.WARNING,
+    owners = {config.clinic.her_id: "the clinic (clinic.toml [clinic])"}
+    owners.update(
+        (p.her_id, f"practitioner '{p.key}' (clinic.toml [practitioners.{p.key}])")
+        for p in config.practitioners
+    )
+    practitioners = {p.her_id for p in config.practitioners}
+    issues = []
+    for p in problems:
+        message = p.message
+        fix = f"check HER-id {p.her_id} in the routing file and the Adresseregister"
+        if p.her_id in owners:
+            message = f"{owners[p.her_id]}: {message}"
+        if p.her_id in practitioners and locator.line_of(("parties", p.her_id)) == 0:
+            fix = (
+                f'add [parties.{p.her_id}] with parent = "{config.clinic.her_id}", '
+                f'kind = "person" and its [parties.{p.her_id}.processes] as the '
+                "Adresseregister has them (copy another practitioner's): "
+                "every practitioner in clinic.toml needs an entry in the routing"
+            )
+        issues.append(
+            ConfigIssue(
+                name,
+                locator.line_of(("parties", p.her_id)),
+                f"parties.{p.her_id}",
+                message,
+                fix,
+                Severity.ERROR if p.is_error else Severity.WARNING,
+            )
         )
-        for p in problems
-    ]
+    return issues

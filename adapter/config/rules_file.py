@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Final
+from typing import Final, TypeVar
 
 from adapter.config.clinic_file import one_of
 from adapter.config.reader import Reader, Table
 from adapter.config.syntax import (
     format_duration,
+    legacy_spelling,
     parse_cutoff,
     parse_duration,
     parse_release,
@@ -30,6 +32,7 @@ from adapter.domain.rules import (
 )
 
 FILE: Final = "rules.toml"
+T = TypeVar("T")
 
 TOP_KEYS: Final = ("defaults", "calendar", "booking", "rules", "policies")
 DEFAULT_KEYS: Final = ("horizon", "min_lead", "urgent_release")
@@ -66,16 +69,20 @@ class RulesFile:
 
 
 def read_rules_file(
-    data: Table, reader: Reader, practitioners: list[str], types: list[str]
+    data: Table, reader: Reader, practitioners: list[str] | None, types: list[str] | None
 ) -> RulesFile:
-    """Read ``rules.toml``; names are checked against ``clinic.toml``'s keys."""
+    """Read ``rules.toml``; names are checked against ``clinic.toml``'s keys.
+
+    ``practitioners`` and ``types`` are None when ``clinic.toml`` could not be read:
+    the names rules give are then not checked (the clinic file's own issue says why).
+    """
     reader.known_keys(data, (), TOP_KEYS)
     out = RulesFile()
     defaults = reader.table(data, (), "defaults") or {}
     reader.known_keys(defaults, ("defaults",), DEFAULT_KEYS)
     horizon = reader.parsed(defaults, ("defaults",), "horizon", parse_duration)
     min_lead = reader.parsed(defaults, ("defaults",), "min_lead", parse_duration)
-    urgent = reader.parsed(defaults, ("defaults",), "urgent_release", parse_release)
+    urgent = _relative(reader, defaults, ("defaults",), "urgent_release", parse_release)
 
     calendar = reader.table(data, (), "calendar") or {}
     reader.known_keys(calendar, ("calendar",), CALENDAR_KEYS)
@@ -105,7 +112,7 @@ def read_rules_file(
             "use 1 or more, or remove the key for no limit",
         )
         limit = None
-    cutoff = reader.parsed(booking, bpath, "cancel_until", parse_cutoff)
+    cutoff = _relative(reader, booking, bpath, "cancel_until", parse_cutoff)
     planned = reader.flag(booking, bpath, "planned_appointments", False)
 
     rules = _rules(data, reader, practitioners, types)
@@ -126,8 +133,31 @@ def read_rules_file(
     return out
 
 
+def _relative(
+    reader: Reader,
+    table: Table,
+    path: tuple[str | int, ...],
+    key: str,
+    parser: Callable[[object], T],
+) -> T | None:
+    """A time relative to the slot's start; the deprecated old spelling gets a warning."""
+    value = reader.parsed(table, path, key, parser)
+    if value is not None and (spelling := legacy_spelling(table[key])) is not None:
+        reader.warn(
+            (*path, key),
+            f"{table[key]!r} is the old spelling (deprecated; read as {spelling!r})",
+            f'write {key} = "{spelling}"',
+        )
+    return value
+
+
 def _names(
-    reader: Reader, entry: Table, path: tuple[str | int, ...], key: str, known: list[str], what: str
+    reader: Reader,
+    entry: Table,
+    path: tuple[str | int, ...],
+    key: str,
+    known: list[str] | None,
+    what: str,
 ) -> frozenset[str] | None:
     raw = entry.get(key)
     if raw is None:
@@ -143,7 +173,7 @@ def _names(
                 f'write {key} = ["{known[0] if known else "name"}"]',
             )
             return None
-        if value not in known:
+        if known is not None and value not in known:
             message, fix = one_of(value, known, what)
             reader.issue((*path, key), message, fix)
             ok = False
@@ -155,8 +185,8 @@ def _selector(
     reader: Reader,
     entry: Table,
     path: tuple[str | int, ...],
-    practitioners: list[str],
-    types: list[str],
+    practitioners: list[str] | None,
+    types: list[str] | None,
 ) -> Selector | None:
     who = _names(reader, entry, path, "practitioners", practitioners, "practitioner")
     kinds = _names(reader, entry, path, "types", types, "appointment type")
@@ -182,7 +212,7 @@ def _selector(
 
 
 def _rules(
-    data: Table, reader: Reader, practitioners: list[str], types: list[str]
+    data: Table, reader: Reader, practitioners: list[str] | None, types: list[str] | None
 ) -> list[ReleaseRule]:
     items = reader.typed(data, (), "rules", list) or []
     out: list[ReleaseRule] = []
@@ -203,7 +233,7 @@ def _rules(
         action = _action(reader, entry, path)
         horizon = reader.parsed(entry, path, "horizon", parse_duration)
         min_lead = reader.parsed(entry, path, "min_lead", parse_duration)
-        release = reader.parsed(entry, path, "release", parse_release)
+        release = _relative(reader, entry, path, "release", parse_release)
         share = reader.parsed(entry, path, "share", parse_share)
         broken = selector is None or any(
             k in entry and v is None
@@ -338,7 +368,7 @@ def _policy(
 
 
 def _policies(
-    data: Table, reader: Reader, practitioners: list[str], types: list[str]
+    data: Table, reader: Reader, practitioners: list[str] | None, types: list[str] | None
 ) -> list[PolicyRule]:
     items = reader.typed(data, (), "policies", list) or []
     out: list[PolicyRule] = []
@@ -361,4 +391,3 @@ def _policies(
             )
         )
     return out
-

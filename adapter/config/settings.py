@@ -289,10 +289,17 @@ def _her(reader: Reader, table: Table, key: str, default: str) -> str:
     if key not in table:
         return default
     value = table[key]
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    number = isinstance(value, int) and not isinstance(value, bool)
+    text = str(value) if number else value
     if not isinstance(text, str) or not text.isdigit():
         reader.issue(("helsenorge", key), f"bad HER-id {value!r}", f'e.g. {key} = "{default}"')
         return default
+    if number:
+        reader.warn(
+            ("helsenorge", key),
+            f"HER-id {value} is written as a number; it is an identifier",
+            f'write it as text: {key} = "{value}"',
+        )
     return text
 
 

@@ -18,7 +18,16 @@ Europe/Oslo, ``...Z`` = UTC, or ``;TZID=Europe/Oslo``), ``DTEND`` or ``DURATION`
 ``X-EPJ-PRACTITIONER`` and ``X-EPJ-APPOINTMENT-TYPE`` (keys from ``clinic.toml``).
 
 Both readers check everything and raise :class:`ConfigError` listing every bad
-line; otherwise they return the slots.
+line; otherwise they return the slots. Besides each line on its own they check the
+slots against the configuration:
+
+* a slot that overlaps a slot the opening-hours templates give the same
+  practitioner (another slot at the same time: both would be offered, a double
+  booking waiting to happen) is an error; a slot with the template slot's own id
+  (leave ``id`` empty, same practitioner, type and start) is that slot, not a double;
+* a slot on a closed day (a public holiday the clinic closes on, or
+  ``rules.toml [calendar] extra_closed``) is stored but never offered online: a
+  warning, given in ``warnings`` when the caller passes a list.
 """
 
 from __future__ import annotations
@@ -26,14 +35,14 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from adapter.config.clinic_file import one_of
-from adapter.config.issues import ConfigError, ConfigIssue
-from adapter.config.templates import slot_id
+from adapter.config.issues import ConfigError, ConfigIssue, Severity
+from adapter.config.templates import slot_id, slots_from_templates
 from adapter.domain.model import OSLO, Slot, overlaps
 
 if TYPE_CHECKING:
@@ -57,9 +66,17 @@ class _Issues:
     def __init__(self, name: str) -> None:
         self.name = name
         self.items: list[ConfigIssue] = []
+        self.warnings: list[ConfigIssue] = []
 
     def add(self, line: int, key: str, message: str, fix: str) -> None:
         self.items.append(ConfigIssue(self.name, line, key, message, fix))
+
+    def warn(self, line: int, key: str, message: str, fix: str) -> None:
+        self.warnings.append(ConfigIssue(self.name, line, key, message, fix, Severity.WARNING))
+
+    def fail(self) -> ConfigError:
+        """The error listing every problem, warnings included (in line order)."""
+        return ConfigError(sorted([*self.items, *self.warnings], key=lambda i: i.line))
 
 
 def _instant(text: str, tz: str = "") -> datetime:
@@ -92,7 +109,12 @@ def _ics_duration(text: str) -> timedelta:
     return timedelta(days=d, hours=h, minutes=m, seconds=s)
 
 
-def _build(rows: list[_Row], config: AdapterConfig, issues: _Issues) -> list[Slot]:
+def _build(
+    rows: list[_Row],
+    config: AdapterConfig,
+    issues: _Issues,
+    warnings: list[ConfigIssue] | None = None,
+) -> list[Slot]:
     practitioners = [p.key for p in config.practitioners]
     types = config.types_by_key
     slots: list[tuple[int, Slot]] = []
@@ -185,9 +207,62 @@ def _build(rows: list[_Row], config: AdapterConfig, issues: _Issues) -> list[Slo
             if slot.end <= other.end:
                 continue
         latest = (line, slot)
+    _against_config(slots, config, issues)
     if issues.items:
-        raise ConfigError(issues.items)
+        raise issues.fail()
+    if warnings is not None:
+        warnings.extend(issues.warnings)
     return [slot for _, slot in slots]
+
+
+def _against_config(slots: list[tuple[int, Slot]], config: AdapterConfig, issues: _Issues) -> None:
+    """Imported slots against the templates' slots and the calendar (see the module doc)."""
+    days = sorted({slot.start.astimezone(OSLO).date() for _, slot in slots})
+    generated: dict[tuple[str, date], list[Slot]] = {}
+    for day in days:
+        for made in slots_from_templates(
+            clinic=config.clinic.key,
+            templates=config.templates,
+            types=config.types_by_key,
+            absences=config.absences,
+            calendar=config.calendar,
+            start=day,
+            end=day,
+        ):
+            generated.setdefault((made.practitioner, day), []).append(made)
+    for line, slot in slots:
+        local = slot.start.astimezone(OSLO)
+        day = local.date()
+        if config.calendar.is_closed_day(day):
+            name = config.calendar.holiday_name(day)
+            why = f"a public holiday, {name}" if name else "rules.toml [calendar] extra_closed"
+            issues.warn(
+                line,
+                "start",
+                f"{day} is a closed day ({why}): the slot is stored but never offered online",
+                "remove it from the file, or open the day in rules.toml [calendar]",
+            )
+            continue
+        clash = next(
+            (
+                other
+                for other in generated.get((slot.practitioner, day), [])
+                if other.id != slot.id and overlaps(slot.start, slot.end, other.start, other.end)
+            ),
+            None,
+        )
+        if clash is not None:
+            begin, end = clash.start.astimezone(OSLO), clash.end.astimezone(OSLO)
+            issues.add(
+                line,
+                "start",
+                f"overlaps the {begin:%H:%M}-{end:%H:%M} {clash.appointment_type} slot that "
+                f"clinic.toml's templates give '{slot.practitioner}' on {day}: both would be "
+                "offered, a double booking waiting to happen",
+                "it is the template's own slot under another id: leave id empty, or drop the row"
+                if (clash.appointment_type, clash.start) == (slot.appointment_type, slot.start)
+                else "move or remove this slot, or change the template (e.g. except = [date])",
+            )
 
 
 def _read_text(path: Path, issues: _Issues) -> str:
@@ -200,11 +275,16 @@ def _read_text(path: Path, issues: _Issues) -> str:
             f"cannot read {path.name}: {type(exc).__name__}",
             "check the path and that the file is UTF-8",
         )
-        raise ConfigError(issues.items) from None
+        raise issues.fail() from None
 
 
-def read_slots_csv(path: Path, config: AdapterConfig) -> list[Slot]:
-    """Slots from a CSV file (format in the module docstring); ConfigError lists bad lines."""
+def read_slots_csv(
+    path: Path, config: AdapterConfig, warnings: list[ConfigIssue] | None = None
+) -> list[Slot]:
+    """Slots from a CSV file (format in the module docstring); ConfigError lists bad lines.
+
+    Warnings (slots on closed days) are appended to ``warnings`` when it is given.
+    """
     issues = _Issues(Path(path).name)
     text = _read_text(Path(path), issues)
     lines = [
@@ -214,7 +294,7 @@ def read_slots_csv(path: Path, config: AdapterConfig) -> list[Slot]:
     ]
     if not lines:
         issues.add(0, "", "no slots in the file", "add a header row and one row per slot")
-        raise ConfigError(issues.items)
+        raise issues.fail()
     reader = csv.reader([line for _, line in lines])
     header = [h.strip().lower() for h in next(reader)]
     missing = [c for c in ("practitioner", "type", "start") if c not in header]
@@ -231,7 +311,7 @@ def read_slots_csv(path: Path, config: AdapterConfig) -> list[Slot]:
             what,
             "the header is practitioner,type,start,end,id (end and id optional)",
         )
-        raise ConfigError(issues.items)
+        raise issues.fail()
     rows = []
     for (number, _), values in zip(lines[1:], reader, strict=False):
         cells = dict(zip(header, (v.strip() for v in values), strict=False))
@@ -253,7 +333,7 @@ def read_slots_csv(path: Path, config: AdapterConfig) -> list[Slot]:
                 cells.get("id", ""),
             )
         )
-    return _build(rows, config, issues)
+    return _build(rows, config, issues, warnings)
 
 
 def _unfold(text: str) -> list[tuple[int, str]]:
@@ -266,10 +346,13 @@ def _unfold(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def read_slots_ics(path: Path, config: AdapterConfig) -> list[Slot]:
+def read_slots_ics(
+    path: Path, config: AdapterConfig, warnings: list[ConfigIssue] | None = None
+) -> list[Slot]:
     """Slots from an iCalendar file (format in the module docstring).
 
-    Raises ConfigError listing every bad line.
+    Raises ConfigError listing every bad line; warnings (slots on closed days) are
+    appended to ``warnings`` when it is given.
     """
     issues = _Issues(Path(path).name)
     text = _read_text(Path(path), issues)
@@ -301,8 +384,8 @@ def read_slots_ics(path: Path, config: AdapterConfig) -> list[Slot]:
     if not rows and not issues.items:
         issues.add(0, "", "no VEVENT in the file", "add one VEVENT per slot")
     if issues.items and not rows:
-        raise ConfigError(issues.items)
-    return _build(rows, config, issues)
+        raise issues.fail()
+    return _build(rows, config, issues, warnings)
 
 
 def _event_row(

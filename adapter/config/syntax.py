@@ -4,11 +4,13 @@
 * times of day: ``"07:30"``; time ranges: ``"08:00-15:40"``
 * weekdays: ``"mon-fri"``, ``"tue"``, ``["tue", "thu"]`` (English or Norwegian
   three-letter names: man tir ons tor fre lør søn)
-* shares: ``"30 %"`` (or a number between 0 and 1)
-* release times: ``"2 working days before at 07:30"``, ``"1 day before at 12:00"``,
-  ``"same day at 08:00"``, ``"24 h before"``
-* cancellation cut-offs: ``"12:00 working day before"``, ``"12:00 2 working days before"``,
-  ``"24 h before"``
+* shares: ``"30 %"`` (a percentage; a bare number such as ``0.3`` is refused as
+  ambiguous: 30 % or 0.3 %?)
+* times relative to a slot's start, one grammar for release times and the
+  cancellation cut-off: ``"2 working days before at 07:30"``, ``"1 day before at 12:00"``,
+  ``"same day at 08:00"``, ``"24 h before"``. The cut-off's old spelling
+  ``"12:00 working day before"`` / ``"12:00 2 working days before"`` is still read
+  (check-config warns: it is deprecated).
 
 Each parser raises :class:`BadValue` with a message and a suggested fix.
 """
@@ -160,12 +162,26 @@ _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 
 def parse_share(value: object) -> float:
-    """``"30 %"`` -> 0.3 (also 0.3 as a number). Must be above 0 and at most 100 %."""
+    """``"30 %"`` -> 0.3. Must be above 0 and at most 100 %.
+
+    A bare number is refused: ``share = 0.3`` could mean 30 % or 0.3 %, and
+    ``share = 30`` 30 % or 3000 %; the fix says how to write what was probably meant.
+    """
     if isinstance(value, bool):
         raise BadValue(f"expected a share, got {_show(value)}", SHARE_FIX)
     if isinstance(value, int | float):
-        share = float(value)
-    elif isinstance(value, str) and (match := _SHARE.match(value)):
+        number = float(value)
+        if 0 < number <= 1:
+            raise BadValue(
+                f"share {value!r} is ambiguous ({number * 100:g} % or {number:g} %?): "
+                "write it as a percentage",
+                f'write share = "{number * 100:g} %"',
+            )
+        raise BadValue(
+            f"share {value!r} is a bare number: write it as a percentage",
+            f'write share = "{number:g} %"' if 0 < number <= 100 else SHARE_FIX,
+        )
+    if isinstance(value, str) and (match := _SHARE.match(value)):
         share = float(match.group(1)) / 100
     else:
         raise BadValue(f"bad share {_show(value)}", SHARE_FIX)
@@ -174,78 +190,117 @@ def parse_share(value: object) -> float:
     return share
 
 
-RELEASE_FIX: Final = (
-    'write e.g. "2 working days before at 07:30", "same day at 08:00" or "24 h before"'
+RELATIVE_FIX: Final = (
+    'write e.g. "2 working days before at 07:30", "1 day before at 12:00", '
+    '"same day at 08:00" or "24 h before"'
 )
-_RELEASE_DAYS = re.compile(
+RELEASE_FIX: Final = RELATIVE_FIX
+CUTOFF_FIX: Final = RELATIVE_FIX
+_RELATIVE_DAYS = re.compile(
     r"^\s*(?:(same\s+day)|(-?\d+)\s+(working\s+)?days?\s+(before|after))\s+at\s+(\S+)\s*$",
     re.IGNORECASE,
 )
-_RELEASE_HOURS = re.compile(r"^\s*(.+?)\s+(before|after)\s*$", re.IGNORECASE)
+_RELATIVE_HOURS = re.compile(r"^\s*(.+?)\s+(before|after)\s*$", re.IGNORECASE)
+#: The cancellation cut-off's old spelling: "12:00 working day before",
+#: "12:00 2 working days before" (time of day first). Still read; check-config warns.
+_LEGACY_WORKING_DAYS = re.compile(
+    r"^\s*(\d{1,2}:\d{2})\s+(?:(\d+)\s+)?working\s+days?\s+before\s*$", re.IGNORECASE
+)
 
 
-def parse_release(value: object) -> ReleaseTime:
-    """A release time relative to the slot's start (always before it)."""
+def legacy_spelling(value: object) -> str | None:
+    """The grammar's spelling of ``value`` when it uses the deprecated old cut-off form.
+
+    ``"12:00 working day before"`` -> ``"1 working day before at 12:00"``; None when
+    ``value`` is not in the old form (a current spelling, or not understood at all).
+    """
     if not isinstance(value, str):
-        raise BadValue(f"expected a release time text, got {_show(value)}", RELEASE_FIX)
-    match = _RELEASE_DAYS.match(value)
+        return None
+    match = _LEGACY_WORKING_DAYS.match(value)
+    if not match:
+        return None
+    try:
+        return parse_relative(value).describe()
+    except BadValue:
+        return None
+
+
+def parse_relative(value: object, what: str = "release time") -> ReleaseTime:
+    """One grammar for every time relative to a slot's start (release times, cut-offs).
+
+    * ``"N days before at HH:MM"`` (calendar days) and ``"N working days before at HH:MM"``
+      (working days of the clinic's calendar), N >= 0;
+    * ``"same day at HH:MM"`` (the same as ``"0 days before at HH:MM"``);
+    * ``"<duration> before"``, e.g. ``"24 h before"``, ``"90 min before"``;
+    * the deprecated ``"HH:MM [N] working day(s) before"`` (read as N, default 1,
+      working days before at HH:MM; see :func:`legacy_spelling`).
+
+    ``what`` names the value in messages ("release time", "cancellation cut-off").
+    """
+    if not isinstance(value, str):
+        raise BadValue(f"expected a {what} text, got {_show(value)}", RELATIVE_FIX)
+    legacy = _LEGACY_WORKING_DAYS.match(value)
+    if legacy:
+        days = int(legacy.group(2) or "1")
+        at = _relative_time_of_day(value, legacy.group(1), what)
+        return ReleaseTime(days_before=days, at=at, working_days=True)
+    match = _RELATIVE_DAYS.match(value)
     if match:
-        try:
-            at = parse_time(match.group(5))
-        except BadValue as exc:
-            raise BadValue(
-                f"impossible release time {value!r}: no time of day {match.group(5)}", exc.fix
-            ) from None
+        at = _relative_time_of_day(value, match.group(5), what)
         if match.group(1):
             return ReleaseTime(days_before=0, at=at)
         days = int(match.group(2))
         if days < 0:
             raise BadValue(
-                f"release time {value!r} has a negative number of days",
+                f"{what} {value!r} has a negative number of days",
                 'count days before the slot with a number >= 0, e.g. "2 days before at 07:30"',
             )
         if match.group(4).lower() == "after":
             raise BadValue(
-                f"release time {value!r} is after the slot starts",
-                'release before the slot: "N days before at HH:MM" with N >= 0',
+                f"{what} {value!r} is after the slot starts",
+                'count from before the slot: "N days before at HH:MM" with N >= 0',
             )
         return ReleaseTime(days_before=days, at=at, working_days=bool(match.group(3)))
-    match = _RELEASE_HOURS.match(value)
+    match = _RELATIVE_HOURS.match(value)
     if match:
         try:
             before = parse_duration(match.group(1))
         except BadValue:
-            raise BadValue(f"bad release time {value!r}", RELEASE_FIX) from None
+            raise BadValue(f"bad {what} {value!r}", RELATIVE_FIX) from None
         if match.group(2).lower() == "after":
             raise BadValue(
-                f"release time {value!r} is after the slot starts",
-                'release before the slot, e.g. "24 h before"',
+                f"{what} {value!r} is after the slot starts",
+                'count from before the slot, e.g. "24 h before"',
             )
         return ReleaseTime(hours_before=before)
-    raise BadValue(f"bad release time {value!r}", RELEASE_FIX)
+    raise BadValue(f"bad {what} {value!r}", RELATIVE_FIX)
 
 
-CUTOFF_FIX: Final = (
-    'write e.g. "12:00 working day before", "12:00 2 working days before" or "24 h before"'
-)
-_CUTOFF_DAYS = re.compile(r"^\s*(\S+)\s+(?:(\d+)\s+)?working\s+days?\s+before\s*$", re.IGNORECASE)
+def _relative_time_of_day(value: str, text: str, what: str) -> time:
+    try:
+        return parse_time(text)
+    except BadValue as exc:
+        raise BadValue(f"impossible {what} {value!r}: no time of day {text}", exc.fix) from None
+
+
+def parse_release(value: object) -> ReleaseTime:
+    """A release time before the slot's start; see :func:`parse_relative`."""
+    return parse_relative(value, "release time")
 
 
 def parse_cutoff(value: object) -> CancellationCutoff:
-    """Until when patients may cancel online."""
-    if not isinstance(value, str):
-        raise BadValue(f"expected a cancellation cut-off text, got {_show(value)}", CUTOFF_FIX)
-    match = _CUTOFF_DAYS.match(value)
-    if match:
-        days = int(match.group(2) or "1")
-        return CancellationCutoff(working_days_before=days, at=parse_time(match.group(1)))
-    match = _RELEASE_HOURS.match(value)
-    if match and match.group(2).lower() == "before":
-        try:
-            return CancellationCutoff(hours_before=parse_duration(match.group(1)))
-        except BadValue:
-            pass
-    raise BadValue(f"bad cancellation cut-off {value!r}", CUTOFF_FIX)
+    """Until when patients may cancel online, in the grammar of :func:`parse_relative`.
+
+    ``"1 working day before at 12:00"`` (also the old ``"12:00 working day before"``),
+    ``"1 day before at 18:00"``, ``"same day at 08:00"`` or ``"24 h before"``.
+    """
+    relative = parse_relative(value, "cancellation cut-off")
+    if relative.hours_before is not None:
+        return CancellationCutoff(hours_before=relative.hours_before)
+    if relative.working_days or relative.days_before == 0:
+        # "same day" is 0 working days before: the slot's own day.
+        return CancellationCutoff(working_days_before=relative.days_before, at=relative.at)
+    return CancellationCutoff(days_before=relative.days_before, at=relative.at)
 
 
 def _show(value: object) -> str:

@@ -73,8 +73,8 @@ def cancellation_deadline(
 
     "By 12:00 the working day before" is ``working_days_before=1, at=12:00``: the
     working day is counted back over weekends and public holidays. ``hours_before``
-    counts absolute hours; working days without ``at`` mean until that day ends. When
-    both are set, the earlier deadline applies. None: no
+    counts absolute hours; ``days_before`` counts calendar days; days without ``at``
+    mean until that day ends. When several are set, the earliest deadline applies. None: no
     cut-off (cancel until the start).
     """
     require_aware(start, "start")
@@ -88,6 +88,12 @@ def cancellation_deadline(
         if cutoff.at is not None:
             deadlines.append(at_local(day, cutoff.at))
         else:  # no time of day: until the end of that working day
+            deadlines.append(at_local(day + timedelta(days=1), datetime.min.time()))
+    if cutoff.days_before is not None:  # calendar days: "1 day before at 18:00"
+        day = start.astimezone(OSLO).date() - timedelta(days=cutoff.days_before)
+        if cutoff.at is not None:
+            deadlines.append(at_local(day, cutoff.at))
+        else:
             deadlines.append(at_local(day + timedelta(days=1), datetime.min.time()))
     return min(deadlines, default=None)
 

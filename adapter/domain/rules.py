@@ -161,13 +161,17 @@ class PolicyRule:
 class CancellationCutoff:
     """Until when a patient may cancel online.
 
-    ``hours_before``: e.g. 24 h before start; or ``working_days_before`` at ``at``:
-    "by 12:00 the working day before" is ``working_days_before=1, at=12:00``.
+    Written in the same grammar as release times (see ``config/rules.toml``):
+    ``hours_before``: e.g. 24 h before start ("24 h before"); or
+    ``working_days_before`` at ``at``: "1 working day before at 12:00" is
+    ``working_days_before=1, at=12:00`` ("same day at 08:00" is 0 working days); or
+    ``days_before`` (calendar days) at ``at``: "1 day before at 18:00".
     """
 
     hours_before: timedelta | None = None
     working_days_before: int | None = None
     at: time | None = None
+    days_before: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

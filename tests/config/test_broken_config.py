@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from adapter.config import ConfigError, Severity, check_config, load_config
-from tests.config.helpers import copy_example, edit, line_of
+from tests.config.helpers import EXAMPLE, copy_example, edit, line_of
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class Case:
     severity: Severity = Severity.ERROR
     occurrence: int = 1  # which line with ``needle``
 
+
+#: The [[rules]] header of the example's rule 'hastetimer'.
+HASTETIMER_LINE = line_of(EXAMPLE, "rules.toml", 'name = "hastetimer"') - 1
 
 CASES = [
     Case(
@@ -186,8 +189,8 @@ CASES = [
         'action = "must_call"\n\n[[policies]]',
         'action = "must_call"',
         "rules[4].action",
-        "rule 'hast-ring' (must_call) conflicts with rule 'hastetimer' (urgent, line 71) "
-        "on the same slots at the same level",
+        "rule 'hast-ring' (must_call) conflicts with rule 'hastetimer' (urgent, line "
+        f"{HASTETIMER_LINE}) on the same slots at the same level",
         occurrence=2,
     ),
     Case(
@@ -249,8 +252,9 @@ def test_issue_prints_file_line_key_message_and_fix(tmp_path: Path) -> None:
     config = copy_example(tmp_path)
     edit(config, "clinic.toml", 'stands_in_for = "benedikte"', 'stands_in_for = "benedikt"')
     (issue,) = check_config(config)
+    line = line_of(config, "clinic.toml", 'stands_in_for = "benedikt"')
     assert str(issue) == (
-        "clinic.toml:49 [practitioners.ingar.stands_in_for] unknown practitioner 'benedikt'"
+        f"clinic.toml:{line} [practitioners.ingar.stands_in_for] unknown practitioner 'benedikt'"
         " - fix: use one of benedikte, arna"
     )
 

@@ -27,7 +27,7 @@ CSV = """\
 practitioner,type,start,end,id
 benedikte,oppmote,2026-11-02T08:00,,
 benedikte,telefon,2026-11-04T13:15,2026-11-04T13:45,
-arna,svangerskapskontroll,2026-11-03T09:00+01:00,,3f0e7a52-3b7a-4f39-9a43-0d7f7e1f2c11
+arna,svangerskapskontroll,2026-11-03T14:00+01:00,,3f0e7a52-3b7a-4f39-9a43-0d7f7e1f2c11
 """
 
 
@@ -61,12 +61,13 @@ benedikte,oppmote,2026-11-02T08:10,,
         ("bad.csv", 2, "practitioner", "unknown practitioner 'benedikt'"),
         ("bad.csv", 3, "start", "bad start time '2026-13-02T08"),
         ("bad.csv", 4, "end", "slot ends (2026-11-04T13"),
+        ("bad.csv", 5, "start", "overlaps the 08"),  # the templates' 08:00-08:20 slot
     ]
 
 
 def test_csv_overlap_is_reported(config: AdapterConfig, tmp_path: Path) -> None:
-    text = "practitioner,type,start\nbenedikte,oppmote,2026-11-02T08:00\n"
-    text += "benedikte,oppmote,2026-11-02T08:10\n"
+    text = "practitioner,type,start\nbenedikte,oppmote,2026-11-07T08:00\n"  # a Saturday
+    text += "benedikte,oppmote,2026-11-07T08:10\n"
     with pytest.raises(ConfigError) as caught:
         read_slots_csv(_write(tmp_path, "overlap.csv", text), config)
     (issue,) = caught.value.issues
@@ -89,8 +90,8 @@ VERSION:2.0\r
 PRODID:-//Old system//EN\r
 BEGIN:VEVENT\r
 UID:slot-1\r
-DTSTART;TZID=Europe/Oslo:20261026T080000\r
-DTEND;TZID=Europe/Oslo:20261026T082000\r
+DTSTART;TZID=Europe/Oslo:20261026T070000\r
+DTEND;TZID=Europe/Oslo:20261026T072000\r
 X-EPJ-PRACTITIONER:benedikte\r
 X-EPJ-APPOINTMENT-TYPE:oppmote\r
 END:VEVENT\r
@@ -113,7 +114,7 @@ END:VCALENDAR\r
 def test_ics_slots(config: AdapterConfig, tmp_path: Path) -> None:
     slots = read_slots_ics(_write(tmp_path, "slots.ics", ICS), config)
     assert slots[0].id == "slot-1"
-    assert slots[0].start == datetime(2026, 10, 26, 7, 0, tzinfo=UTC)  # CET after the change
+    assert slots[0].start == datetime(2026, 10, 26, 6, 0, tzinfo=UTC)  # CET after the change
     assert slots[1].appointment_type == "hastetime"  # folded line unfolded
     assert slots[1].end - slots[1].start == timedelta(minutes=15)
     assert slots[2].start == datetime(2026, 3, 30, 6, 0, tzinfo=UTC)  # floating = Oslo (CEST)

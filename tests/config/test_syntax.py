@@ -59,9 +59,9 @@ def test_weekdays_shares_ranges_and_cutoffs() -> None:
     assert parse_weekdays(["tue", "thu"]) == frozenset({1, 3})
     assert parse_weekdays("man-ons") == frozenset({0, 1, 2})
     assert parse_share("30 %") == pytest.approx(0.3)
-    assert parse_share(0.5) == 0.5
+    assert parse_share("30%") == pytest.approx(0.3)
     assert parse_time_range("08:00-15:40") == (time(8), time(15, 40))
-    assert parse_cutoff("12:00 working day before") == CancellationCutoff(
+    assert parse_cutoff("1 working day before at 12:00") == CancellationCutoff(
         working_days_before=1, at=time(12)
     )
     assert parse_cutoff("24 h before") == CancellationCutoff(hours_before=timedelta(hours=24))
