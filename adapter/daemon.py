@@ -7,6 +7,10 @@ hand finish and commit, then the scheduler stops and the loop returns.
 One scheduler per database: the daemon holds the database's instance lock
 (:mod:`adapter.store.instance_lock`), which the system releases when the process
 dies, so a restart after a crash serves at once.
+
+The configuration is read once, at the start: a change needs a restart. SIGHUP
+(:meth:`Daemon.request_reload`) does not reload it; the loop logs
+``config.reload_unsupported`` instead, so that a ``kill -HUP`` is not silently lost.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -27,6 +32,17 @@ if TYPE_CHECKING:
 log = get_logger("adapter.daemon")
 
 LOCK_NAME = "scheduler"
+
+#: Tries, and the pause between them, to take the lock: ``status`` and ``doctor`` look
+#: at it by taking it shared for an instant, which must not turn a start away.
+LOCK_TRIES = 3
+LOCK_RETRY_PAUSE = 0.05
+
+#: What the daemon logs on SIGHUP.
+RELOAD_UNSUPPORTED = (
+    "configuration changes need a restart: SIGHUP does not reload them; "
+    "the daemon goes on with the configuration it started with"
+)
 
 
 class AlreadyRunning(Exception):
@@ -58,12 +74,29 @@ class Daemon:
         self.on_start = on_start
         self.start_work_delay = start_work_delay
         self.stop_event = threading.Event()
+        self.reload_event = threading.Event()
+        self.stop_signal: str | None = None
         self.holder = holder_id()
         self._lock: InstanceLock | None = None
 
-    def stop(self) -> None:
-        """Ask the loop to stop after the message in hand."""
+    def stop(self, signal_name: str | None = None) -> None:
+        """Ask the loop to stop after the message in hand (safe in a signal handler:
+        it only sets a flag). ``signal_name``: the signal that asked, which the loop
+        logs as ``daemon.stopping`` (a handler must not log itself: it would wait for the
+        log's lock when the signal came in the middle of a log line)."""
+        if signal_name is not None and self.stop_signal is None:
+            self.stop_signal = signal_name
         self.stop_event.set()
+
+    def request_reload(self) -> None:
+        """What SIGHUP asks (safe in a signal handler): the loop logs, once per request,
+        ``config.reload_unsupported``; a configuration change needs a restart."""
+        self.reload_event.set()
+
+    def _answer_reload(self) -> None:
+        if self.reload_event.is_set():
+            self.reload_event.clear()
+            log.warning("config.reload_unsupported", signal="SIGHUP", message=RELOAD_UNSUPPORTED)
 
     def acquire(self) -> None:
         """Take the scheduler lock for this database; :class:`AlreadyRunning` if a live
@@ -71,7 +104,12 @@ class Daemon:
         if self._lock is not None:
             return
         lock = self.runtime.instance_lock(LOCK_NAME)
-        if not lock.acquire(self.holder, self.runtime.clock()):
+        for attempt in range(LOCK_TRIES):
+            if lock.acquire(self.holder, self.runtime.clock()):
+                break
+            if attempt + 1 < LOCK_TRIES:
+                time.sleep(LOCK_RETRY_PAUSE)
+        else:
             raise AlreadyRunning(lock.holder() or "another instance")
         self._lock = lock
         # The one scheduler now: what a killed predecessor was sending is due again.
@@ -125,6 +163,7 @@ class Daemon:
         log.info("daemon.started", queues=runtime.listen_queues(), holder=self.holder)
         try:
             while not self.stop_event.is_set():
+                self._answer_reload()
                 handled = runtime.process_one(self.poll_timeout)
                 # Take what else is waiting, then send the replies of the whole burst
                 # in one transaction (each message still commits on its own).
@@ -134,6 +173,8 @@ class Daemon:
                     burst += 1
                 if runtime.outbox.take_written():
                     runtime.dispatch_outbox()
+            if self.stop_signal is not None:
+                log.info("daemon.stopping", signal=self.stop_signal)
         finally:
             scheduler.shutdown()
             runtime.dispatch_outbox()

@@ -21,7 +21,7 @@ from adapter.service.context import ClinicContext
 from adapter.service.outbox import OutboxDispatcher, OutboxWriter
 from adapter.service.pipeline import Pipeline
 from adapter.service.routing import Router
-from adapter.service.views import Counts
+from adapter.service.views import Counts, Views
 from adapter.store.instance_lock import InstanceLock
 from adapter.store.uow import Store
 from adapter.transport.base import Transport
@@ -35,6 +35,12 @@ class Status(Counts):
 
     clinic: str
     queues: dict[str, int | None]  # None: the transport cannot tell (AMQP)
+
+
+def read_status(store: Store, clinic: str, queues: dict[str, int | None]) -> Status:
+    """The store's counts for ``clinic`` with the given queue depths, from a store alone:
+    ``epj-adapter status`` opens the database read-only and builds no runtime."""
+    return Status(clinic=clinic, queues=queues, **asdict(Views(store, clinic).counts()))
 
 
 class Runtime:

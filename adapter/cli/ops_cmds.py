@@ -1,15 +1,20 @@
 """Commands for operators: ``doctor`` and ``deadletters``.
 
-``doctor`` exits 0 when nothing failed (warnings may be printed), 1 when a check failed.
+``doctor`` exits 0 when nothing failed (warnings may be printed), 1 when a check failed;
+it only looks (nothing is created, the database is opened read-only) and ends with
+``N passed, N warnings, N failed``.
 ``deadletters list|republish|purge`` works on the configured transport's dead letters.
+``purge`` deletes for good: on a terminal it asks first (anything but y/yes keeps them,
+exit 1); when stdin is not a terminal it refuses without ``--yes`` (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from adapter.cli import EXIT_OK, EXIT_PROBLEMS
+from adapter.cli import EXIT_OK, EXIT_PROBLEMS, CliError
 from adapter.cli.config_cmds import add_config_option, load_checked
 
 
@@ -17,8 +22,10 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``doctor`` and ``deadletters``."""
     doctor = sub.add_parser(
         "doctor",
-        help="check config, database, broker, queues, routing, certificates and clock",
-        description="Exit 0: no check failed; 1: a check failed.",
+        help="check config, state folders, database, daemon, broker, queues, routing, "
+        "certificates and clock",
+        description="Only looks: creates nothing, opens the database read-only. "
+        "Exit 0: no check failed (warnings may be shown); 1: a check failed.",
     )
     add_config_option(doctor)
     doctor.set_defaults(handler=cmd_doctor)
@@ -28,26 +35,55 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     for name, helptext in (
         ("list", "count and show dead letters"),
         ("republish", "put dead letters back on their queue"),
-        ("purge", "delete dead letters"),
+        ("purge", "delete dead letters for good (asks first; --yes when not on a terminal)"),
     ):
-        p = dcmd.add_parser(name, help=helptext)
+        p = dcmd.add_parser(name, help=helptext, description=helptext)
         p.add_argument("--queue", metavar="QUEUE", help="one queue (default: our queues)")
+        if name == "purge":
+            p.add_argument(
+                "--yes",
+                action="store_true",
+                help="do not ask; needed when stdin is not a terminal",
+            )
         add_config_option(p)
         p.set_defaults(handler=cmd_deadletters, action=name)
     dead.set_defaults(handler=lambda _a: (dead.print_help(), EXIT_OK)[1])
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """Run every check and print one line each."""
-    from adapter.doctor import Outcome, run_checks
+    """Run every check and print one line each, then the passes, warnings and failures."""
+    from adapter.daemon import LOCK_NAME
+    from adapter.doctor import Outcome, run_checks, summary
+    from adapter.logs import configure
 
     config = load_checked(args)
-    checks = run_checks(config)
+    # The checks report what the transport would log (a refused connection, say).
+    configure("console", "error")
+    checks = run_checks(config, lock_name=LOCK_NAME)
     for check in checks:
         print(check)
-    failed = [c for c in checks if c.outcome is Outcome.FAIL]
-    print(f"{len(checks) - len(failed)} passed, {len(failed)} failed")
-    return EXIT_PROBLEMS if failed else EXIT_OK
+    print(summary(checks))
+    return EXIT_PROBLEMS if any(c.outcome is Outcome.FAIL for c in checks) else EXIT_OK
+
+
+def _confirm_purge(args: argparse.Namespace, queues: list[str], counts: dict[str, int]) -> bool:
+    """May the purge go ahead? ``--yes``; else ask on a terminal; refuse without one."""
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise CliError(
+            "deadletters purge deletes for good and stdin is not a terminal to ask on: "
+            "add --yes to purge"
+        )
+    if counts and not any(counts.values()):
+        return True  # nothing to delete, nothing to ask
+    if counts:
+        what = ", ".join(f"{counts[q]} on {q}" for q in queues)
+    else:  # AMQP: counting would take every letter off the broker and put it back
+        what = "every dead letter on " + ", ".join(queues)
+    print(f"Delete {what} for good? [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
 
 
 def cmd_deadletters(args: argparse.Namespace) -> int:
@@ -66,6 +102,11 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
         transport = make_transport(config)
         box = AmqpDeadLetters(transport)
     try:
+        if args.action == "purge":
+            counts = {q: len(box.peek(q, 1_000_000)) for q in queues} if transport is None else {}
+            if not _confirm_purge(args, queues, counts):
+                print("nothing purged", file=sys.stderr)
+                return EXIT_PROBLEMS
         for queue in queues:
             if args.action == "list":
                 letters = box.peek(queue, 1000)

@@ -18,6 +18,12 @@ SQLite settings, per connection:
   lock cannot be upgraded. Read-only units of work use a plain (deferred)
   ``BEGIN`` (:data:`READ_ONLY`).
 
+``make_engine(url, read_only=True)`` is for commands that only look (``status``,
+``doctor``): it opens an existing database and never creates one, nor its folder. A
+SQLite file is opened ``mode=ro``; when SQLite cannot set up its WAL index there (the
+folder is not writable) and no write-ahead log is pending, it is read as immutable.
+PostgreSQL sessions are ``default_transaction_read_only`` with a short connect timeout.
+
 PostgreSQL goes through psycopg 3 (``postgresql+psycopg://``; a bare
 ``postgresql://`` URL is read as that).
 
@@ -31,10 +37,11 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import Connection, ExceptionContext, make_url
-from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, StaticPool
 
 from adapter.store.errors import SchemaMismatch, StoreError
 from adapter.store.migrations import upgrade
@@ -49,6 +56,9 @@ READ_ONLY: Final = "adapter_read_only"
 #: How long a SQLite writer waits for the write lock, in milliseconds.
 BUSY_TIMEOUT_MS: Final = 30_000
 
+#: How long a read-only open waits to connect to PostgreSQL, in seconds.
+READ_ONLY_CONNECT_TIMEOUT: Final = 5
+
 
 def normalise_url(url: str) -> str:
     """Map ``postgresql://`` and ``postgres://`` to the psycopg 3 driver."""
@@ -58,14 +68,29 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite file database URL; None for PostgreSQL or in-memory SQLite."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:"):
+        return None
+    return Path(database).expanduser()
+
+
+def make_engine(url: str, *, echo: bool = False, read_only: bool = False) -> Engine:
     """An engine for ``url`` with the settings described in this module's docstring.
 
     ``sqlite:///path/to.db`` is a file database; ``sqlite://`` an in-memory one
     shared by every thread of the process (for quick tests; no WAL there).
+    ``read_only``: open an existing database for reading only; a missing SQLite file
+    raises :class:`StoreError` ("no database at ...") and nothing is created.
     """
     url = normalise_url(url)
     parsed = make_url(url)
+    if read_only:
+        return _read_only_engine(url, echo=echo)
     if parsed.get_backend_name() == "sqlite":
         in_memory = parsed.database in (None, "", ":memory:")
         if not in_memory and parsed.database:
@@ -80,6 +105,67 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     event.listen(engine, "handle_error", _drop_row_values)
     return engine
+
+
+def _read_only_engine(url: str, *, echo: bool) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        engine = create_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            connect_args={
+                "options": "-c default_transaction_read_only=on",
+                "connect_timeout": READ_ONLY_CONNECT_TIMEOUT,
+            },
+        )
+        event.listen(engine, "handle_error", _drop_row_values)
+        return engine
+    path = sqlite_file(url)
+    if path is None:
+        raise StoreError("the database is in memory (sqlite://): only its own process sees it")
+    if not path.is_file():
+        raise StoreError(f"no database at {path}")
+    engine = create_engine(
+        "sqlite://",
+        creator=lambda: _sqlite_read_only(path),
+        poolclass=NullPool,
+        echo=echo,
+        hide_parameters=True,
+    )
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _sqlite_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to ``path`` (see the module docstring)."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    connection = _sqlite_connect(uri)
+    try:
+        connection.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.OperationalError:
+        # SQLite could not open or create the WAL index (its folder is not writable).
+        # With no write-ahead log pending the file itself is the whole database.
+        connection.close()
+        if path.with_name(f"{path.name}-wal").exists():
+            raise
+        connection = _sqlite_connect(uri + "&immutable=1")
+    return connection
+
+
+def _sqlite_connect(uri: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(
+        uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    # Driver autocommit: the engine's "begin" event issues BEGIN (as for writers).
+    connection.isolation_level = None
+    connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return connection
 
 
 def _drop_row_values(context: ExceptionContext) -> None:

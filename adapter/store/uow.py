@@ -28,6 +28,7 @@ from adapter.store.catalog import (
     PractitionerRepository,
 )
 from adapter.store.db import READ_ONLY, create_schema, make_engine
+from adapter.store.errors import StoreError
 from adapter.store.instance_lock import InstanceLock, instance_lock
 from adapter.store.journal import AuditRepository, EventRepository
 from adapter.store.messaging import (
@@ -118,8 +119,12 @@ class UnitOfWork:
 class Store:
     """The database: makes units of work. One per process, shared by threads."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
-        self.engine = make_engine(url, echo=echo)
+    def __init__(self, url: str, *, echo: bool = False, read_only: bool = False) -> None:
+        """Open the database at ``url``. ``read_only``: an existing one, for looking only
+        (``status``, ``doctor``); nothing is created and every write fails (see
+        :func:`adapter.store.db.make_engine`)."""
+        self.read_only = read_only
+        self.engine = make_engine(url, echo=echo, read_only=read_only)
 
     @property
     def dialect(self) -> str:
@@ -128,6 +133,8 @@ class Store:
 
     def create_schema(self) -> None:
         """Create what is missing (idempotent); see :func:`adapter.store.db.create_schema`."""
+        if self.read_only:
+            raise StoreError("the database was opened read-only: its schema is not created")
         create_schema(self.engine)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
