@@ -1,10 +1,8 @@
 """The adapter as a library: the API an EPJ vendor embeds.
 
->>> from adapter.bootstrap import open_adapter                # doctest: +SKIP
->>> adapter = open_adapter(Path("config"))                     # doctest: +SKIP
->>> adapter.load_slots(slots_from_my_book)                     # doctest: +SKIP
->>> for appointment in adapter.pending_reservations():         # doctest: +SKIP
-...     adapter.confirm(appointment.id)
+Built by the composition root: ``adapter = open_adapter(Path("config"))`` (or
+``bootstrap(...).adapter``); the README's "For EPJ vendors" section has an example
+that runs as written (``tests/test_readme_example.py`` runs it).
 
 :class:`Adapter` is a thin, typed facade over the service layer
 (:class:`~adapter.service.clinic_service.ClinicService`): each change is one command,
@@ -57,33 +55,94 @@ class Adapter:
 
     def load_slots(self, slots: Iterable[Slot], source: str = "api") -> UpsertResult:
         """Add or update slots (idempotent) and schedule their release online; returns
-        (added, updated, unchanged)."""
+        (added, updated, unchanged).
+
+        A slot withdrawn with :meth:`withdraw_slot` stays withdrawn when it comes again
+        (its times are updated): only :meth:`restore_slot` offers it again.
+
+        Raises:
+            NotFound: a slot names a practitioner or appointment type the clinic does
+                not have (the text names the slot and the key).
+            adapter.domain.errors.InvalidValue: a slot is another clinic's (its
+                ``clinic``, or an id another clinic in the same database holds), or
+                ``source`` is not template, import or api.
+            Nothing is stored when any slot is refused.
+        """
         return self._service.handle(c.LoadSlots(tuple(slots), source))
 
+    def withdraw_slot(
+        self, slot_id: str, *, note: str = "", actor: str = c.EPJ
+    ) -> c.SlotWithdrawal:
+        """Take a slot off offer (the practitioner fell ill): HentLedigeTimer no longer
+        offers it and an RT for it gets 06. A pending reservation on it is answered
+        SvarTimeReservasjon 06 (with ``note`` in TekstNotatInnhold); a confirmed
+        appointment on it is cancelled by the clinic (Avtale 08). Withdrawing it again
+        does nothing (``changed`` False).
+
+        Raises:
+            NotFound: no slot ``slot_id`` at this clinic.
+            adapter.domain.errors.InvalidValue: the slot has begun, or ``note`` is
+                over 1000 characters.
+        """
+        return self._service.handle(c.WithdrawSlot(slot_id, actor, note))
+
+    def restore_slot(self, slot_id: str, *, actor: str = c.EPJ) -> bool:
+        """Offer a withdrawn slot again; False when it was not withdrawn. An
+        appointment the withdrawal cancelled stays cancelled.
+
+        Raises:
+            NotFound: no slot ``slot_id`` at this clinic.
+            adapter.domain.errors.InvalidValue: the slot has begun.
+        """
+        return self._service.handle(c.RestoreSlot(slot_id, actor))
+
     def generate_slots(self, start: date, end: date) -> UpsertResult:
-        """Slots from the clinic's opening-hours templates, for ``start`` ≤ day < ``end``."""
+        """Slots from the clinic's opening-hours templates, for local days ``start``..``end``
+        (both included).
+
+        Raises:
+            ValueError: the adapter was built without the clinic's configuration
+                (no templates to generate from).
+        """
         return self._service.generate_slots(start, end)
 
-    def set_patient_list(self, practitioner: str, idents: Iterable[str]) -> None:
+    def set_patient_list(
+        self, practitioner: str, idents: Iterable[str], *, actor: str = c.EPJ
+    ) -> None:
         """Replace a practitioner's list (fastlegeliste) with ``idents``.
 
         Every entry must be a valid fødselsnummer or D-nummer, else
         :class:`~adapter.domain.identity.InvalidPersonId` names the first bad entry
         (1-based, never the number) and the list is left as it was; an unknown
         practitioner raises :class:`NotFound`.
-        """
-        self._service.handle(c.SetPatientList(practitioner, tuple(idents)))
 
-    def block_patient(self, ident: str, reason: str = "") -> None:
+        Raises:
+            NotFound: no practitioner ``practitioner`` in the clinic's configuration.
+            adapter.domain.identity.InvalidPersonId: an entry is not a valid
+                fødselsnummer or D-nummer (its text gives the entry's position, never
+                the number); nothing is changed.
+        """
+        self._service.handle(c.SetPatientList(practitioner, tuple(idents), actor))
+
+    def block_patient(self, ident: str, reason: str = "", *, actor: str = c.EPJ) -> None:
         """Block a patient from digital booking (reservations get 30).
 
         ``ident`` must be a valid fødselsnummer or D-nummer (else InvalidPersonId).
-        """
-        self._service.handle(c.BlockPatient(ident, reason))
 
-    def unblock_patient(self, ident: str) -> None:
-        """Let a blocked patient book digitally again (``ident`` checked as for block)."""
-        self._service.handle(c.UnblockPatient(ident))
+        Raises:
+            adapter.domain.identity.InvalidPersonId: ``ident`` is not a valid
+                fødselsnummer or D-nummer; nothing is stored.
+        """
+        self._service.handle(c.BlockPatient(ident, reason, actor))
+
+    def unblock_patient(self, ident: str, *, actor: str = c.EPJ) -> None:
+        """Let a blocked patient book digitally again (``ident`` checked as for block).
+
+        Raises:
+            adapter.domain.identity.InvalidPersonId: ``ident`` is not a valid
+                fødselsnummer or D-nummer; nothing is changed.
+        """
+        self._service.handle(c.UnblockPatient(ident, actor))
 
     # -- what is waiting for the clinic ---------------------------------------------------------
 
@@ -109,7 +168,11 @@ class Adapter:
         return self._service.views.deliveries(appointment_id)
 
     def ics(self, appointment_id: str) -> str:
-        """The appointment as an .ics file ("Legg i egen kalender")."""
+        """The appointment as an .ics file ("Legg i egen kalender").
+
+        Raises:
+            NotFound: no appointment ``appointment_id`` at this clinic.
+        """
         appointment = self.appointment(appointment_id)
         if appointment is None:
             raise NotFound(f"no appointment {appointment_id}")
@@ -124,45 +187,126 @@ class Adapter:
 
     # -- decisions and changes (each one transaction with its messages) ------------------------
 
-    def confirm(self, appointment_id: str, *, actor: str = c.EPJ) -> None:
-        """Confirm a pending reservation (SvarTimeReservasjon 05, 10 with a vikar)."""
-        self._service.handle(c.Confirm(appointment_id, actor))
+    def confirm(self, appointment_id: str, *, note: str = "", actor: str = c.EPJ) -> None:
+        """Confirm a pending reservation (SvarTimeReservasjon 05, 10 with a vikar).
+
+        ``note`` is the clinic's text to the patient (Norwegian), sent in
+        Notat/TekstNotatInnhold, e.g. "Din time er reservert. SMS varsel blir sendt
+        24 timer før" (HITS 1217 §3.4.3.2); at most 1000 characters.
+
+        Raises:
+            NotFound: no appointment ``appointment_id`` at this clinic.
+            adapter.domain.errors.InvalidTransition: the appointment is not a pending
+                reservation (already confirmed, rejected, cancelled, ...).
+            adapter.domain.errors.InvalidValue: ``note`` is over 1000 characters
+                (nothing is stored or sent).
+        """
+        self._service.handle(c.Confirm(appointment_id, actor, note))
 
     def reject(
-        self, appointment_id: str, code: Svar = Svar.TIME_IKKE_TILGJENGELIG, *, actor: str = c.EPJ
+        self,
+        appointment_id: str,
+        code: Svar = Svar.TIME_IKKE_TILGJENGELIG,
+        *,
+        note: str = "",
+        actor: str = c.EPJ,
     ) -> None:
-        """Reject a pending reservation with 06, 26 or 30."""
-        self._service.handle(c.Reject(appointment_id, code, actor))
+        """Reject a pending reservation with 06, 26 or 30 (``note`` as for :meth:`confirm`).
+
+        Raises:
+            NotFound: no appointment ``appointment_id`` at this clinic.
+            adapter.domain.errors.InvalidTransition: the appointment is not a pending
+                reservation.
+            adapter.domain.errors.InvalidValue: ``code`` is not 06, 26 or 30, or
+                ``note`` is over 1000 characters.
+        """
+        self._service.handle(c.Reject(appointment_id, code, actor, note))
 
     def answer_wish(
-        self, wish_id: str, code: Svar, *, slot_id: str | None = None, actor: str = c.EPJ
+        self,
+        wish_id: str,
+        code: Svar,
+        *,
+        slot_id: str | None = None,
+        note: str = "",
+        actor: str = c.EPJ,
     ) -> None:
-        """Answer a wish (05/06/07/08/09/10/34), assigning a slot where the answer needs one."""
-        self._service.handle(c.AnswerWish(wish_id, code, slot_id, actor))
+        """Answer a wish (05/06/07/08/09/10/34), assigning a slot where the answer needs
+        one; ``note`` goes in SvarØnske's TekstNotatInnhold (HITS 1217 §3.5, as for
+        :meth:`confirm`).
+
+        Raises:
+            NotFound: no wish ``wish_id``, no slot ``slot_id``, or no appointment the
+                wish is about, at this clinic.
+            adapter.domain.errors.InvalidTransition: the wish is answered already, or
+                its appointment cannot be moved or cancelled from its state.
+            adapter.domain.errors.InvalidValue: ``code`` does not answer this kind of
+                wish, the answer needs a slot and ``slot_id`` is None (05, 10, 07), the
+                wish names no appointment where the answer needs one (07, 08, 09,
+                34), the slot already holds a live appointment, or ``note`` is over
+                1000 characters.
+        """
+        self._service.handle(c.AnswerWish(wish_id, code, slot_id, actor, note))
 
     def book(self, slot_id: str, patient: Person, *, actor: str = c.EPJ) -> Appointment:
         """Book a slot for a patient from the clinic's side (Avtale 05 to Helsenorge).
 
         A patient whose number is not a valid fødselsnummer or D-nummer of its TypeId
-        raises :class:`~adapter.domain.identity.InvalidPersonId` before anything is
-        stored or sent.
+        raises :class:`~adapter.domain.identity.InvalidPersonId`, and one without a
+        given or a family name :class:`~adapter.domain.errors.InvalidValue` (the
+        Avtale's MsgInfo/Patient must carry fornavn, etternavn and the number, HITS
+        1217 §2.3), before anything is stored or sent.
+
+        Raises:
+            NotFound: no active slot ``slot_id`` at this clinic (or it is withdrawn).
+            adapter.domain.identity.InvalidPersonId: ``patient.ident`` is not a valid
+                fødselsnummer or D-nummer of ``patient.ident_type``.
+            adapter.domain.errors.InvalidValue: the patient's given or family name is
+                missing, or the slot already holds a live appointment.
         """
         return self._service.handle(c.Book(slot_id, patient, actor))
 
     def move(self, appointment_id: str, slot_id: str, *, actor: str = c.EPJ) -> None:
-        """Move an appointment to another slot (Avtale 07; nothing to the slot it holds)."""
+        """Move an appointment to another slot (Avtale 07; nothing to the slot it holds).
+
+        Raises:
+            NotFound: no appointment ``appointment_id`` or no active slot ``slot_id``
+                at this clinic.
+            adapter.domain.errors.InvalidTransition: the appointment is not confirmed
+                (a pending reservation, cancelled, ...).
+            adapter.domain.errors.InvalidValue: the slot already holds a live
+                appointment.
+        """
         self._service.handle(c.Move(appointment_id, slot_id, actor))
 
     def cancel(self, appointment_id: str, *, actor: str = c.EPJ) -> None:
-        """Cancel an appointment from the clinic's side (Avtale 08)."""
+        """Cancel an appointment from the clinic's side (Avtale 08).
+
+        Raises:
+            NotFound: no appointment ``appointment_id`` at this clinic.
+            adapter.domain.errors.InvalidTransition: the appointment is not confirmed
+                (a pending reservation is rejected, not cancelled; or it is cancelled,
+                no-show or completed already).
+        """
         self._service.handle(c.Cancel(appointment_id, actor))
 
     def no_show(self, appointment_id: str, *, actor: str = c.EPJ) -> None:
-        """Mark that the patient did not come (Avtale 11)."""
+        """Mark that the patient did not come (Avtale 11).
+
+        Raises:
+            NotFound: no appointment ``appointment_id`` at this clinic.
+            adapter.domain.errors.InvalidTransition: the appointment is not confirmed.
+        """
         self._service.handle(c.NoShow(appointment_id, actor))
 
     def complete(self, appointment_id: str, *, actor: str = c.EPJ) -> None:
-        """Mark the appointment as done (refused before it begins)."""
+        """Mark the appointment as done (refused before it begins).
+
+        Raises:
+            NotFound: no appointment ``appointment_id`` at this clinic.
+            adapter.domain.errors.InvalidTransition: the appointment is not confirmed.
+            adapter.domain.errors.InvalidValue: the appointment has not begun yet.
+        """
         self._service.handle(c.Complete(appointment_id, actor))
 
     # -- events ---------------------------------------------------------------------------------

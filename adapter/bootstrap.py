@@ -196,8 +196,24 @@ def bootstrap(
     transport: Transport | None = None,
     store: Store | None = None,
 ) -> Runtime:
-    """Every part built once from ``config_dir`` (raises ``ConfigError``); ``config``,
-    ``transport`` and ``store`` replace the configured ones (tests, tools)."""
+    """Every part built once from ``config_dir``, as the daemon runs them.
+
+    ``clock`` is where ``now`` comes from (the real time by default); ``config``,
+    ``transport`` and ``store`` replace the configured ones. For tests, the queues in
+    memory and a clock moved by hand::
+
+        runtime = bootstrap(config_dir, transport=MemoryTransport(), clock=MovableClock(start))
+
+    (both from :mod:`adapter.testing`; :func:`adapter.testing.clinic` does this for the
+    example clinic). Building writes the configured clinic, practitioners and
+    appointment types to the store; nothing is received or sent until the daemon or a
+    call does. Close the runtime when done (``runtime.close()``).
+
+    Raises:
+        adapter.config.ConfigError: the configuration in ``config_dir`` has errors
+            (every one, with file, line, key and fix), or ``[cms] enabled`` lacks its
+            keys, certificates or routing.
+    """
     config = config or load_config(config_dir)
     config.settings.state_dir.mkdir(parents=True, exist_ok=True)
     settings = config.settings
@@ -254,6 +270,22 @@ def bootstrap(
     )
 
 
-def open_adapter(config_dir: Path, *, clock: Callable[[], datetime] = system_clock) -> Adapter:
-    """The EPJ's facade for the clinic configured in ``config_dir`` (raises ``ConfigError``)."""
-    return bootstrap(config_dir, clock=clock).adapter
+def open_adapter(
+    config_dir: Path,
+    *,
+    clock: Callable[[], datetime] = system_clock,
+    transport: Transport | None = None,
+) -> Adapter:
+    """The EPJ's facade for the clinic configured in ``config_dir``: :func:`bootstrap`'s
+    ``runtime.adapter``, for a vendor who calls the API and leaves serving the queues
+    to ``epj-adapter run`` (or a :class:`~adapter.daemon.Daemon` of its own).
+
+    ``clock`` and ``transport`` as for :func:`bootstrap`. ``adapter.close()`` releases
+    the transport and the database. The adapter logs nothing unless logging is
+    configured (:mod:`adapter.logs`).
+
+    Raises:
+        adapter.config.ConfigError: the configuration in ``config_dir`` has errors
+            (every one listed).
+    """
+    return bootstrap(config_dir, clock=clock, transport=transport).adapter

@@ -23,6 +23,18 @@ OSLO: Final = ZoneInfo("Europe/Oslo")
 #: Length limits of the patient's text, as the guide and helsenorge.no set them.
 MAX_SUBJECT: Final = 50  # EmneSporsmal ("Hva gjelder timen? (maks 50 tegn)")
 MAX_TEXT: Final = 1000  # Sporsmal
+#: The clinic's note to the patient in an answer: Notat/TekstNotatInnhold, at most 1000
+#: characters (HITS 1217 §2.4, the table of field lengths: "Teksnotatinnhold 1000").
+MAX_NOTE: Final = 1000
+
+
+def clinic_note(note: str) -> str:
+    """``note`` if it fits TekstNotatInnhold (≤ :data:`MAX_NOTE` characters), else
+    :class:`InvalidValue`; kept whole, never cut ("" is no note). Its text is never
+    quoted in the error."""
+    if len(note) > MAX_NOTE:
+        raise InvalidValue(f"note is {len(note)} characters, more than {MAX_NOTE}")
+    return note
 
 
 def require_aware(value: datetime, name: str) -> datetime:
@@ -135,6 +147,30 @@ class Slot:
         return self.end.astimezone(OSLO)
 
 
+class SlotState(StrEnum):
+    """Whether the clinic offers a slot at all (the release rules then decide when).
+
+    ``withdraw`` takes an open slot off offer (it is never offered in HentLedigeTimer
+    and an RT for it gets 06); ``restore`` puts it back. A re-import of the slot
+    (LoadSlots) leaves a withdrawn slot withdrawn: only ``restore`` reopens it.
+    """
+
+    OPEN = "open"
+    WITHDRAWN = "withdrawn"
+
+    def withdraw(self, slot_id: str) -> SlotState:
+        """WITHDRAWN, from OPEN only."""
+        if self is not SlotState.OPEN:
+            raise InvalidTransition("slot", slot_id, self.value, "withdraw")
+        return SlotState.WITHDRAWN
+
+    def restore(self, slot_id: str) -> SlotState:
+        """OPEN, from WITHDRAWN only."""
+        if self is not SlotState.WITHDRAWN:
+            raise InvalidTransition("slot", slot_id, self.value, "restore")
+        return SlotState.OPEN
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     """A person identified by fødselsnummer or D-nummer. Never logged."""
@@ -149,6 +185,37 @@ class Person:
         return f"Person({self.ident_type.value} ***********)"
 
     __str__ = __repr__
+
+    @property
+    def is_named(self) -> bool:
+        """True when both the given and the family name are given (not blank): what
+        MsgHead/MsgInfo/Patient needs (HITS 1217 §2.3)."""
+        return bool(self.given_name.strip() and self.family_name.strip())
+
+
+def require_patient_names(patient: Person) -> Person:
+    """``patient`` if it has a given and a family name, else :class:`InvalidValue`.
+
+    HITS 1217 §2.3 ("Krav til informasjonsinnhold for MsgHead/MsgInfo/Patient"):
+    "Følgende informasjon er obligatorisk å oppgi for pasient: fornavn, etternavn,
+    fødselsnummer eller d-nummer". (MsgHead 1.2 itself makes every part optional;
+    the guide is stricter, and the guide wins for what we send.) The error names
+    neither the person nor the number.
+    """
+    if not patient.is_named:
+        missing = [
+            name
+            for name, value in (
+                ("given name", patient.given_name),
+                ("family name", patient.family_name),
+            )
+            if not value.strip()
+        ]
+        raise InvalidValue(
+            f"the patient's {' and '.join(missing)} must be given: MsgInfo/Patient "
+            "carries fornavn, etternavn and fødselsnummer or D-nummer (HITS 1217 §2.3)"
+        )
+    return patient
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,9 +384,12 @@ class Appointment:
 
         The patient comes from the EPJ, not from a checked message, so the number is
         checked here (:class:`~adapter.domain.identity.InvalidPersonId`): a valid
-        fødselsnummer or D-nummer of its TypeId, the only kinds an Avtale may name.
+        fødselsnummer or D-nummer of its TypeId, the only kinds an Avtale may name;
+        then the names (:class:`InvalidValue`): the Avtale's MsgInfo/Patient must
+        carry the given and the family name (HITS 1217 §2.3).
         """
         validate_person_id(patient.ident, patient.ident_type, allowed=DIALOG_ID_TYPES)
+        require_patient_names(patient)
         return cls(
             id=id,
             clinic=slot.clinic,
@@ -360,6 +430,17 @@ class Appointment:
     def cancel_by_clinic(self, now: datetime) -> Appointment:
         """The clinic cancelled."""
         return self._to(AppointmentState.CANCELLED_BY_CLINIC, "cancel", now)
+
+    def slot_withdrawn(self, now: datetime) -> Appointment:
+        """The clinic withdrew the slot this appointment holds (the practitioner fell
+        ill, say): a pending reservation is rejected with 06 "Time ikke tilgjengelig"
+        (HITS 1217 §3.4.3.2), a confirmed appointment is cancelled by the clinic (sent
+        as Avtale 08, §3.4.1). Any other state cannot lose its slot."""
+        if self.state is AppointmentState.REQUESTED:
+            return self.reject(now, Svar.TIME_IKKE_TILGJENGELIG)
+        if self.state is AppointmentState.CONFIRMED:
+            return self.cancel_by_clinic(now)
+        raise InvalidTransition("appointment", self.id, self.state.value, "withdraw its slot")
 
     def mark_no_show(self, now: datetime) -> Appointment:
         """The patient did not come (Avtale 11)."""

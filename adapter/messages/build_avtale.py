@@ -67,7 +67,10 @@ def build_avtale(
     """Avtale 05 / 07 / 08 / 11 / MOA about ``details.appointment``, sent unprompted.
 
     ``receiver`` is Helsenorge's party (two levels). The sender is the clinic with the
-    appointment's practitioner on level 2; the patient is the appointment's.
+    appointment's practitioner on level 2; the patient is the appointment's, and must
+    have a given and a family name besides the number (guide 2.3; else InvalidValue,
+    as the project's profile requires). Guide 3.4.1: no EmneSporsmal or Sporsmal, so
+    an Avtale carries no text of the clinic's.
     """
     if code not in AVTALE_CODES:
         raise InvalidValue(f"an Avtale carries 05, 07, 08, 11 or MOA, not {code.value}")

@@ -28,7 +28,14 @@ from lxml import etree
 
 from adapter.domain.codes import IdType, Rolle, Svar
 from adapter.domain.errors import InvalidValue
-from adapter.domain.model import Clinic, Person, Practitioner, require_aware
+from adapter.domain.model import (
+    Clinic,
+    Person,
+    Practitioner,
+    clinic_note,
+    require_aware,
+    require_patient_names,
+)
 from adapter.messages import ns
 from adapter.messages.codes import OID_PREFIX, Foresporsel, JaNei, MsgType, OrgIdType, display, oid
 from adapter.messages.envelope import Envelope, Party, Professional
@@ -190,8 +197,10 @@ def _party(parent: etree._Element, tag: str, party: Party) -> None:
 
 
 def _patient(parent: etree._Element, person: Person) -> None:
+    """MsgInfo/Patient: given and family name and FNR or DNR, all obligatory (guide 2.3)."""
     if person.ident_type not in (IdType.FNR, IdType.DNR):
         raise InvalidValue("the patient is identified by FNR or DNR (guide 2.3)")
+    require_patient_names(person)
     person_content(el(parent, ns.MSGHEAD, "Patient"), ns.MSGHEAD, person)
 
 
@@ -246,6 +255,9 @@ def reply_envelope(
     Sender and receiver swap, the patient stays, ``RefToParent`` is the request's
     MsgId and ``RefToConversation`` the conversation's first MsgId (the request's own
     when it started the thread). Synchronous answers carry ``Ack V="N"`` (guide 3.4.2).
+
+    A request whose Patient lacks a name has already broken guide 2.3 (it is being
+    refused): its answer leaves MsgInfo/Patient out rather than repeat it incomplete.
     """
     return Envelope(
         msg_type=msg_type or request.msg_type,
@@ -256,8 +268,16 @@ def reply_envelope(
         ack_requested=not sync,
         ref_to_parent=request.msg_id,
         ref_to_conversation=request.ref_to_conversation or request.msg_id,
-        patient=request.patient,
+        patient=_repeatable(request.patient),
     )
+
+
+def _repeatable(patient: Person | None) -> Person | None:
+    """The request's Patient for its reply; None for a fødselsnummer or D-nummer
+    without the names guide 2.3 requires (any other kind is refused by the builder)."""
+    if patient is None or patient.is_named or patient.ident_type not in (IdType.FNR, IdType.DNR):
+        return patient
+    return None
 
 
 def build_msghead(envelope: Envelope, documents: Sequence[Document]) -> Built:
@@ -352,7 +372,9 @@ def notat(
     practitioner: Practitioner | None = None,
     system: str | None = None,
 ) -> etree._Element:
-    """A Dialogmelding answering with Notat/TemaKodet (7602) and optional text."""
+    """A Dialogmelding answering with Notat/TemaKodet (7602) and optional text in
+    TekstNotatInnhold (at most 1000 characters, guide 2.4: else InvalidValue)."""
+    clinic_note(text)
     root = dialogmelding()
     note = el(root, ns.DIALOG, "Notat")
     code(note, ns.DIALOG, "TemaKodet", answer, system=system)

@@ -17,7 +17,15 @@ from datetime import datetime, time, timedelta
 from adapter.domain import identity
 from adapter.domain.codes import Svar
 from adapter.domain.errors import InvalidValue, NotFound
-from adapter.domain.model import OSLO, Appointment, AppointmentState, Slot, Wish
+from adapter.domain.model import (
+    OSLO,
+    Appointment,
+    AppointmentState,
+    Slot,
+    SlotState,
+    Wish,
+    clinic_note,
+)
 from adapter.domain.release import bookable_from
 from adapter.logs import get_logger
 from adapter.service import commands as c
@@ -25,7 +33,7 @@ from adapter.service import journal
 from adapter.service.scope import Scope
 from adapter.service.table import HandlerTable
 from adapter.store.errors import SlotTaken
-from adapter.store.records import SlotSource, UpsertResult
+from adapter.store.records import JsonValue, SlotSource, UpsertResult
 from adapter.store.uow import UnitOfWork
 
 log = get_logger("adapter.service")
@@ -49,10 +57,160 @@ def sync_catalog(command: c.SyncCatalog, uow: UnitOfWork, scope: Scope) -> None:
 
 def load_slots(command: c.LoadSlots, uow: UnitOfWork, scope: Scope) -> UpsertResult:
     """Upsert the slots, then (re)schedule the release of every slot on the days they
-    touch: a day's shares and hold-backs are decided over the whole day."""
-    result = uow.slots.upsert_slots(list(command.slots), SlotSource(command.source))
+    touch: a day's shares and hold-backs are decided over the whole day.
+
+    Every slot is checked first (all or nothing): this clinic's, a configured
+    practitioner and appointment type, an id no other clinic holds. A withdrawn
+    slot stays withdrawn (:func:`withdraw_slot`; :func:`restore_slot` reopens it).
+    """
+    source = _slot_source(command.source)
+    _check_slots(uow, scope, command.slots)
+    result = uow.slots.upsert_slots(list(command.slots), source, reactivate=False)
     _schedule_releases(uow, scope, command.slots)
     return result
+
+
+def _slot_source(source: str) -> SlotSource:
+    try:
+        return SlotSource(source)
+    except ValueError:
+        known = ", ".join(s.value for s in SlotSource)
+        raise InvalidValue(f"slot source {source!r} is not one of {known}") from None
+
+
+def _check_slots(uow: UnitOfWork, scope: Scope, slots: Iterable[Slot]) -> None:
+    """NotFound for a practitioner or appointment type the clinic does not have,
+    InvalidValue for another clinic's slot; each names the slot and the key."""
+    ctx = scope.ctx
+    clinic = ctx.clinic.key
+    slots = list(slots)
+    for slot in slots:
+        if slot.clinic != clinic:
+            raise InvalidValue(f"slot {slot.id} is for clinic {slot.clinic!r}, not {clinic!r}")
+        if slot.practitioner not in ctx.practitioners:
+            known = ", ".join(sorted(ctx.practitioners))
+            raise NotFound(
+                f"slot {slot.id}: no practitioner {slot.practitioner!r} at {clinic}; "
+                f"known: {known}"
+            )
+        if slot.appointment_type not in ctx.appointment_types:
+            known = ", ".join(sorted(ctx.appointment_types))
+            raise NotFound(
+                f"slot {slot.id}: no appointment type {slot.appointment_type!r} at {clinic}; "
+                f"known: {known}"
+            )
+    owners = uow.slots.owners(s.id for s in slots)
+    for slot in slots:
+        owner = owners.get(slot.id)
+        if owner is not None and owner != clinic:
+            raise InvalidValue(f"slot {slot.id} belongs to another clinic")
+
+
+def withdraw_slot(command: c.WithdrawSlot, uow: UnitOfWork, scope: Scope) -> c.SlotWithdrawal:
+    """Take the slot off offer; answer what it held (HITS 1217).
+
+    HentLedigeTimer offers only open slots, and an RT for a withdrawn slot gets 06
+    "Time ikke tilgjengelig" (§3.4.3.2), as for any slot that cannot be had. A
+    pending reservation on it is answered SvarTimeReservasjon 06 now (with
+    ``note``); a confirmed appointment is cancelled by the clinic and Helsenorge is
+    told with Avtale 08 "Avbestilling av time bekreftet" (§3.4.1 Avtaleutsending:
+    "alle endringer på bestilte timer skal kommuniseres"; SvarTimeReservasjon only
+    answers a request, and the RT was answered when it was confirmed). Withdrawing a
+    withdrawn slot changes and sends nothing; a slot that has begun is refused.
+    """
+    ctx, now = scope.ctx, scope.now
+    note = clinic_note(command.note)
+    clinic = ctx.clinic.key
+    slot: Slot | None = uow.slots.get(clinic, command.slot_id, include_inactive=True)
+    state = uow.slots.state(clinic, command.slot_id)
+    if slot is None or state is None:
+        raise NotFound(f"no slot {command.slot_id} at {clinic}")
+    if state is SlotState.WITHDRAWN:
+        return c.SlotWithdrawal(slot.id, changed=False)
+    if slot.start <= now:
+        raise InvalidValue(
+            f"slot {slot.id} began at {slot.local_start.isoformat()}: it cannot be withdrawn "
+            "(mark its appointment completed or no-show, or cancel it)"
+        )
+    state.withdraw(slot.id)  # the slot's state machine: open → withdrawn
+    live = uow.appointments.live_for_slot(clinic, slot.id)
+    uow.slots.deactivate(clinic, slot.id)
+    uow.releases.cancel(clinic, slot.id)
+    _schedule_releases(uow, scope, [slot])  # the day's shares, without this slot
+    answer: Svar | None = None
+    if live is not None:
+        changed = live.slot_withdrawn(now)
+        uow.appointments.update(changed)
+        if changed.state is AppointmentState.REJECTED:
+            answer = Svar.TIME_IKKE_TILGJENGELIG
+            _record(
+                uow,
+                scope,
+                command.actor,
+                "reservation.rejected",
+                changed,
+                code=answer.value,
+                reason="slot_withdrawn",
+                **_note_detail(note),
+            )
+            if changed.conversation is not None:
+                scope.send(scope.replies.reservation_answer(ctx, changed, answer, now, note=note))
+        else:
+            answer = Svar.AVBESTILLING_BEKREFTET
+            _record(
+                uow,
+                scope,
+                command.actor,
+                "appointment.cancelled_by_clinic",
+                changed,
+                reason="slot_withdrawn",
+            )
+            _avtale(uow, scope, changed, answer)
+    detail: dict[str, JsonValue] = {"slot": slot.id}
+    if answer is not None:
+        detail["answer"] = answer.value
+    journal.record(
+        uow,
+        clinic=clinic,
+        at=now,
+        actor=command.actor,
+        action="slot.withdrawn",
+        appointment_id=live.id if live is not None else None,
+        detail=detail,
+        event=detail,
+    )
+    return c.SlotWithdrawal(
+        slot.id, changed=True, appointment_id=live.id if live else None, answer=answer
+    )
+
+
+def restore_slot(command: c.RestoreSlot, uow: UnitOfWork, scope: Scope) -> bool:
+    """Offer a withdrawn slot again and schedule its release; False (nothing done)
+    when it is open. Not for a slot that has begun."""
+    clinic = scope.ctx.clinic.key
+    slot: Slot | None = uow.slots.get(clinic, command.slot_id, include_inactive=True)
+    state = uow.slots.state(clinic, command.slot_id)
+    if slot is None or state is None:
+        raise NotFound(f"no slot {command.slot_id} at {clinic}")
+    if state is SlotState.OPEN:
+        return False
+    if slot.start <= scope.now:
+        raise InvalidValue(
+            f"slot {slot.id} began at {slot.local_start.isoformat()}: too late to restore"
+        )
+    state.restore(slot.id)  # withdrawn → open
+    uow.slots.reactivate(clinic, slot.id)
+    _schedule_releases(uow, scope, [slot])
+    journal.record(
+        uow,
+        clinic=clinic,
+        at=scope.now,
+        actor=command.actor,
+        action="slot.restored",
+        detail={"slot": slot.id},
+        event={"slot": slot.id},
+    )
+    return True
 
 
 def _schedule_releases(uow: UnitOfWork, scope: Scope, slots: Iterable[Slot]) -> None:
@@ -81,41 +239,90 @@ def set_patient_list(command: c.SetPatientList, uow: UnitOfWork, scope: Scope) -
             identity.validate(ident, allowed=identity.DIALOG_ID_TYPES)
         except identity.InvalidPersonId as exc:
             raise identity.InvalidPersonId(exc.problem, f"entry {n}: {exc.reason}") from None
-    uow.patients.set_list(ctx.clinic.key, command.practitioner, command.idents)
+    added, removed = uow.patients.set_list(ctx.clinic.key, command.practitioner, command.idents)
+    # Counts only: the audit never holds a person number.
+    journal.record(
+        uow,
+        clinic=ctx.clinic.key,
+        at=scope.now,
+        actor=command.actor,
+        action="patients.list_set",
+        detail={
+            "practitioner": command.practitioner,
+            "count": len(set(command.idents)),
+            "added": added,
+            "removed": removed,
+        },
+    )
 
 
 def block_patient(command: c.BlockPatient, uow: UnitOfWork, scope: Scope) -> None:
-    """``ident`` must be a valid fødselsnummer or D-nummer (else InvalidPersonId)."""
+    """``ident`` must be a valid fødselsnummer or D-nummer (else InvalidPersonId).
+    Audited without the number or the reason (free text): that one patient was blocked."""
     identity.validate(command.ident, allowed=identity.DIALOG_ID_TYPES)
-    uow.patients.block(scope.ctx.clinic.key, command.ident, command.reason, scope.now)
+    clinic = scope.ctx.clinic.key
+    already = uow.patients.is_blocked(clinic, command.ident)
+    uow.patients.block(clinic, command.ident, command.reason, scope.now)
+    journal.record(
+        uow,
+        clinic=clinic,
+        at=scope.now,
+        actor=command.actor,
+        action="patient.blocked",
+        detail={"count": 1, "already_blocked": already, "reason_given": bool(command.reason)},
+    )
 
 
 def unblock_patient(command: c.UnblockPatient, uow: UnitOfWork, scope: Scope) -> None:
-    """``ident`` is checked as for a block."""
+    """``ident`` is checked as for a block; audited as a block is (``count`` 0: none)."""
     identity.validate(command.ident, allowed=identity.DIALOG_ID_TYPES)
-    uow.patients.unblock(scope.ctx.clinic.key, command.ident)
+    clinic = scope.ctx.clinic.key
+    lifted = uow.patients.unblock(clinic, command.ident)
+    journal.record(
+        uow,
+        clinic=clinic,
+        at=scope.now,
+        actor=command.actor,
+        action="patient.unblocked",
+        detail={"count": int(lifted)},
+    )
 
 
 # -- reservations ------------------------------------------------------------------------
 
 
 def confirm(command: c.Confirm, uow: UnitOfWork, scope: Scope) -> None:
-    """SvarTimeReservasjon 05, or 10 with a vikar."""
+    """SvarTimeReservasjon 05, or 10 with a vikar; the note (checked first, ≤ 1000)
+    in TekstNotatInnhold."""
+    note = clinic_note(command.note)
     appointment = _appointment(uow, scope, command.appointment_id).confirm(scope.now)
     uow.appointments.update(appointment)
-    _record(uow, scope, command.actor, "reservation.confirmed", appointment)
+    _record(uow, scope, command.actor, "reservation.confirmed", appointment, **_note_detail(note))
     code = scope.ctx.confirmation_code(appointment)
-    scope.send(scope.replies.reservation_answer(scope.ctx, appointment, code, scope.now))
+    scope.send(
+        scope.replies.reservation_answer(scope.ctx, appointment, code, scope.now, note=note)
+    )
 
 
 def reject(command: c.Reject, uow: UnitOfWork, scope: Scope) -> None:
-    """SvarTimeReservasjon with the command's code."""
+    """SvarTimeReservasjon with the command's code and note (as for confirm)."""
+    note = clinic_note(command.note)
     appointment = _appointment(uow, scope, command.appointment_id).reject(scope.now, command.code)
     uow.appointments.update(appointment)
     _record(
-        uow, scope, command.actor, "reservation.rejected", appointment, code=command.code.value
+        uow,
+        scope,
+        command.actor,
+        "reservation.rejected",
+        appointment,
+        code=command.code.value,
+        **_note_detail(note),
     )
-    scope.send(scope.replies.reservation_answer(scope.ctx, appointment, command.code, scope.now))
+    scope.send(
+        scope.replies.reservation_answer(
+            scope.ctx, appointment, command.code, scope.now, note=note
+        )
+    )
 
 
 def expire_reservations(command: c.ExpireReservations, uow: UnitOfWork, scope: Scope) -> int:
@@ -137,7 +344,9 @@ def expire_reservations(command: c.ExpireReservations, uow: UnitOfWork, scope: S
 
 
 def answer_wish(command: c.AnswerWish, uow: UnitOfWork, scope: Scope) -> None:
-    """The wish's answer, assigning or moving to ``slot_id`` where the code needs one."""
+    """The wish's answer, assigning or moving to ``slot_id`` where the code needs one;
+    the note (checked first, ≤ 1000) in SvarØnske's TekstNotatInnhold."""
+    note = clinic_note(command.note)
     ctx, now, code, slot_id = scope.ctx, scope.now, command.code, command.slot_id
     wish: Wish | None = uow.wishes.get(ctx.clinic.key, command.wish_id)
     if wish is None:
@@ -182,7 +391,7 @@ def answer_wish(command: c.AnswerWish, uow: UnitOfWork, scope: Scope) -> None:
         action="wish.answered",
         appointment_id=appointment.id if appointment else wish.appointment_id,
         msg_id=None,
-        detail={"wish": wish.id, "code": code.value},
+        detail={"wish": wish.id, "code": code.value, **_note_detail(note)},
     )
     uow.events.append(
         clinic=ctx.clinic.key,
@@ -191,7 +400,7 @@ def answer_wish(command: c.AnswerWish, uow: UnitOfWork, scope: Scope) -> None:
         appointment_id=appointment.id if appointment else None,
         payload={"wish": wish.id, "code": code.value},
     )
-    scope.send(scope.replies.wish_answer(ctx, answered, code, appointment, now))
+    scope.send(scope.replies.wish_answer(ctx, answered, code, appointment, now, note=note))
 
 
 # -- appointments made and changed by the clinic ------------------------------------------
@@ -307,8 +516,15 @@ def _slot(uow: UnitOfWork, scope: Scope, slot_id: str) -> Slot:
     clinic = scope.ctx.clinic.key
     found: Slot | None = uow.slots.get(clinic, slot_id)
     if found is None:
+        if uow.slots.state(clinic, slot_id) is SlotState.WITHDRAWN:
+            raise NotFound(f"slot {slot_id} at {clinic} is withdrawn (restore it first)")
         raise NotFound(f"no slot {slot_id} at {clinic}")
     return found
+
+
+def _note_detail(note: str) -> dict[str, str]:
+    """The audit's trace of a note to the patient: its length, never its text."""
+    return {"note_chars": str(len(note))} if note else {}
 
 
 def _add(uow: UnitOfWork, appointment: Appointment) -> None:
@@ -343,6 +559,8 @@ def _record(
 CLINIC: HandlerTable[Scope] = HandlerTable()
 CLINIC.register(c.SyncCatalog, sync_catalog)
 CLINIC.register(c.LoadSlots, load_slots)
+CLINIC.register(c.WithdrawSlot, withdraw_slot)
+CLINIC.register(c.RestoreSlot, restore_slot)
 CLINIC.register(c.SetPatientList, set_patient_list)
 CLINIC.register(c.BlockPatient, block_patient)
 CLINIC.register(c.UnblockPatient, unblock_patient)

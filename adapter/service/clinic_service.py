@@ -29,7 +29,7 @@ log = get_logger("adapter.service")
 
 R = TypeVar("R")
 
-#: The clinic's opening-hours templates: the slots of ``start`` ≤ day < ``end``.
+#: The clinic's opening-hours templates: the slots of local days ``start``..``end`` (inclusive).
 SlotTemplates = Callable[[date, date], list[Slot]]
 
 
@@ -83,7 +83,8 @@ class ClinicService:
         return self._templates is not None
 
     def generate_slots(self, start: date, end: date) -> UpsertResult:
-        """Slots from the templates for ``start`` ≤ day < ``end``, loaded (idempotent)."""
+        """Slots from the templates for local days ``start``..``end`` (inclusive), loaded
+        (idempotent)."""
         if self._templates is None:
             raise ValueError("generating slots needs the clinic's configuration (templates)")
         slots = self._templates(start, end)

@@ -34,10 +34,54 @@ class SyncCatalog(Command[None]):
 
 @dataclass(frozen=True)
 class LoadSlots(Command[UpsertResult]):
-    """Add or update slots (idempotent) and schedule when each is released online."""
+    """Add or update slots (idempotent) and schedule when each is released online.
+
+    Every slot must be this clinic's and name a configured practitioner and
+    appointment type (else NotFound / InvalidValue naming the slot, nothing stored).
+    A withdrawn slot stays withdrawn (its times are updated): only RestoreSlot
+    offers it again.
+    """
 
     slots: tuple[Slot, ...]
     source: str = "api"
+
+
+@dataclass(frozen=True)
+class SlotWithdrawal:
+    """What withdrawing a slot did.
+
+    ``changed`` is False when the slot was already withdrawn (nothing was done or
+    sent). ``appointment_id`` is the live appointment the slot held, if any, and
+    ``answer`` what it got: 06 (SvarTimeReservasjon to a pending reservation) or 08
+    (Avtale to Helsenorge for a confirmed appointment).
+    """
+
+    slot_id: str
+    changed: bool
+    appointment_id: str | None = None
+    answer: Svar | None = None
+
+
+@dataclass(frozen=True)
+class WithdrawSlot(Command[SlotWithdrawal]):
+    """Take a slot off offer (the practitioner fell ill): no longer offered in
+    HentLedigeTimer, an RT for it gets 06; a pending reservation on it is answered
+    06, a confirmed appointment on it is cancelled by the clinic (Avtale 08).
+    ``note`` goes to the patient with the 06 (TekstNotatInnhold, ≤ 1000)."""
+
+    slot_id: str
+    actor: str = EPJ
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RestoreSlot(Command[bool]):
+    """Offer a withdrawn slot again (its release is scheduled as for a new slot);
+    returns False when it was not withdrawn. An appointment cancelled by the
+    withdrawal stays cancelled."""
+
+    slot_id: str
+    actor: str = EPJ
 
 
 @dataclass(frozen=True)
@@ -46,6 +90,7 @@ class SetPatientList(Command[None]):
 
     practitioner: str
     idents: tuple[str, ...]
+    actor: str = EPJ
 
 
 @dataclass(frozen=True)
@@ -54,6 +99,7 @@ class BlockPatient(Command[None]):
 
     ident: str
     reason: str = ""
+    actor: str = EPJ
 
 
 @dataclass(frozen=True)
@@ -61,33 +107,42 @@ class UnblockPatient(Command[None]):
     """Let a blocked patient book digitally again."""
 
     ident: str
+    actor: str = EPJ
 
 
 @dataclass(frozen=True)
 class Confirm(Command[None]):
-    """Confirm a pending reservation: SvarTimeReservasjon 05 (10 with a vikar)."""
+    """Confirm a pending reservation: SvarTimeReservasjon 05 (10 with a vikar).
+
+    ``note`` is the clinic's text to the patient, sent in Notat/TekstNotatInnhold
+    (HITS 1217 §3.4.3.2; at most 1000 characters, §2.4); "" sends none.
+    """
 
     appointment_id: str
     actor: str = EPJ
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class Reject(Command[None]):
-    """Reject a pending reservation with 06, 26 or 30."""
+    """Reject a pending reservation with 06, 26 or 30 (``note`` as for Confirm)."""
 
     appointment_id: str
     code: Svar = Svar.TIME_IKKE_TILGJENGELIG
     actor: str = EPJ
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class AnswerWish(Command[None]):
-    """Answer a wish (05/06/07/08/09/10/34), with a slot where the answer needs one."""
+    """Answer a wish (05/06/07/08/09/10/34), with a slot where the answer needs one
+    (``note`` in SvarØnske's Notat/TekstNotatInnhold, HITS 1217 §3.5, as for Confirm)."""
 
     wish_id: str
     code: Svar
     slot_id: str | None = None
     actor: str = EPJ
+    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -253,9 +253,16 @@ class Replies:
         return self._answer(req, built, f"SvarTimeReservasjon/{code.value}", expects_apprec=True)
 
     def reservation_answer(
-        self, ctx: ClinicContext, appointment: Appointment, code: Svar, now: datetime
+        self,
+        ctx: ClinicContext,
+        appointment: Appointment,
+        code: Svar,
+        now: datetime,
+        *,
+        note: str = "",
     ) -> Outgoing:
-        """SvarTimeReservasjon for a decided reservation (05 / 06 / 26 / 30, 10)."""
+        """SvarTimeReservasjon for a decided reservation (05 / 06 / 26 / 30, 10), with
+        the clinic's ``note`` to the patient in Notat/TekstNotatInnhold (§3.4.3.2)."""
         practitioner = ctx.practitioners.get(appointment.practitioner)
         request = self._request_of(MsgType.TIMERESERVASJON, appointment, practitioner)
         details = (
@@ -263,7 +270,7 @@ class Replies:
             if code in (Svar.TIMERESERVASJON_BEKREFTET, Svar.HOS_ANNEN_BEHANDLER_BEKREFTET)
             else None
         )
-        built = br.build_svar_timereservasjon(request, code, details, now=now)
+        built = br.build_svar_timereservasjon(request, code, details, now=now, text=note)
         return self._later(
             built, request, f"SvarTimeReservasjon/{code.value}", appointment_id=appointment.id
         )
@@ -298,12 +305,15 @@ class Replies:
         code: Svar,
         appointment: Appointment | None,
         now: datetime,
+        *,
+        note: str = "",
     ) -> Outgoing:
-        """SvarØnske 05 / 06 / 07 / 08 / 09 / 10 / 34."""
+        """SvarØnske 05 / 06 / 07 / 08 / 09 / 10 / 34, with the clinic's ``note`` in
+        Notat/TekstNotatInnhold (§3.5)."""
         practitioner = ctx.practitioners.get(wish.practitioner)
         request = self._request_of(MsgType.TIMEONSKE, wish, practitioner)
         details = self.details(appointment) if appointment is not None else None
-        built = br.build_svar_onske(request, code, now=now, details=details)
+        built = br.build_svar_onske(request, code, now=now, details=details, text=note)
         return self._later(
             built,
             request,

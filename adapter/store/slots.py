@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 
-from adapter.domain.model import AppointmentState, Slot
+from adapter.domain.model import AppointmentState, Slot, SlotState
 from adapter.store.base import Repository
 from adapter.store.errors import StoreError
 from adapter.store.records import SlotSource, UpsertResult
@@ -41,13 +41,19 @@ class SlotRepository(Repository):
     """Slots of every clinic; only active slots are ever offered."""
 
     def upsert_slots(
-        self, slots: Iterable[Slot], source: SlotSource = SlotSource.API
+        self,
+        slots: Iterable[Slot],
+        source: SlotSource = SlotSource.API,
+        *,
+        reactivate: bool = True,
     ) -> UpsertResult:
         """Add new slots, update changed ones, leave equal ones alone (idempotent).
 
         A slot counts as changed when its practitioner, type, times or source
-        differ, or when it was deactivated (it is reactivated). A slot id owned by
-        another clinic is refused.
+        differ, or when it was deactivated (it is reactivated). With
+        ``reactivate=False`` a deactivated (withdrawn) slot stays deactivated: its
+        fields are updated, and it counts as changed only when they differ. A slot
+        id owned by another clinic is refused.
         """
         slots = list(slots)
         self._preload([s.id for s in slots])
@@ -71,7 +77,8 @@ class SlotRepository(Repository):
                 continue
             if row.clinic != slot.clinic:
                 raise StoreError(f"slot {slot.id} belongs to another clinic")
-            if _slot(row) == slot and row.source == source.value and row.active:
+            active = row.active or reactivate
+            if _slot(row) == slot and row.source == source.value and row.active == active:
                 unchanged += 1
                 continue
             row.practitioner = slot.practitioner
@@ -79,7 +86,7 @@ class SlotRepository(Repository):
             row.start_utc = slot.start
             row.end_utc = slot.end
             row.source = source.value
-            row.active = True
+            row.active = active
             updated += 1
         self.session.flush()
         return UpsertResult(added, updated, unchanged)
@@ -113,6 +120,35 @@ class SlotRepository(Repository):
         if row is None or row.clinic != clinic or not (row.active or include_inactive):
             return None
         return _slot(row)
+
+    def owners(self, slot_ids: Iterable[str], chunk: int = 500) -> dict[str, str]:
+        """The clinic of each of ``slot_ids`` that is stored (any clinic's)."""
+        ids = list(dict.fromkeys(slot_ids))
+        found: dict[str, str] = {}
+        for i in range(0, len(ids), chunk):
+            rows = self.session.execute(
+                select_columns(col(SlotRow.id), col(SlotRow.clinic)).where(
+                    col(SlotRow.id).in_(ids[i : i + chunk])
+                )
+            ).all()
+            found.update({slot_id: clinic for slot_id, clinic in rows})
+        return found
+
+    def state(self, clinic: str, slot_id: str) -> SlotState | None:
+        """Whether the clinic's slot is open or withdrawn; None when there is no such slot."""
+        row = self.session.get(SlotRow, slot_id)
+        if row is None or row.clinic != clinic:
+            return None
+        return SlotState.OPEN if row.active else SlotState.WITHDRAWN
+
+    def reactivate(self, clinic: str, slot_id: str) -> bool:
+        """Offer a withdrawn slot again; False when there is no such withdrawn slot."""
+        row = self.session.get(SlotRow, slot_id)
+        if row is None or row.clinic != clinic or row.active:
+            return False
+        row.active = True
+        self.session.flush()
+        return True
 
     def deactivate(self, clinic: str, slot_id: str) -> bool:
         """Withdraw a slot from offer; False when there is no such active slot."""

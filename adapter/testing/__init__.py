@@ -4,7 +4,12 @@
 - :class:`MemoryTransport` and :class:`MovableClock`: fakes for unit tests;
 - :func:`make_test_pki`: a throw-away CA with signing and encryption certificates per
   party, for CMS tests (no key material is ever committed);
-- :func:`capture_logs`: the adapter's log events as dicts, to assert on them;
+- :func:`capture_logs`: the adapter's log events as dicts, to assert on them (and
+  logging left as it was: silent, unless someone configured it);
+- :func:`clinic`: a clinic's whole adapter (the example clinic of ``config/`` by
+  default) bootstrapped on a :class:`MemoryTransport` and a :class:`MovableClock`,
+  and :func:`reserve`: a ReserverTime as Helsenorge sends it, processed, with the
+  AppRec, the answer and the appointment it made (a :class:`Reservation`);
 - :func:`helsenorge_message` / :func:`helsenorge_properties`: a message as a conformant
   Helsenorge sends it (every field HITS 1216 §2.1.2 marks R, no cpaId), and
   :func:`with_properties` to break exactly one; :func:`required_field_problems` checks
@@ -18,8 +23,8 @@
 
 from __future__ import annotations
 
-from structlog.testing import capture_logs
-
+from adapter.testing.capture import capture_logs
+from adapter.testing.clinics import EXAMPLE_START, Reservation, clinic, example_config, reserve
 from adapter.testing.fakes import MemoryDelivery, MemoryTransport, MovableClock
 from adapter.testing.helsenorge import (
     HELSENORGE_HER_ID,
@@ -41,20 +46,25 @@ from adapter.testing.pki import (
 
 __all__ = [
     "DEFAULT_PARTIES",
+    "EXAMPLE_START",
     "HELSENORGE_HER_ID",
     "KeyPurpose",
     "MemoryDelivery",
     "MemoryTransport",
     "MovableClock",
+    "Reservation",
     "TestCredential",
     "TestParty",
     "TestPki",
     "capture_logs",
+    "clinic",
     "envelope_for_tests",
+    "example_config",
     "helsenorge_message",
     "helsenorge_properties",
     "key_usage_for",
     "make_test_pki",
     "required_field_problems",
+    "reserve",
     "with_properties",
 ]

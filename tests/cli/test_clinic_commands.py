@@ -16,6 +16,8 @@ from adapter.transport.directory import read_messages
 
 ROOT = Path(__file__).resolve().parents[2]
 FNR = "13116900216"
+#: HITS 1217 §2.3: an Avtale names the patient (fornavn, etternavn) with the number.
+NAMES = ("--given-name", "Line", "--family-name", "Danser")
 
 
 @pytest.fixture
@@ -56,7 +58,7 @@ def test_booking_moving_and_cancelling_send_one_avtale_each(
     c = str(config_dir)
     slot, other = _free_slot(config_dir), _free_slot(config_dir, 1)
     code, out, _ = _run(
-        capsys, "appointments", "book", "--slot", slot, "--patient", FNR, "--config", c
+        capsys, "appointments", "book", "--slot", slot, "--patient", FNR, *NAMES, "--config", c
     )
     assert code == 0
     appointment_id = out.strip()
@@ -77,7 +79,7 @@ def test_an_invalid_change_is_one_clear_line_and_exit_1(
     c = str(config_dir)
     slot = _free_slot(config_dir)
     appointment_id = _run(
-        capsys, "appointments", "book", "--slot", slot, "--patient", FNR, "--config", c
+        capsys, "appointments", "book", "--slot", slot, "--patient", FNR, *NAMES, "--config", c
     )[1].strip()
     assert _run(capsys, "appointments", "cancel", appointment_id, "--config", c)[0] == 0
     code, _, err = _run(capsys, "appointments", "no-show", appointment_id, "--config", c)
@@ -101,6 +103,7 @@ def test_ics_export_writes_a_calendar_file(
         _free_slot(config_dir),
         "--patient",
         FNR,
+        *NAMES,
         "--config",
         c,
     )[1].strip()
@@ -147,6 +150,7 @@ def test_status_and_events_are_machine_readable(
         _free_slot(config_dir),
         "--patient",
         FNR,
+        *NAMES,
         "--config",
         c,
     )
@@ -172,6 +176,7 @@ def test_a_bad_patient_number_is_refused_before_anything_is_done(
         "x",
         "--patient",
         "12345",
+        *NAMES,
         "--config",
         str(config_dir),
     )
@@ -225,7 +230,7 @@ def test_book_and_block_refuse_a_wrong_number_in_one_line(
     slot = _free_slot(config_dir)
     wrong = FNR[:10] + "7"
     code, out, err = _run(
-        capsys, "appointments", "book", "--slot", slot, "--patient", wrong, "--config", c
+        capsys, "appointments", "book", "--slot", slot, "--patient", wrong, *NAMES, "--config", c
     )
     assert (code, out) == (2, "")
     assert err.strip() == (
@@ -237,7 +242,16 @@ def test_book_and_block_refuse_a_wrong_number_in_one_line(
     assert err.strip() == "epj-adapter: FNR: not a valid fødselsnummer/D-nummer (check digits)"
     assert wrong not in err
     code, out, _ = _run(
-        capsys, "appointments", "book", "--slot", slot, "--patient", "53116900048", "--config", c
+        capsys,
+        "appointments",
+        "book",
+        "--slot",
+        slot,
+        "--patient",
+        "53116900048",
+        *NAMES,
+        "--config",
+        c,
     )
     assert code == 0  # a D-nummer is booked as DNR
     runtime = bootstrap(config_dir, config=load_config(config_dir))

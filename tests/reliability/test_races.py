@@ -273,6 +273,10 @@ def test_the_clinic_booking_a_slot_races_online_reservations(
                 slot.uid,
                 "--patient",
                 PATIENTS[200 + n].ident,
+                "--given-name",  # HITS 1217 §2.3: an Avtale names the patient
+                PATIENTS[200 + n].given_name,
+                "--family-name",
+                PATIENTS[200 + n].family_name,
             ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
