@@ -1,9 +1,19 @@
 """What helsenorge.no would show patients at a given moment, for clinic admins.
 
-Built from the opening-hours templates and release rules alone (no database):
-slots are generated for the month, their visibility evaluated at ``at`` with
-:func:`adapter.domain.release.evaluate`, and shown as the portal does: a month
-grid (Man..Søn) marking days with bookable slots, and one day's list.
+The preview is what HentLedigeTimer (HLT) answers at ``at``: the same slots in the same
+states, because both come from one read of the service layer
+(:func:`adapter.service.views.offered`): the store's slots (templates, CSV/ICS imports,
+the EPJ's), less those a live appointment holds and those begun, with the release
+rules evaluated at ``at``. Slots the opening-hours templates give that the store does
+not hold yet (the daemon adds them at start and every night) are included and counted
+as ``from_templates``. A practitioner's preview is an HLT addressed to them: their
+slots and those of the vikar standing in for them; without a practitioner, every
+practitioner who books online.
+
+This module only lays the answer out as the portal does: a month grid (Man..Søn)
+marking days with bookable slots, and one day's list. The CLI (``epj-adapter
+preview``) reads the offers through the runtime for :func:`preview_window`'s window
+and gives them to :func:`build_preview`.
 
 JSON shape (``epj-adapter preview --json``; ``version`` changes only if it does)::
 
@@ -15,7 +25,8 @@ JSON shape (``epj-adapter preview --json``; ``version`` changes only if it does)
      "day": {"date": "2026-10-26",
              "bookable": [SLOT, ...],           # bookable now
              "must_call": [SLOT, ...],          # "Må bestilles på telefon"
-             "later": [SLOT, ...]}}             # "Timer som kan bli tilgjengelig senere"
+             "later": [SLOT, ...]},             # "Timer som kan bli tilgjengelig senere"
+     "from_templates": 0}                       # shown slots not yet in the store
 
     SLOT = {"id": "uuid", "start": "...+01:00", "end": "...+01:00",
             "label": "13:15 - 13:45 Telefontime", "practitioner": "benedikte",
@@ -30,16 +41,17 @@ JSON shape (``epj-adapter preview --json``; ``version`` changes only if it does)
 from __future__ import annotations
 
 import calendar as monthcal
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, Final
+from datetime import date, datetime, time, timedelta
+from typing import Any, Final, Protocol
 
 from rich.console import Console
 from rich.markup import escape
 
-from adapter.config import AdapterConfig, generate_slots
+from adapter.config import AdapterConfig
 from adapter.domain.model import OSLO, Slot
-from adapter.domain.release import Visibility, VisibilityKind, evaluate
+from adapter.domain.release import Visibility, VisibilityKind
 
 JSON_VERSION: Final = 1
 WEEKDAYS: Final = ("Man", "Tir", "Ons", "Tor", "Fre", "Lør", "Søn")
@@ -54,6 +66,25 @@ _MONTH_ABBR: Final = (
 )  # fmt: skip
 LATER_HEADING: Final = "Timer som kan bli tilgjengelig senere"
 MUST_CALL_TEXT: Final = "Må bestilles på telefon"
+
+
+class Offered(Protocol):
+    """A slot as HLT offers it (:class:`adapter.service.views.Offer`)."""
+
+    @property
+    def slot(self) -> Slot:
+        """The slot."""
+        ...
+
+    @property
+    def visibility(self) -> Visibility:
+        """Bookable, held back (with its release instant) or must call."""
+        ...
+
+    @property
+    def stored(self) -> bool:
+        """False for a template slot the store does not hold yet."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +111,33 @@ class DayCount:
 
 
 @dataclass(frozen=True, slots=True)
+class PreviewWindow:
+    """The month of the grid, the chosen day (None: pick one), and the instants to read:
+    [``start``, ``end``) covers the month and the chosen day, Europe/Oslo days."""
+
+    year: int
+    month: int
+    day: date | None
+    start: datetime
+    end: datetime
+
+    @property
+    def first(self) -> date:
+        """The month's first day."""
+        return date(self.year, self.month, 1)
+
+    @property
+    def last(self) -> date:
+        """The month's last day."""
+        return date(self.year, self.month, monthcal.monthrange(self.year, self.month)[1])
+
+
+@dataclass(frozen=True, slots=True)
 class Preview:
-    """The portal's view at ``at``: a month and one chosen day."""
+    """The portal's view at ``at``: a month and one chosen day.
+
+    ``from_templates``: slots shown in the month that the store does not hold yet.
+    """
 
     at: datetime
     clinic: str
@@ -95,52 +151,72 @@ class Preview:
     bookable: tuple[PreviewSlot, ...]
     must_call: tuple[PreviewSlot, ...]
     later: tuple[PreviewSlot, ...]
+    from_templates: int = 0
 
 
-def build_preview(
-    config: AdapterConfig,
-    at: datetime,
-    *,
-    practitioner: str | None = None,
-    month: tuple[int, int] | None = None,
-    day: date | None = None,
-) -> Preview:
-    """What patients see at ``at`` (aware) for ``month`` (default: ``day``'s or ``at``'s).
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, OSLO)
 
-    ``day`` defaults to the first day of the month, from ``at``'s date on, that
-    shows any slot (else ``at``'s date, or the first of the month).
-    """
+
+def preview_window(
+    at: datetime, *, month: tuple[int, int] | None = None, day: date | None = None
+) -> PreviewWindow:
+    """The window to read for ``month`` (default: ``day``'s, else ``at``'s) and ``day``."""
     local_at = at.astimezone(OSLO)
     if month is None:
         month = (day.year, day.month) if day else (local_at.year, local_at.month)
     year, mon = month
     first = date(year, mon, 1)
     last = date(year, mon, monthcal.monthrange(year, mon)[1])
-    start, end = first, last
     if day is not None:
-        start, end = min(start, day), max(end, day)
-    slots = generate_slots(config, start, end)
-    seen = evaluate(slots, config.rules, at, calendar=config.calendar)
-    if practitioner is not None:
-        slots = [s for s in slots if s.practitioner == practitioner]
+        first, last = min(first, day), max(last, day)
+    return PreviewWindow(
+        year=year,
+        month=mon,
+        day=day,
+        start=_midnight(first),
+        end=_midnight(last + timedelta(days=1)),
+    )
+
+
+def build_preview(
+    config: AdapterConfig,
+    at: datetime,
+    offers: Iterable[Offered],
+    *,
+    window: PreviewWindow,
+    practitioner: str | None = None,
+) -> Preview:
+    """The portal's view at ``at`` (aware) of ``offers``, what HLT offers at ``at`` in
+    ``window`` (:meth:`adapter.service.views.Views.offered`), for ``practitioner``.
+
+    The day listed is ``window.day``, else the first day of the month, from ``at``'s
+    date on, that shows any slot (else ``at``'s date, or the first of the month).
+    """
+    local_at = at.astimezone(OSLO)
+    first, last = window.first, window.last
     names = {p.key: p.display_name for p in config.practitioners}
     types = config.types_by_key
     by_day: dict[date, list[PreviewSlot]] = {}
-    for slot in slots:
-        vis = seen[slot.id]
+    from_templates = 0
+    for offer in offers:
+        slot, vis = offer.slot, offer.visibility
         if not vis.shown:
             continue
-        kind = types[slot.appointment_type]
         ls, le = slot.local_start, slot.local_end
+        kind = types.get(slot.appointment_type)
+        type_name = kind.name if kind else slot.appointment_type
+        if not offer.stored and first <= ls.date() <= last:
+            from_templates += 1
         by_day.setdefault(ls.date(), []).append(
             PreviewSlot(
                 slot=slot,
                 visibility=vis,
-                label=f"{ls:%H:%M} - {le:%H:%M} {kind.name}",
+                label=f"{ls:%H:%M} - {le:%H:%M} {type_name}",
                 practitioner_name=names.get(slot.practitioner, slot.practitioner),
-                type_name=kind.name,
-                category=kind.category.value if kind.category else None,
-                location=kind.location,
+                type_name=type_name,
+                category=kind.category.value if kind and kind.category else None,
+                location=kind.location if kind else "",
             )
         )
     counts = []
@@ -156,11 +232,12 @@ def build_preview(
             )
         )
         cursor += timedelta(days=1)
+    day = window.day
     if day is None:
         from_day = max(first, local_at.date())
         candidates = [c.day for c in counts if c.day >= from_day and (c.bookable or c.later)]
         day = candidates[0] if candidates else (from_day if from_day <= last else first)
-    chosen = by_day.get(day, [])
+    chosen = sorted(by_day.get(day, []), key=lambda p: (p.slot.start, p.slot.practitioner))
 
     def of(kind: VisibilityKind) -> tuple[PreviewSlot, ...]:
         return tuple(p for p in chosen if p.visibility.kind is kind)
@@ -171,13 +248,14 @@ def build_preview(
         phone=config.clinic.phone,
         practitioner=practitioner,
         practitioner_name=names.get(practitioner) if practitioner else None,
-        year=year,
-        month=mon,
+        year=window.year,
+        month=window.month,
         days=tuple(counts),
         day=day,
         bookable=of(VisibilityKind.BOOKABLE),
         must_call=of(VisibilityKind.MUST_CALL),
         later=of(VisibilityKind.HELD_BACK),
+        from_templates=from_templates,
     )
 
 
@@ -237,6 +315,7 @@ def preview_json(preview: Preview) -> dict[str, Any]:
             "must_call": [_slot_json(p) for p in preview.must_call],
             "later": [_slot_json(p) for p in preview.later],
         },
+        "from_templates": preview.from_templates,
     }
 
 
@@ -293,3 +372,10 @@ def render_preview(preview: Preview, console: Console) -> None:
                 f"  {escape(item.label)} ({escape(item.practitioner_name)})"
                 f" - [cyan]{escape(when)}[/]"
             )
+    if preview.from_templates:
+        out()
+        out(
+            f"[dim]{preview.from_templates} av timene i {_MONTHS[preview.month - 1]} kommer fra "
+            "åpningstidene i clinic.toml og er ikke lagret ennå (epj-adapter run legger dem "
+            "inn).[/]"
+        )

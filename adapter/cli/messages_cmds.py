@@ -33,18 +33,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     commands = group.add_subparsers(dest="messages_command", metavar="COMMAND")
 
     parse = commands.add_parser("parse", help="say what messages mean, or why they are refused")
-    parse.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parse.add_argument("files", nargs="+", type=Path, metavar="FILE", help="message files (.xml)")
     parse.set_defaults(handler=cmd_parse)
 
     validate = commands.add_parser("validate", help="validate messages against the schemas")
-    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    validate.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="message files (.xml)"
+    )
     validate.add_argument(
         "--official", type=Path, metavar="DIR", help="also validate with the official XSDs in DIR"
     )
     validate.set_defaults(handler=cmd_validate)
 
     samples = commands.add_parser("samples", help="write one sample of every outbound message")
-    samples.add_argument("outdir", type=Path, metavar="OUTDIR")
+    samples.add_argument("outdir", type=Path, metavar="OUTDIR", help="folder to write them to")
     samples.set_defaults(handler=cmd_samples)
 
     group.set_defaults(handler=lambda _args: _usage(group))

@@ -4,6 +4,11 @@
 ``wishes``, ``appointments`` and ``patients`` let the clinic act without an EPJ
 integration; ``events`` prints the event feed; ``demo`` plays the patient guide.
 
+Every listing (``reservations list``, ``wishes list``, ``appointments list``,
+``patients list``, ``events``) takes ``--json``: one JSON array of objects. Patients are
+shown masked; ``appointments list --show-patient`` shows whom each appointment is for,
+and that listing is audited (``appointments.patients_shown``, actor ``cli``, the ids).
+
 Exit codes as in :mod:`adapter.cli`; ``run`` exits 0 after SIGTERM/SIGINT, 2 on a
 configuration error and 3 when another instance already runs on the same database.
 """
@@ -21,9 +26,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapter.cli import EXIT_LOCKED, EXIT_OK, EXIT_PROBLEMS, CliError
-from adapter.cli.config_cmds import DEFAULT_CONFIG, add_config_option, load_checked, parse_at
-from adapter.clock import Clock, ShiftedClock, system_clock
+from adapter.cli import EXIT_LOCKED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, CliError
+from adapter.cli.config_cmds import (
+    add_config_option,
+    config_directory,
+    load_checked,
+    open_runtime,
+    parse_at,
+)
+from adapter.clock import ShiftedClock
 from adapter.domain import identity
 from adapter.domain.codes import IdType, Svar
 from adapter.domain.errors import DomainError
@@ -54,15 +65,18 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     res = sub.add_parser("reservations", help="reservations waiting for the clinic's decision")
     rcmd = res.add_subparsers(dest="reservations_command", metavar="COMMAND")
     p = rcmd.add_parser("list", help="list pending reservations")
+    _json_option(p)
     add_config_option(p)
     p.set_defaults(handler=cmd_reservations_list)
     p = rcmd.add_parser("confirm", help="confirm a reservation (answer 05)")
     p.add_argument("id", metavar="ID", help="appointment id")
+    p.add_argument("--note", default="", help="text to the patient (≤ 1000 characters)")
     add_config_option(p)
     p.set_defaults(handler=cmd_reservations_confirm)
     p = rcmd.add_parser("reject", help="reject a reservation (06, 26 or 30)")
     p.add_argument("id", metavar="ID")
     p.add_argument("--code", default="06", choices=["06", "26", "30"])
+    p.add_argument("--note", default="", help="text to the patient (≤ 1000 characters)")
     add_config_option(p)
     p.set_defaults(handler=cmd_reservations_reject)
     res.set_defaults(handler=lambda _a: _help(res))
@@ -70,12 +84,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     wishes = sub.add_parser("wishes", help="wishes (Timeønske) to answer")
     wcmd = wishes.add_subparsers(dest="wishes_command", metavar="COMMAND")
     p = wcmd.add_parser("list", help="list open wishes")
+    _json_option(p)
     add_config_option(p)
     p.set_defaults(handler=cmd_wishes_list)
     p = wcmd.add_parser("answer", help="answer a wish")
     p.add_argument("id", metavar="ID")
     p.add_argument("--code", required=True, choices=["05", "06", "07", "08", "09", "10", "34"])
     p.add_argument("--slot", metavar="SLOT", help="slot to give (05, 10) or move to (07)")
+    p.add_argument("--note", default="", help="text to the patient (≤ 1000 characters)")
     add_config_option(p)
     p.set_defaults(handler=cmd_wishes_answer)
     wishes.set_defaults(handler=lambda _a: _help(wishes))
@@ -85,13 +101,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = acmd.add_parser("list", help="appointments in a period")
     p.add_argument("--from", dest="start", metavar="DATE", help="first day (default today)")
     p.add_argument("--to", dest="end", metavar="DATE", help="last day (default +14 days)")
+    p.add_argument(
+        "--show-patient",
+        action="store_true",
+        help="show whom each appointment is for (fødselsnummer and name); every such "
+        "listing is audited with the appointment ids shown",
+    )
+    _json_option(p)
     add_config_option(p)
     p.set_defaults(handler=cmd_appointments_list)
     p = acmd.add_parser("book", help="book a slot for a patient (sends Avtale 05)")
-    p.add_argument("--slot", required=True, metavar="SLOT")
+    p.add_argument("--slot", required=True, metavar="SLOT", help="slot id (xCal uid)")
     p.add_argument("--patient", required=True, metavar="FNR", help="fødselsnummer or D-nummer")
-    p.add_argument("--given-name", default="")
-    p.add_argument("--family-name", default="")
+    p.add_argument("--given-name", required=True, help="the patient's (HITS 1217 §2.3)")
+    p.add_argument("--family-name", required=True, help="the patient's (HITS 1217 §2.3)")
     add_config_option(p)
     p.set_defaults(handler=cmd_appointments_book)
     for name, helptext in (
@@ -100,16 +123,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         ("complete", "the appointment took place"),
     ):
         p = acmd.add_parser(name, help=helptext)
-        p.add_argument("id", metavar="ID")
+        p.add_argument("id", metavar="ID", help="appointment id (xCal related-to)")
         add_config_option(p)
         p.set_defaults(handler=cmd_appointments_change, change=name)
     p = acmd.add_parser("move", help="move an appointment to another slot (Avtale 07)")
-    p.add_argument("id", metavar="ID")
-    p.add_argument("--slot", required=True, metavar="SLOT")
+    p.add_argument("id", metavar="ID", help="appointment id (xCal related-to)")
+    p.add_argument("--slot", required=True, metavar="SLOT", help="the new slot's id (xCal uid)")
     add_config_option(p)
     p.set_defaults(handler=cmd_appointments_change, change="move")
     p = acmd.add_parser("ics", help='the appointment as an .ics file ("Legg i egen kalender")')
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="appointment id (xCal related-to)")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here, not stdout")
     add_config_option(p)
     p.set_defaults(handler=cmd_appointments_ics)
@@ -117,8 +140,15 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     patients = sub.add_parser("patients", help="practitioners' lists and blocked patients")
     pcmd = patients.add_subparsers(dest="patients_command", metavar="COMMAND")
+    p = pcmd.add_parser("list", help="how many patients are on each practitioner's list")
+    p.add_argument(
+        "practitioner", nargs="?", metavar="PRACTITIONER", help="only this one (default: all)"
+    )
+    _json_option(p)
+    add_config_option(p)
+    p.set_defaults(handler=cmd_patients_list)
     p = pcmd.add_parser("import-list", help="replace a practitioner's list from a file")
-    p.add_argument("practitioner", metavar="PRACTITIONER")
+    p.add_argument("practitioner", metavar="PRACTITIONER", help="practitioner key (clinic.toml)")
     p.add_argument(
         "file",
         type=Path,
@@ -130,14 +160,22 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.set_defaults(handler=cmd_patients_import)
     for name in ("block", "unblock"):
         p = pcmd.add_parser(name, help=f"{name} a patient from digital booking")
-        p.add_argument("ident", metavar="FNR")
-        p.add_argument("--reason", default="")
+        p.add_argument("ident", metavar="FNR", help="the patient's fødselsnummer or D-nummer")
+        if name == "block":
+            p.add_argument(
+                "--reason", default="", help="why, for the clinic's eyes only (never audited)"
+            )
         add_config_option(p)
         p.set_defaults(handler=cmd_patients_block, block=name == "block")
     patients.set_defaults(handler=lambda _a: _help(patients))
 
     events = sub.add_parser("events", help="the event feed (JSON lines)")
-    events.add_argument("--since", type=int, default=0, metavar="SEQ")
+    events.add_argument(
+        "--since", type=int, default=0, metavar="SEQ", help="events after this number (default 0)"
+    )
+    events.add_argument(
+        "--json", action="store_true", help="one JSON array instead of a JSON object a line"
+    )
     add_config_option(events)
     events.set_defaults(handler=cmd_events)
 
@@ -154,22 +192,6 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return EXIT_OK
 
 
-def _runtime(
-    args: argparse.Namespace,
-    *,
-    quiet: bool = True,
-    clock: Clock | None = None,
-    config: AdapterConfig | None = None,
-) -> Runtime:
-    from adapter.bootstrap import bootstrap
-    from adapter.logs import configure
-
-    config = config or load_checked(args)
-    if quiet:
-        configure("console", "warning")
-    return bootstrap(config.path, config=config, clock=clock or system_clock)
-
-
 def _mask(ident: str) -> str:
     return ident[:6] + "*" * max(len(ident) - 6, 0)
 
@@ -181,7 +203,7 @@ def _local(value: datetime | None) -> str:
 @contextmanager
 def _opened(args: argparse.Namespace) -> Iterator[Adapter]:
     """The adapter for a clinic command; domain errors become one-line CLI errors."""
-    runtime = _runtime(args)
+    runtime = open_runtime(args)
     try:
         yield runtime.adapter
     except DomainError as exc:
@@ -193,8 +215,18 @@ def _opened(args: argparse.Namespace) -> Iterator[Adapter]:
 # --- run ----------------------------------------------------------------------------------
 
 
+def _human_logs(fmt: str) -> bool:
+    """True when the logs go out readable (``console``, or ``auto`` on a terminal), so
+    ``run`` may print plain lines too; else every line on stderr is JSON."""
+    return fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the daemon until SIGTERM/SIGINT."""
+    """Run the daemon until SIGTERM/SIGINT (SIGHUP: logs that a restart is needed).
+
+    Once the configuration is loaded, what ``run`` says on stderr follows the log
+    format: a JSON line each (the banner is the event ``daemon.serving``) unless the
+    logs are readable ones (a terminal), when the banner is a plain line."""
     from adapter.daemon import AlreadyRunning, Daemon
     from adapter.logs import configure, get_logger
 
@@ -202,8 +234,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = config.settings
     configure(settings.log_format, settings.log_level)
     log = get_logger("adapter.run")
+    human = _human_logs(settings.log_format)
     clock = ShiftedClock(parse_at(args.clock_start)) if args.clock_start else None
-    runtime = _runtime(args, quiet=False, clock=clock, config=config)
+    try:
+        runtime = open_runtime(args, quiet=False, clock=clock, config=config)
+    except CliError as exc:
+        if human:
+            raise
+        log.error("daemon.cannot_start", reason=str(exc).replace("\nepj-adapter: ", "; "))
+        return exc.code
 
     def refresh() -> None:
         refreshed = runtime.service.refresh_slots()
@@ -219,28 +258,47 @@ def cmd_run(args: argparse.Namespace) -> int:
         daemon.acquire()
     except AlreadyRunning as exc:
         runtime.close()
-        print(
-            f"epj-adapter: another instance is running on this database ({exc}); exiting",
-            file=sys.stderr,
-        )
+        said = "another instance is running on this database"
+        if human:
+            print(f"epj-adapter: {said} ({exc}); exiting", file=sys.stderr)
+        else:
+            log.error("daemon.already_running", holder=str(exc), message=f"{said}; exiting")
         return EXIT_LOCKED
+    except OSError as exc:  # the lock file cannot be made or opened
+        runtime.close()
+        said = f"cannot take the scheduler lock {exc.filename}: {exc.strerror}"
+        if human:
+            print(f"epj-adapter: {said}", file=sys.stderr)
+        else:
+            log.error("daemon.cannot_start", reason=said)
+        return EXIT_USAGE
     if not background:
         refresh()
 
     def stop(signum: int, _frame: Any) -> None:
-        log.info("daemon.stopping", signal=signal.Signals(signum).name)
-        daemon.stop()
+        daemon.stop(signal.Signals(signum).name)  # the loop logs it (see Daemon.stop)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: daemon.request_reload())
     where = settings.directory_root if settings.transport == "directory" else settings.amqp.url
-    queues = ", ".join(runtime.listen_queues())
-    print(
-        f"epj-adapter: serving {config.clinic.name} (HER-id {config.clinic.her_id}) "
-        f"on {settings.transport} transport at {where}; queues {queues}",
-        file=sys.stderr,
-        flush=True,
-    )
+    if human:
+        print(
+            f"epj-adapter: serving {config.clinic.name} (HER-id {config.clinic.her_id}) "
+            f"on {settings.transport} transport at {where}; "
+            f"queues {', '.join(runtime.listen_queues())}",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        log.info(
+            "daemon.serving",
+            clinic=config.clinic.key,
+            her_id=config.clinic.her_id,
+            transport=settings.transport,
+            at=str(where),
+            queues=runtime.listen_queues(),
+        )
     daemon.run()
     return EXIT_OK
 
@@ -248,20 +306,68 @@ def cmd_run(args: argparse.Namespace) -> int:
 # --- status -------------------------------------------------------------------------------
 
 
+def _queue_depths(config: AdapterConfig) -> dict[str, int | None]:
+    """Messages waiting on our sync and async queues, found without creating anything
+    (None: AMQP 1.0 does not tell)."""
+    from adapter.bootstrap import load_registry, make_router
+    from adapter.transport.directory import DirectoryTransport
+
+    router = make_router(load_registry(config))
+    her = config.clinic.her_id
+    queues = [router.sync_queue(her), router.async_queue(her)]
+    root = config.settings.directory_root
+    if config.settings.transport != "directory":
+        return dict.fromkeys(queues, None)
+    if not root.is_dir():
+        return dict.fromkeys(queues, 0)
+    transport = DirectoryTransport(root)  # the folder is there: nothing is made
+    return {queue: transport.count(queue) for queue in queues}
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    """Print the adapter's status."""
-    runtime = _runtime(args)
+    """Print the adapter's status: read-only (an existing database, nothing created),
+    with whether a daemon holds the scheduler lock, and who."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from adapter.daemon import LOCK_NAME
+    from adapter.doctor import daemon_state, database_error, engine_name, read_only_store
+    from adapter.runtime import read_status
+    from adapter.store import SCHEMA_VERSION, StoreError
+    from adapter.store.db import schema_version
+
+    config = load_checked(args)
+    name = engine_name(config.settings.database_url)
     try:
-        status = runtime.status()
+        store = read_only_store(config)
+    except StoreError as exc:  # no database yet
+        raise CliError(f"{exc}: `epj-adapter run` creates it", EXIT_PROBLEMS) from None
+    except SQLAlchemyError as exc:
+        raise CliError(f"cannot open the database {name}: {database_error(exc)}") from None
+    try:
+        try:
+            version = schema_version(store.engine)
+            if version != SCHEMA_VERSION:
+                found = "no schema" if version is None else f"schema version {version}"
+                raise CliError(
+                    f"the database {name} has {found}, this adapter needs {SCHEMA_VERSION}: "
+                    "`epj-adapter run` creates or upgrades it",
+                    EXIT_PROBLEMS,
+                )
+            status = read_status(store, config.clinic.key, _queue_depths(config))
+        except SQLAlchemyError as exc:
+            raise CliError(f"cannot read the database {name}: {database_error(exc)}") from None
+        daemon = daemon_state(config, store, LOCK_NAME)
     finally:
-        runtime.close()
+        store.dispose()
     if args.json:
         data = asdict(status)
         for key in ("last_activity", "next_release"):
             data[key] = data[key].isoformat() if data[key] else None
+        data["daemon"] = {"running": daemon.running, "holder": daemon.holder}
         print(json.dumps(data, indent=2))
         return EXIT_OK
     print(f"clinic                 {status.clinic}")
+    print(f"daemon                 {daemon}")
     for queue, count in status.queues.items():
         waiting = "unknown (the broker does not say)" if count is None else f"{count}"
         print(f"queue {queue:<17}{waiting} waiting")
@@ -279,13 +385,53 @@ def cmd_status(args: argparse.Namespace) -> int:
 # --- reservations and wishes --------------------------------------------------------------
 
 
-def _appointment_line(a: Appointment) -> str:
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    """``--json`` of a listing: one JSON array of objects, fields as in the text."""
+    parser.add_argument(
+        "--json", action="store_true", help="machine-readable output (a JSON array)"
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(OSLO).isoformat() if value else None
+
+
+def _who(person: Person, show: bool) -> str:
+    """The patient masked (birth date only), or in full when asked for (audited)."""
+    if not show:
+        return _mask(person.ident)
+    name = " ".join(n for n in (person.given_name, person.family_name) if n)
+    return f"{person.ident} {name}" if name else person.ident
+
+
+def _appointment_line(a: Appointment, *, show_patient: bool = False) -> str:
     subject = f'  "{a.text.subject}"' if a.text.subject else ""
     deadline = f"  decide by {_local(a.decision_deadline)}" if a.decision_deadline else ""
     return (
         f"{a.id}  {_local(a.start)}  {a.practitioner:<12} {a.appointment_type:<12} "
-        f"{_mask(a.patient.ident)}  {a.state.value}{deadline}{subject}"
+        f"{_who(a.patient, show_patient)}  {a.state.value}{deadline}{subject}"
     )
+
+
+def _appointment_json(a: Appointment, *, show_patient: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": a.id,
+        "start": _iso(a.start),
+        "end": _iso(a.end),
+        "practitioner": a.practitioner,
+        "type": a.appointment_type,
+        "slot": a.slot_id,
+        "state": a.state.value,
+        "channel": a.channel.value,
+        "patient": a.patient.ident if show_patient else _mask(a.patient.ident),
+        "decision_deadline": _iso(a.decision_deadline),
+        "subject": a.text.subject,
+    }
+    if show_patient:
+        data["patient_name"] = " ".join(
+            n for n in (a.patient.given_name, a.patient.family_name) if n
+        )
+    return data
 
 
 def _print_all(lines: list[str], empty: str) -> int:
@@ -296,24 +442,43 @@ def _print_all(lines: list[str], empty: str) -> int:
     return EXIT_OK
 
 
+def _print_json(items: list[dict[str, Any]]) -> int:
+    print(json.dumps(items, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+@contextmanager
+def _openedopen_runtime(args: argparse.Namespace) -> Iterator[Runtime]:
+    """The runtime for a listing that reads beyond the facade; errors as :func:`_opened`."""
+    runtime = open_runtime(args)
+    try:
+        yield runtime
+    except DomainError as exc:
+        raise CliError(str(exc), EXIT_PROBLEMS) from None
+    finally:
+        runtime.close()
+
+
 def cmd_reservations_list(args: argparse.Namespace) -> int:
     """List reservations waiting for a decision."""
     with _opened(args) as adapter:
         pending = adapter.pending_reservations()
+    if args.json:
+        return _print_json([_appointment_json(a) for a in pending])
     return _print_all([_appointment_line(a) for a in pending], "no reservations waiting")
 
 
 def cmd_reservations_confirm(args: argparse.Namespace) -> int:
     """Confirm a reservation."""
     with _opened(args) as adapter:
-        adapter.confirm(args.id, actor="cli")
+        adapter.confirm(args.id, note=args.note, actor="cli")
     return EXIT_OK
 
 
 def cmd_reservations_reject(args: argparse.Namespace) -> int:
     """Reject a reservation."""
     with _opened(args) as adapter:
-        adapter.reject(args.id, Svar(args.code), actor="cli")
+        adapter.reject(args.id, Svar(args.code), note=args.note, actor="cli")
     return EXIT_OK
 
 
@@ -324,17 +489,34 @@ def _wish_line(w: Wish) -> str:
     return f"{w.id}  {w.kind.value:<3} {_local(w.created_at)}  {who}{about}{subject}"
 
 
+def _wish_json(w: Wish) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "kind": w.kind.value,
+        "created_at": _iso(w.created_at),
+        "practitioner": w.practitioner or None,
+        "patient": _mask(w.patient.ident),
+        "appointment_id": w.appointment_id,
+        "state": w.state.value,
+        "subject": w.text.subject,
+    }
+
+
 def cmd_wishes_list(args: argparse.Namespace) -> int:
     """List open wishes."""
     with _opened(args) as adapter:
         wishes = adapter.open_wishes()
+    if args.json:
+        return _print_json([_wish_json(w) for w in wishes])
     return _print_all([_wish_line(w) for w in wishes], "no open wishes")
 
 
 def cmd_wishes_answer(args: argparse.Namespace) -> int:
     """Answer a wish."""
     with _opened(args) as adapter:
-        adapter.answer_wish(args.id, Svar(args.code), slot_id=args.slot, actor="cli")
+        adapter.answer_wish(
+            args.id, Svar(args.code), slot_id=args.slot, note=args.note, actor="cli"
+        )
     return EXIT_OK
 
 
@@ -351,15 +533,24 @@ def _day(text: str | None, default: date) -> date:
 
 
 def cmd_appointments_list(args: argparse.Namespace) -> int:
-    """List appointments in a period."""
-    with _opened(args) as adapter:
-        today = adapter.now().astimezone(OSLO).date()
-        first = _day(args.start, today)
+    """List appointments in a period; ``--show-patient`` shows whom each is for, and
+    the listing is audited (actor ``cli``, the appointment ids shown)."""
+    show = bool(args.show_patient)
+    with _openedopen_runtime(args) as runtime:
+        now = runtime.clock()
+        first = _day(args.start, now.astimezone(OSLO).date())
         last = _day(args.end, first + timedelta(days=14))
         start = datetime.combine(first, datetime.min.time(), OSLO)
         end = datetime.combine(last + timedelta(days=1), datetime.min.time(), OSLO)
-        found = adapter.appointments(start, end)
-    return _print_all([_appointment_line(a) for a in found], "no appointments in that period")
+        if show:
+            found = runtime.service.views.disclose_appointments(start, end, actor="cli", at=now)
+        else:
+            found = runtime.adapter.appointments(start, end)
+    if args.json:
+        return _print_json([_appointment_json(a, show_patient=show) for a in found])
+    return _print_all(
+        [_appointment_line(a, show_patient=show) for a in found], "no appointments in that period"
+    )
 
 
 def _checked_ident(ident: str, what: str) -> tuple[str, IdType]:
@@ -432,9 +623,42 @@ def cmd_patients_import(args: argparse.Namespace) -> int:
         head = f"{args.file}: {len(bad)} {lines_word} not valid, nothing imported"
         raise CliError(head + "".join(bad), EXIT_PROBLEMS)
     with _opened(args) as adapter:
-        adapter.set_patient_list(args.practitioner, idents)
-    print(f"{args.practitioner}: {len(idents)} patients on the list")
+        adapter.set_patient_list(args.practitioner, idents, actor="cli")
+    print(f"{args.practitioner}: {len(set(idents))} patients on the list")
     return EXIT_OK
+
+
+def cmd_patients_list(args: argparse.Namespace) -> int:
+    """How many patients may book with each practitioner: the size of the list that
+    counts for them (a vikar books the fastlege's list), never a number."""
+    with _openedopen_runtime(args) as runtime:
+        practitioners = runtime.ctx.practitioners
+        keys = sorted(practitioners)
+        if args.practitioner is not None:
+            if args.practitioner not in practitioners:
+                raise CliError(
+                    f"unknown practitioner {args.practitioner!r}: use one of {', '.join(keys)}"
+                )
+            keys = [args.practitioner]
+        owners = {k: practitioners[k].stands_in_for or k for k in keys}
+        sizes = runtime.service.views.list_sizes(sorted(set(owners.values())))
+    rows = [
+        {
+            "practitioner": k,
+            "list_of": owners[k],
+            "patients": sizes[owners[k]],
+            "open_to_unlisted": practitioners[k].open_to_unlisted,
+        }
+        for k in keys
+    ]
+    if args.json:
+        return _print_json(rows)
+    lines = []
+    for row in rows:
+        whose = "" if row["list_of"] == row["practitioner"] else f" ({row['list_of']}'s list)"
+        unlisted = "; open to patients not on a list" if row["open_to_unlisted"] else ""
+        lines.append(f"{row['practitioner']:<12} {row['patients']} patients{whose}{unlisted}")
+    return _print_all(lines, "no practitioners")
 
 
 def cmd_patients_block(args: argparse.Namespace) -> int:
@@ -442,29 +666,30 @@ def cmd_patients_block(args: argparse.Namespace) -> int:
     ident, _ = _checked_ident(args.ident, "FNR")
     with _opened(args) as adapter:
         if args.block:
-            adapter.block_patient(ident, args.reason)
+            adapter.block_patient(ident, args.reason, actor="cli")
         else:
-            adapter.unblock_patient(ident)
+            adapter.unblock_patient(ident, actor="cli")
     return EXIT_OK
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    """Print events after ``--since`` as JSON lines."""
+    """Print events after ``--since`` as JSON lines (``--json``: one JSON array)."""
     with _opened(args) as adapter:
-        for event in adapter.iter_events(args.since):
-            print(
-                json.dumps(
-                    {
-                        "seq": event.seq,
-                        "kind": event.kind,
-                        "at": event.at.isoformat(),
-                        "appointment_id": event.appointment_id,
-                        "wish_id": event.wish_id,
-                        "payload": event.payload,
-                    },
-                    ensure_ascii=False,
-                )
-            )
+        found = [
+            {
+                "seq": event.seq,
+                "kind": event.kind,
+                "at": event.at.isoformat(),
+                "appointment_id": event.appointment_id,
+                "wish_id": event.wish_id,
+                "payload": event.payload,
+            }
+            for event in adapter.iter_events(args.since)
+        ]
+    if args.json:
+        return _print_json(found)
+    for item in found:
+        print(json.dumps(item, ensure_ascii=False))
     return EXIT_OK
 
 
@@ -472,4 +697,4 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Play the patient guide's story (see adapter.tools.demo)."""
     from adapter.tools.demo import run_demo
 
-    return run_demo(args.dir, args.config or DEFAULT_CONFIG)
+    return run_demo(args.dir, config_directory(args.config))

@@ -24,11 +24,11 @@ from adapter.domain.model import (
     Wish,
     WishKind,
 )
-from adapter.domain.release import VisibilityKind, evaluate, visibility
+from adapter.domain.release import visibility
 from adapter.messages import commands as cmd
 from adapter.messages.codes import AppRecError
 from adapter.messages.xcal_out import OfferedSlot
-from adapter.service import journal
+from adapter.service import journal, views
 from adapter.service.context import ClinicContext
 from adapter.service.request import Request
 from adapter.service.scope import RequestScope
@@ -65,32 +65,23 @@ def hent_ledige_timer(
         practitioner = ctx.practitioner_by_her_id(command.practitioner_her_id)
     if practitioner is None:
         practitioner = _addressed(req)
-    if practitioner is None or not practitioner.online_booking:
+    keys = views.hlt_practitioners(ctx, practitioner)
+    if not keys:
         scope.send(replies.ledige_timer(req, []))
         return
     start = datetime.combine(command.from_date, time.min, OSLO)
     end = datetime.combine(command.to_date, time.min, OSLO) + timedelta(days=1)
-    keys = [practitioner.key] + [p.key for p in ctx.stand_ins_for(practitioner.key)]
-    offered: list[OfferedSlot] = []
-    for key in keys:
-        slots = uow.slots.in_window(ctx.clinic.key, start, end, practitioner=key)
-        # Shares of a day are decided over the whole day's slots, taken or not.
-        seen = evaluate(slots, ctx.rules, req.now, calendar=ctx.calendar)
-        taken = uow.appointments.taken_slot_ids(ctx.clinic.key, [s.id for s in slots])
-        for slot in slots:
-            vis = seen[slot.id]
-            if not vis.shown or slot.id in taken or slot.start < req.now:
-                continue
-            offered.append(
-                OfferedSlot(
-                    slot=slot,
-                    practitioner=ctx.practitioners[slot.practitioner],
-                    appointment_type=ctx.appointment_types[slot.appointment_type],
-                    available_at=vis.available_at if vis.kind is VisibilityKind.HELD_BACK else None,
-                    must_call=vis.kind is VisibilityKind.MUST_CALL,
-                )
-            )
-    offered.sort(key=lambda o: (o.slot.start, o.practitioner.key))
+    # The same read as the admin's preview (views.offered): one answer, two faces.
+    offered = [
+        OfferedSlot(
+            slot=offer.slot,
+            practitioner=ctx.practitioners[offer.slot.practitioner],
+            appointment_type=ctx.appointment_types[offer.slot.appointment_type],
+            available_at=offer.available_at,
+            must_call=offer.must_call,
+        )
+        for offer in views.offered(uow, ctx, keys, start, end, req.now)
+    ]
     scope.send(replies.ledige_timer(req, offered))
 
 

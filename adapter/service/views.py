@@ -1,13 +1,106 @@
-"""What the clinic reads: each query one read-only unit of work, nothing written."""
+"""What the clinic reads: each query one read-only unit of work, nothing written.
+
+One read is also Helsenorge's: :func:`offered` is what HentLedigeTimer (HLT) offers
+at an instant, shared by the HLT handler (:func:`adapter.service.handlers.hent_ledige_timer`)
+and the admin's preview (:meth:`Views.offered`), so the two cannot differ. The one read
+that writes is :meth:`Views.disclose_appointments`: showing whom appointments are for is
+audited in the same transaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from adapter.domain.model import Appointment, Wish
+from adapter.domain.model import Appointment, Practitioner, Slot, Wish
+from adapter.domain.release import Visibility, VisibilityKind, evaluate
+from adapter.service import journal
+from adapter.service.context import ClinicContext
 from adapter.store.records import Event, SentMessage
-from adapter.store.uow import Store
+from adapter.store.uow import Store, UnitOfWork
+
+#: The audit action of a listing that showed whom appointments are for.
+PATIENTS_SHOWN = "appointments.patients_shown"
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A slot as HLT offers it at one instant.
+
+    ``visibility`` is bookable, held back (``available_at``: x-available-at) or must
+    call. ``stored``: False for a slot the opening-hours templates give that the store
+    does not hold yet (only in the preview, see :meth:`Views.offered`).
+    """
+
+    slot: Slot
+    visibility: Visibility
+    stored: bool = True
+
+    @property
+    def available_at(self) -> datetime | None:
+        """When a held-back slot becomes bookable (x-available-at), else None."""
+        if self.visibility.kind is VisibilityKind.HELD_BACK:
+            return self.visibility.available_at
+        return None
+
+    @property
+    def must_call(self) -> bool:
+        """True for a slot shown as "Må bestilles på telefon" (category MustCall)."""
+        return self.visibility.kind is VisibilityKind.MUST_CALL
+
+
+def hlt_practitioners(ctx: ClinicContext, practitioner: Practitioner | None) -> list[str]:
+    """Whose slots an HLT addressed to ``practitioner`` offers: theirs and those of the
+    vikarer standing in for them; none when nobody or an offline practitioner is asked."""
+    if practitioner is None or not practitioner.online_booking:
+        return []
+    return [practitioner.key] + [p.key for p in ctx.stand_ins_for(practitioner.key)]
+
+
+def offered(
+    uow: UnitOfWork,
+    ctx: ClinicContext,
+    practitioners: Iterable[str],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    planned: Sequence[Slot] = (),
+) -> list[Offer]:
+    """The slots starting in [start, end) of ``practitioners`` that HLT offers at ``now``,
+    by start (then practitioner): shown by the release rules, not taken by a live
+    appointment, not begun.
+
+    The store's active slots are the book; ``planned`` adds slots the store does not
+    hold at all yet (by id), as the daemon's slot refresh will. Shares of a day are decided
+    over the whole day's slots, taken or not.
+    """
+    found: list[Offer] = []
+    clinic = ctx.clinic.key
+    for key in practitioners:
+        slots = uow.slots.in_window(clinic, start, end, practitioner=key)
+        stored = {s.id for s in slots}
+        extra = [
+            s
+            for s in planned
+            if s.practitioner == key
+            and s.id not in stored
+            and start <= s.start < end
+            # A slot the store holds but does not offer (withdrawn) stays so.
+            and uow.slots.get(clinic, s.id, include_inactive=True) is None
+        ]
+        if extra:
+            slots = sorted([*slots, *extra], key=lambda s: (s.start, s.id))
+        seen = evaluate(slots, ctx.rules, now, calendar=ctx.calendar)
+        taken = uow.appointments.taken_slot_ids(clinic, [s.id for s in slots])
+        for slot in slots:
+            vis = seen[slot.id]
+            if not vis.shown or slot.id in taken or slot.start < now:
+                continue
+            found.append(Offer(slot, vis, stored=slot.id in stored))
+    found.sort(key=lambda o: (o.slot.start, o.slot.practitioner))
+    return found
 
 
 @dataclass(frozen=True)
@@ -50,6 +143,56 @@ class Views:
         """Appointments starting in [start, end)."""
         with self.store.uow(read_only=True) as uow:
             return list(uow.appointments.in_window(self.clinic, start, end))
+
+    def disclose_appointments(
+        self, start: datetime, end: datetime, *, actor: str, at: datetime
+    ) -> list[Appointment]:
+        """Appointments starting in [start, end), to be shown with whom they are for.
+
+        The disclosure is audited with the read, in one transaction: one entry
+        (:data:`PATIENTS_SHOWN`) by ``actor`` at ``at`` naming the appointment ids
+        shown, never a person number.
+        """
+        with self.store.uow() as uow:
+            found = list(uow.appointments.in_window(self.clinic, start, end))
+            journal.record(
+                uow,
+                clinic=self.clinic,
+                at=at,
+                actor=actor,
+                action=PATIENTS_SHOWN,
+                detail={"count": len(found), "appointments": [a.id for a in found]},
+            )
+            uow.commit()
+        return found
+
+    def offered(
+        self,
+        ctx: ClinicContext,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        *,
+        practitioner: str | None = None,
+        planned: Sequence[Slot] = (),
+    ) -> list[Offer]:
+        """What HLT offers at ``now`` for [start, end) (:func:`offered`), for the preview.
+
+        ``practitioner``: as an HLT addressed to them (their slots and their vikarer's;
+        none when they are offline); None: every practitioner who books online.
+        ``planned``: the templates' slots, added where the store does not hold them yet.
+        """
+        if practitioner is None:
+            keys = [p.key for p in ctx.online_practitioners()]
+        else:
+            keys = hlt_practitioners(ctx, ctx.practitioners.get(practitioner))
+        with self.store.uow(read_only=True) as uow:
+            return offered(uow, ctx, keys, start, end, now, planned=planned)
+
+    def list_sizes(self, practitioners: Iterable[str]) -> dict[str, int]:
+        """How many patients are on each practitioner's list (counts, no numbers)."""
+        with self.store.uow(read_only=True) as uow:
+            return {key: uow.patients.list_size(self.clinic, key) for key in practitioners}
 
     def deliveries(self, appointment_id: str) -> list[SentMessage]:
         """What was sent about an appointment, with each message's delivery state."""
