@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from adapter.clock import MovableClock
 from adapter.logs import get_logger
-from adapter.transport.base import MAX_BODY_BYTES, TransportMessage
+from adapter.transport.base import MAX_BODY_BYTES, TransportMessage, first_settlement
 from adapter.transport.deadletters import DeadLetter
 
 __all__ = ["MemoryDeadLetters", "MemoryDelivery", "MemoryTransport", "MovableClock"]
@@ -180,14 +180,7 @@ class MemoryTransport:
 
     def _settle(self, delivery: MemoryDelivery, outcome: str, reason: str | None) -> None:
         with self._lock:
-            if delivery.settled is not None:
-                _log.warning(
-                    "transport.settled_twice",
-                    queue=delivery.queue,
-                    message_id=delivery.message.message_id,
-                    settled=delivery.settled,
-                    ignored=outcome,
-                )
+            if not first_settlement(delivery, delivery.settled, outcome):
                 return
             delivery.settled = outcome
             entry = delivery._entry

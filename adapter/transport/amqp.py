@@ -72,6 +72,7 @@ from adapter.transport.base import (
     SYSTEM_IDENTIFIER,
     TransportError,
     TransportMessage,
+    first_settlement,
 )
 
 __all__ = [
@@ -271,14 +272,7 @@ class AmqpDelivery:
 
     def _settle(self, outcome: str) -> bool:
         """True for the first settlement; a later one is logged and ignored."""
-        if self._outcome is not None:
-            _log.warning(
-                "transport.settled_twice",
-                queue=self._queue,
-                message_id=self._message.message_id,
-                settled=self._outcome,
-                ignored=outcome,
-            )
+        if not first_settlement(self, self._outcome, outcome):
             return False
         self._outcome = outcome
         return True

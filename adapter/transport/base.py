@@ -40,6 +40,7 @@ from datetime import datetime
 from typing import Protocol
 
 from adapter import __version__
+from adapter.logs import get_logger
 
 #: Our name and version, sent on every outgoing message as X-SystemIdentifier.
 SYSTEM_IDENTIFIER = f"epj-adapter {__version__}"
@@ -167,3 +168,19 @@ class TransportFault(Exception):
         super().__init__(f"{condition}: {description}")
         self.condition = condition
         self.description = description
+
+
+def first_settlement(delivery: Delivery, settled: str | None, outcome: str) -> bool:
+    """The settle-once rule every transport keeps: True when ``delivery`` is not yet
+    settled (``settled`` is None) and ``outcome`` decides it; else the second settlement
+    is logged (``transport.settled_twice``, ids only) and must be ignored."""
+    if settled is None:
+        return True
+    get_logger("adapter.transport").warning(
+        "transport.settled_twice",
+        queue=delivery.queue,
+        message_id=delivery.message.message_id,
+        settled=settled,
+        ignored=outcome,
+    )
+    return False

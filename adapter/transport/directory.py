@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from adapter.logs import get_logger
-from adapter.transport.base import MAX_BODY_BYTES, TransportMessage
+from adapter.transport.base import MAX_BODY_BYTES, TransportMessage, first_settlement
 
 __all__ = [
     "ARCHIVE_DIR",
@@ -281,14 +281,7 @@ class DirectoryDelivery:
 
     def _settle(self, outcome: str) -> bool:
         """True for the first settlement; a later one is logged and ignored."""
-        if self._outcome is not None:
-            _log.warning(
-                "transport.settled_twice",
-                queue=self._queue,
-                message_id=self._message.message_id,
-                settled=self._outcome,
-                ignored=outcome,
-            )
+        if not first_settlement(self, self._outcome, outcome):
             return False
         self._outcome = outcome
         return True
