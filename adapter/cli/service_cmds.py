@@ -74,8 +74,13 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_config_option(p)
     p.set_defaults(handler=cmd_reservations_confirm)
     p = rcmd.add_parser("reject", help="reject a reservation (06, 26 or 30)")
-    p.add_argument("id", metavar="ID")
-    p.add_argument("--code", default="06", choices=["06", "26", "30"])
+    p.add_argument("id", metavar="ID", help="appointment id of the pending reservation")
+    p.add_argument(
+        "--code",
+        default="06",
+        choices=["06", "26", "30"],
+        help="06 time ikke tilgjengelig (default), 26 avvist, 30 ikke tilgang",
+    )
     p.add_argument("--note", default="", help="text to the patient (≤ 1000 characters)")
     add_config_option(p)
     p.set_defaults(handler=cmd_reservations_reject)
@@ -88,8 +93,14 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     add_config_option(p)
     p.set_defaults(handler=cmd_wishes_list)
     p = wcmd.add_parser("answer", help="answer a wish")
-    p.add_argument("id", metavar="ID")
-    p.add_argument("--code", required=True, choices=["05", "06", "07", "08", "09", "10", "34"])
+    p.add_argument("id", metavar="ID", help="wish id (from wishes list)")
+    p.add_argument(
+        "--code",
+        required=True,
+        choices=["05", "06", "07", "08", "09", "10", "34"],
+        help="05/10 reserved (needs --slot), 06 not available, 07 moved (needs --slot), "
+        "08 cancelled, 09 could not cancel, 34 could not change",
+    )
     p.add_argument("--slot", metavar="SLOT", help="slot to give (05, 10) or move to (07)")
     p.add_argument("--note", default="", help="text to the patient (≤ 1000 characters)")
     add_config_option(p)
