@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -72,4 +73,8 @@ def test_epj_adapter_run_answers_over_amqp_with_cms_and_stops_on_sigterm(
             process.kill()
             _out, err = process.communicate()
     assert process.returncode == 0, err[-2000:]
-    assert "amqp transport" in err
+    # Off a terminal every line is JSON; the banner is the event daemon.serving.
+    records = [json.loads(line) for line in err.splitlines() if line.strip()]
+    serving = [r for r in records if r.get("event") == "daemon.serving"]
+    assert len(serving) == 1, err[-2000:]
+    assert serving[0]["transport"] == "amqp"

@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.amqp, pytest.mark.timeout(120)]
 ASYNC = f"{CLINIC_HER}_async"
 
 
-def _deadletters(clinic: AmqpClinic, action: str) -> str:
-    """``epj-adapter deadletters ACTION`` as ops run it."""
+def _deadletters(clinic: AmqpClinic, action: str, *options: str) -> str:
+    """``epj-adapter deadletters ACTION [OPTIONS]`` as ops run it (no terminal)."""
     done = subprocess.run(
         [
             sys.executable,
@@ -28,6 +28,7 @@ def _deadletters(clinic: AmqpClinic, action: str) -> str:
             "adapter.cli",
             "deadletters",
             action,
+            *options,
             "--queue",
             ASYNC,
             "--config",
@@ -46,7 +47,7 @@ def _deadletters(clinic: AmqpClinic, action: str) -> str:
 def test_unprocessable_message_is_dead_lettered_then_republished_and_answered(
     clinic: AmqpClinic,
 ) -> None:
-    _deadletters(clinic, "purge")  # whatever earlier runs left
+    _deadletters(clinic, "purge", "--yes")  # whatever earlier runs left
     event = clinic.free_slots(start_in=2)[0]
     registered = clinic.pki.helsenorge_signing_pem
     aside = registered.with_suffix(".moved")
