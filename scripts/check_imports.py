@@ -91,6 +91,10 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
             "transport",
         }
     ),
+    # The HTTP API is a face over the runtime's facade (store: its records only).
+    "http": frozenset(
+        {"adapter", "api", "config", "domain", "logs", "runtime", "service", "store"}
+    ),
     "cli": frozenset(
         {
             "adapter",
@@ -101,6 +105,7 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
             "daemon",
             "doctor",
             "domain",
+            "http",
             "logs",
             "messages",
             "preview",

@@ -87,6 +87,17 @@ class HelsenorgeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """``[http]``: the HTTP API (``epj-adapter serve``); off unless enabled."""
+
+    enabled: bool = False
+    listen: str = "127.0.0.1:8470"
+    """``host:port`` to listen on (loopback by default)."""
+    tokens: Path = Path("config/tokens.toml")
+    """The bearer tokens file (name, sha256, role, clinics per entry)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything ``adapter.toml`` says, with defaults filled in."""
 
@@ -105,6 +116,7 @@ class Settings:
     amqp: AmqpSettings = field(default_factory=AmqpSettings)
     cms: CmsSettings = field(default_factory=CmsSettings)
     helsenorge: HelsenorgeSettings = field(default_factory=HelsenorgeSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
 
     @classmethod
     def defaults(cls, config_dir: Path) -> Settings:
@@ -116,6 +128,7 @@ class Settings:
             database_url=f"sqlite:///{state / 'adapter.db'}",
             directory_root=state / "queues",
             routing_file=config_dir / "routing.toml",
+            http=HttpSettings(tokens=config_dir / "tokens.toml"),
         )
 
 
@@ -156,6 +169,7 @@ SECTIONS: Final = {
         "revocation_from_certificates",
     ),
     "helsenorge": ("her_id", "service_her_id"),
+    "http": ("enabled", "listen", "tokens"),
 }
 
 
@@ -235,6 +249,7 @@ def read_settings(data: Table, reader: Reader, config_dir: Path) -> Settings:
         her_id=_her(reader, hn, "her_id", "115851"),
         service_her_id=_her(reader, hn, "service_her_id", "8093248"),
     )
+    http = _http(reader, t["http"], config_dir)
     return Settings(
         config_dir=config_dir,
         state_dir=state,
@@ -251,6 +266,25 @@ def read_settings(data: Table, reader: Reader, config_dir: Path) -> Settings:
         amqp=amqp,
         cms=cms,
         helsenorge=helsenorge,
+        http=http,
+    )
+
+
+def _http(reader: Reader, table: Table, config_dir: Path) -> HttpSettings:
+    listen = reader.text(table, ("http",), "listen") or "127.0.0.1:8470"
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        reader.issue(
+            ("http", "listen"),
+            f"listen '{listen}' is not host:port",
+            'e.g. listen = "127.0.0.1:8470"',
+        )
+        listen = "127.0.0.1:8470"
+    tokens = reader.text(table, ("http",), "tokens") or "tokens.toml"
+    return HttpSettings(
+        enabled=reader.flag(table, ("http",), "enabled", False),
+        listen=listen,
+        tokens=config_dir / tokens,
     )
 
 

@@ -1,0 +1,118 @@
+"""The HTTP API served for real: uvicorn on 127.0.0.1 in a thread, httpx talking to it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from adapter.domain.codes import IdType
+from adapter.domain.model import OSLO, Person, Slot
+from adapter.http import create_app, hash_token
+from adapter.http.auth import Token, Tokens
+from adapter.runtime import Runtime
+from adapter.testing import MemoryTransport, clinic
+
+FOLKE = Person("13116900216", IdType.FNR, "Folke", "Danser")
+#: Tuesday 09:00, the day after EXAMPLE_START: within every horizon and lead time.
+TUESDAY_9 = datetime(2026, 12, 1, 9, 0, tzinfo=OSLO)
+
+EPJ_TOKEN = "epj-token-0123456789"
+READ_TOKEN = "read-token-0123456789"
+OTHER_TOKEN = "other-clinic-token-0123"
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running API: its base URL, the runtime behind it and its transport."""
+
+    url: str
+    runtime: Runtime
+    transport: MemoryTransport
+
+    @property
+    def clinic(self) -> str:
+        return self.runtime.adapter.clinic.key
+
+    def client(self, token: str | None = EPJ_TOKEN) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+
+def tokens_for(clinic_key: str) -> Tokens:
+    return Tokens(
+        [
+            Token("epj-main", hash_token(EPJ_TOKEN), "epj", frozenset({clinic_key})),
+            Token("reader", hash_token(READ_TOKEN), "read", frozenset({clinic_key})),
+            Token("elsewhere", hash_token(OTHER_TOKEN), "epj", frozenset({"annen-klinikk"})),
+        ]
+    )
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[FastAPI], str]]:
+    """Start an app with uvicorn on 127.0.0.1 and a free port; stopped at the end."""
+    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(app: FastAPI) -> str:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "uvicorn did not stop"
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    """The example clinic with one slot of Ingar's (a vikar whose reservations wait for
+    the clinic's decision, rules.toml ingar-manuell)."""
+    made = clinic(tmp_path, transport=MemoryTransport())
+    key = made.adapter.clinic.key
+    made.adapter.load_slots(
+        [
+            Slot("ingar-1", key, "ingar", "oppmote", TUESDAY_9, TUESDAY_9 + timedelta(minutes=20)),
+            Slot(
+                "ingar-2",
+                key,
+                "ingar",
+                "oppmote",
+                TUESDAY_9 + timedelta(hours=1),
+                TUESDAY_9 + timedelta(hours=1, minutes=20),
+            ),
+        ]
+    )
+    made.adapter.set_patient_list("benedikte", [FOLKE.ident])  # Ingar stands in for her
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def served(runtime: Runtime, serve: Callable[[FastAPI], str]) -> Served:
+    transport = runtime.transport
+    assert isinstance(transport, MemoryTransport)
+    app = create_app(runtime, tokens=tokens_for(runtime.adapter.clinic.key))
+    return Served(serve(app), runtime, transport)
