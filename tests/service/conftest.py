@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -45,3 +45,19 @@ def runtime(
 def adapter(runtime: Runtime) -> Adapter:
     """The EPJ's facade over the same runtime."""
     return runtime.adapter
+
+
+def free_slot(runtime: Runtime) -> str:
+    """A free slot of Benedikte's tomorrow (the templates' slots of the next three days
+    generated first): what the service tests book."""
+    now = runtime.clock()
+    runtime.adapter.generate_slots(now.date(), now.date() + timedelta(days=3))
+    with runtime.store.uow(read_only=True) as uow:
+        slots = uow.slots.in_window(
+            "ddfl",
+            now + timedelta(days=1),
+            now + timedelta(days=2),
+            practitioner="benedikte",
+            free_only=True,
+        )
+    return slots[0].id

@@ -21,22 +21,14 @@ from adapter.runtime import Runtime
 from adapter.store.records import OutboxState
 from adapter.testing import MemoryTransport, MovableClock
 from adapter.transport.base import TransportMessage
+from tests.service.conftest import free_slot
 
 PATIENT = Person("13116900216", IdType.FNR, "Folke", "Danser")
 HN_ASYNC = "8093248_async"
 
 
 def _book_first_slot(runtime: Runtime) -> str:
-    today = runtime.clock().date()
-    runtime.adapter.generate_slots(today, today + timedelta(days=3))
-    with runtime.store.uow() as uow:
-        slots = uow.slots.in_window(
-            "ddfl",
-            runtime.clock() + timedelta(days=1),
-            runtime.clock() + timedelta(days=2),
-            practitioner="benedikte",
-        )
-    return runtime.adapter.book(slots[0].id, PATIENT).id
+    return runtime.adapter.book(free_slot(runtime), PATIENT).id
 
 
 def test_a_clinic_booking_is_sent_as_avtale_after_commit(

@@ -3,7 +3,6 @@ that has committed, nor stops the others (or the daemon)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from structlog.testing import capture_logs
@@ -11,22 +10,9 @@ from structlog.testing import capture_logs
 from adapter.domain.codes import IdType
 from adapter.domain.model import Person
 from adapter.runtime import Runtime
+from tests.service.conftest import free_slot
 
 PATIENT = Person("13116900216", IdType.FNR, "Folke", "Danser")
-
-
-def _free_slot(runtime: Runtime) -> str:
-    today = runtime.clock().date()
-    runtime.adapter.generate_slots(today, today + timedelta(days=3))
-    with runtime.store.uow() as uow:
-        slots = uow.slots.in_window(
-            "ddfl",
-            runtime.clock() + timedelta(days=1),
-            runtime.clock() + timedelta(days=2),
-            practitioner="benedikte",
-            free_only=True,
-        )
-    return slots[0].id
 
 
 def test_a_failing_subscriber_does_not_hide_a_committed_booking(runtime: Runtime) -> None:
@@ -37,7 +23,7 @@ def test_a_failing_subscriber_does_not_hide_a_committed_booking(runtime: Runtime
 
     runtime.adapter.subscribe(broken)
     runtime.adapter.subscribe(seen.append)
-    slot_id = _free_slot(runtime)
+    slot_id = free_slot(runtime)
     with capture_logs() as logs:
         appointment = runtime.adapter.book(slot_id, PATIENT)  # must not raise
     assert runtime.adapter.appointment(appointment.id) is not None
