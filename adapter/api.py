@@ -17,12 +17,13 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 
 from adapter.domain.codes import Svar
-from adapter.domain.errors import NotFound
+from adapter.domain.errors import InvalidValue, NotFound
 from adapter.domain.model import Appointment, Clinic, Person, Slot, Wish
 from adapter.ics import appointment_ics
 from adapter.service import commands as c
 from adapter.service.clinic_service import ClinicService
 from adapter.service.events import Subscriber
+from adapter.service.views import SlotStatus
 from adapter.store.records import Event, SentMessage, UpsertResult
 
 __all__ = ["Adapter", "NotFound"]
@@ -31,9 +32,7 @@ __all__ = ["Adapter", "NotFound"]
 class Adapter:
     """One clinic's adapter, as the EPJ uses it."""
 
-    def __init__(
-        self, service: ClinicService, *, close: Callable[[], None] | None = None
-    ) -> None:
+    def __init__(self, service: ClinicService, *, close: Callable[[], None] | None = None) -> None:
         self._service = service
         self._close = close
 
@@ -153,6 +152,54 @@ class Adapter:
     def open_wishes(self) -> list[Wish]:
         """Wishes (OT/OET/OAT) not yet answered, oldest first."""
         return self._service.views.open_wishes()
+
+    def wish(self, wish_id: str) -> Wish | None:
+        """One wish by id, answered or not."""
+        return self._service.views.wish(wish_id)
+
+    def slot_statuses(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        at: datetime | None = None,
+        practitioner: str | None = None,
+    ) -> list[SlotStatus]:
+        """Every stored slot starting in [start, end), withdrawn ones too, with what
+        HentLedigeTimer does with it at ``at`` (default: now): offered as bookable,
+        held back (with its release instant) or must call, the same read as HLT and
+        the preview; else booked, withdrawn, past or hidden.
+
+        Raises:
+            adapter.domain.errors.InvalidValue: ``start``, ``end`` or ``at`` is naive.
+        """
+        for name, value in (("start", start), ("end", end), ("at", at)):
+            if value is not None and value.tzinfo is None:
+                raise InvalidValue(f"{name} must say its time zone (an aware datetime)")
+        when = at if at is not None else self._service.clock()
+        return self._service.views.slot_statuses(
+            self._service.ctx, start, end, when, practitioner=practitioner
+        )
+
+    def slot_status(self, slot_id: str, *, at: datetime | None = None) -> SlotStatus | None:
+        """One slot, withdrawn or not, as :meth:`slot_statuses` shows it; None when the
+        clinic has no slot ``slot_id``."""
+        when = at if at is not None else self._service.clock()
+        return self._service.views.slot_status(self._service.ctx, slot_id, when)
+
+    def patient_list(self, practitioner: str) -> list[str]:
+        """The numbers on a practitioner's list (fastlegeliste), in order.
+
+        Raises:
+            NotFound: no practitioner ``practitioner`` in the clinic's configuration.
+        """
+        if practitioner not in self._service.ctx.practitioners:
+            raise NotFound(f"no practitioner {practitioner}")
+        return self._service.views.patient_list(practitioner)
+
+    def blocked_patients(self) -> list[tuple[str, str, datetime]]:
+        """Patients blocked from digital booking: (number, the clinic's reason, since)."""
+        return self._service.views.blocked_patients()
 
     def appointment(self, appointment_id: str) -> Appointment | None:
         """One appointment by id (xCal related-to)."""

@@ -169,6 +169,15 @@ class Runtime:
         else:
             validation.warm_up()
 
+    def transport_ready(self) -> None:
+        """Raise when the transport cannot reach our queues (``/readyz``): ensures them,
+        which is idempotent and asks the broker on AMQP.
+
+        Raises:
+            adapter.transport.base.TransportError: the broker or directory is not there.
+        """
+        self.transport.ensure_queues(self.listen_queues())
+
     def slots_reach(self, until: datetime) -> bool:
         """True when the book holds slots starting at or after ``until``."""
         return self.service.views.slots_reach(until)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages for the servers the integration tests start on 127.0.0.1
-# (PostgreSQL, RabbitMQ with its AMQP 1.0 plugin). Idempotent: does nothing when they
+# (PostgreSQL, RabbitMQ with its AMQP 1.0 plugin) and the browser the admin page's tests
+# drive (Debian's chromium, through Playwright). Idempotent: does nothing when they
 # are present. Installing needs root, as on CI.
 set -eu
 need=""
@@ -10,6 +11,9 @@ if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then
 fi
 if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && [ ! -x /usr/sbin/rabbitmq-server ]; then
     need="$need rabbitmq-server"
+fi
+if [ ! -x /usr/bin/chromium ]; then
+    need="$need chromium"
 fi
 [ -n "$need" ] || exit 0
 echo "system-deps: installing$need"

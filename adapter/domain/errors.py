@@ -24,3 +24,8 @@ class InvalidValue(DomainError):
 
 class NotFound(DomainError):
     """No such appointment, wish, slot or practitioner at this clinic."""
+
+
+class SlotOccupied(InvalidValue):
+    """The slot already holds a live appointment (a conflict with another booking; an
+    :class:`InvalidValue` too, so callers that catch that keep working)."""

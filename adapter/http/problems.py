@@ -6,7 +6,7 @@ Every error the API answers is ``application/problem+json`` with ``type``, ``tit
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adapter.domain.errors import InvalidTransition, InvalidValue, NotFound
+from adapter.domain.errors import InvalidTransition, InvalidValue, NotFound, SlotOccupied
 from adapter.logs import get_logger
 
 MEDIA_TYPE: Final = "application/problem+json"
@@ -27,6 +27,8 @@ KINDS: Final[dict[str, tuple[int, str]]] = {
     "not-found": (404, "Not found"),
     "invalid-value": (422, "Invalid value"),
     "invalid-transition": (409, "Invalid transition"),
+    "conflict": (409, "Conflict"),
+    "stale": (412, "Precondition failed"),
     "validation": (422, "Request validation failed"),
     "unauthorized": (401, "Unauthorized"),
     "forbidden": (403, "Forbidden"),
@@ -35,7 +37,11 @@ KINDS: Final[dict[str, tuple[int, str]]] = {
     "internal": (500, "Internal server error"),
 }
 
-_BY_STATUS: Final = {status: kind for kind, (status, _) in KINDS.items() if kind != "validation"}
+_BY_STATUS: Final = {
+    status: kind
+    for kind, (status, _) in KINDS.items()
+    if kind not in {"validation", "conflict", "invalid-value"}
+}
 
 
 class Problem(BaseModel):
@@ -69,6 +75,12 @@ def problem_response(kind: str, detail: str | None = None) -> JSONResponse:
     )
 
 
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entry of an endpoint that may answer these problems."""
+    titles = {status: title for status, title in KINDS.values()}
+    return {s: {"model": Problem, "description": titles.get(s, "Problem")} for s in statuses}
+
+
 #: What every endpoint may answer, for the OpenAPI document.
 RESPONSES: Final[dict[int | str, dict[str, object]]] = {
     status: {"model": Problem, "description": title}
@@ -89,6 +101,8 @@ def install(app: FastAPI) -> None:
             return problem_response("not-found", str(exc))
         if isinstance(exc, InvalidTransition):
             return problem_response("invalid-transition", str(exc))
+        if isinstance(exc, SlotOccupied):
+            return problem_response("conflict", str(exc))
         return problem_response("invalid-value", str(exc))
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,7 @@ from datetime import datetime, time, timedelta
 
 from adapter.domain import identity
 from adapter.domain.codes import Svar
-from adapter.domain.errors import InvalidValue, NotFound
+from adapter.domain.errors import InvalidValue, NotFound, SlotOccupied
 from adapter.domain.model import (
     OSLO,
     Appointment,
@@ -431,7 +431,7 @@ def move(command: c.Move, uow: UnitOfWork, scope: Scope) -> None:
     try:
         uow.appointments.update(moved)
     except SlotTaken as exc:
-        raise InvalidValue(f"slot {command.slot_id} already holds a live appointment") from exc
+        raise SlotOccupied(f"slot {command.slot_id} already holds a live appointment") from exc
     _record(uow, scope, command.actor, "appointment.moved", moved, slot=command.slot_id)
     _avtale(uow, scope, moved, Svar.ENDRING_BEKREFTET)
 
@@ -531,7 +531,7 @@ def _add(uow: UnitOfWork, appointment: Appointment) -> None:
     try:
         uow.appointments.add(appointment)
     except SlotTaken as exc:
-        raise InvalidValue(f"slot {appointment.slot_id} already holds a live appointment") from exc
+        raise SlotOccupied(f"slot {appointment.slot_id} already holds a live appointment") from exc
 
 
 def _record(

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from adapter.domain.model import Appointment, Practitioner, Slot, Wish
+from adapter.domain.model import Appointment, Practitioner, Slot, SlotState, Wish
 from adapter.domain.release import Visibility, VisibilityKind, evaluate
 from adapter.service import journal
 from adapter.service.context import ClinicContext
@@ -103,6 +103,62 @@ def offered(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class SlotStatus:
+    """A stored slot as the clinic sees it at one instant.
+
+    ``visibility``: ``bookable``, ``held_back`` (``available_at`` says when it becomes
+    bookable) or ``must_call`` when HentLedigeTimer offers it at that instant (the same
+    read, :func:`offered`); otherwise why not: ``booked`` (a live appointment,
+    ``appointment_id``, holds it), ``withdrawn`` (the clinic took it off offer),
+    ``past`` (it has begun) or ``hidden`` (the release rules, the lead time or an
+    offline practitioner keep it off helsenorge.no).
+    """
+
+    slot: Slot
+    state: SlotState
+    visibility: str
+    available_at: datetime | None = None
+    appointment_id: str | None = None
+
+
+def slot_statuses(
+    uow: UnitOfWork,
+    ctx: ClinicContext,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    practitioner: str | None = None,
+) -> list[SlotStatus]:
+    """Every stored slot starting in [start, end) (of ``practitioner``, else all), by
+    start then id, with what HLT does with it at ``now`` (:class:`SlotStatus`)."""
+    clinic = ctx.clinic.key
+    offering: set[str] = set()
+    for person in ctx.online_practitioners():
+        offering.update(hlt_practitioners(ctx, person))
+    keys = [k for k in offering if practitioner is None or k == practitioner]
+    offers = {o.slot.id: o for o in offered(uow, ctx, keys, start, end, now)}
+    slots = uow.slots.in_window(clinic, start, end, practitioner=practitioner)
+    withdrawn = uow.slots.withdrawn_in_window(clinic, start, end, practitioner=practitioner)
+    holders = uow.appointments.live_by_slot(clinic, [s.id for s in slots])
+    found: list[SlotStatus] = []
+    for slot in slots:
+        offer = offers.get(slot.id)
+        if offer is not None:
+            kind = offer.visibility.kind.value
+            found.append(SlotStatus(slot, SlotState.OPEN, kind, offer.available_at))
+        elif slot.id in holders:
+            found.append(SlotStatus(slot, SlotState.OPEN, "booked", None, holders[slot.id]))
+        elif slot.start < now:
+            found.append(SlotStatus(slot, SlotState.OPEN, "past"))
+        else:
+            found.append(SlotStatus(slot, SlotState.OPEN, "hidden"))
+    found.extend(SlotStatus(s, SlotState.WITHDRAWN, "withdrawn") for s in withdrawn)
+    found.sort(key=lambda s: (s.slot.start, s.slot.id))
+    return found
+
+
 @dataclass(frozen=True)
 class Counts:
     """The store's side of ``epj-adapter status``."""
@@ -188,6 +244,48 @@ class Views:
             keys = hlt_practitioners(ctx, ctx.practitioners.get(practitioner))
         with self.store.uow(read_only=True) as uow:
             return offered(uow, ctx, keys, start, end, now, planned=planned)
+
+    def slot_statuses(
+        self,
+        ctx: ClinicContext,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        *,
+        practitioner: str | None = None,
+    ) -> list[SlotStatus]:
+        """Every stored slot in [start, end) with what HLT does with it at ``now``
+        (:func:`slot_statuses`)."""
+        with self.store.uow(read_only=True) as uow:
+            return slot_statuses(uow, ctx, start, end, now, practitioner=practitioner)
+
+    def slot_status(self, ctx: ClinicContext, slot_id: str, now: datetime) -> SlotStatus | None:
+        """One stored slot (withdrawn too) with what HLT does with it at ``now``."""
+        with self.store.uow(read_only=True) as uow:
+            slot = uow.slots.get(self.clinic, slot_id, include_inactive=True)
+            if slot is None:
+                return None
+            near = slot_statuses(
+                uow, ctx, slot.start, slot.start + timedelta(microseconds=1), now,
+                practitioner=slot.practitioner,
+            )  # fmt: skip
+        return next((s for s in near if s.slot.id == slot_id), None)
+
+    def wish(self, wish_id: str) -> Wish | None:
+        """One wish by id."""
+        with self.store.uow(read_only=True) as uow:
+            found: Wish | None = uow.wishes.get(self.clinic, wish_id)
+            return found
+
+    def patient_list(self, practitioner: str) -> list[str]:
+        """The numbers on a practitioner's list (for the EPJ that owns it)."""
+        with self.store.uow(read_only=True) as uow:
+            return uow.patients.listed(self.clinic, practitioner)
+
+    def blocked_patients(self) -> list[tuple[str, str, datetime]]:
+        """Patients blocked from digital booking: (number, reason, since)."""
+        with self.store.uow(read_only=True) as uow:
+            return uow.patients.blocked(self.clinic)
 
     def list_sizes(self, practitioners: Iterable[str]) -> dict[str, int]:
         """How many patients are on each practitioner's list (counts, no numbers)."""

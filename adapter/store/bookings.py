@@ -216,6 +216,20 @@ class AppointmentRepository(Repository):
         ).all()
         return {s for s in found if s is not None}
 
+    def live_by_slot(self, clinic: str, slot_ids: Iterable[str]) -> dict[str, str]:
+        """The live appointment's id by slot, for those of ``slot_ids`` that hold one."""
+        wanted = list(slot_ids)
+        if not wanted:
+            return {}
+        found = self.session.exec(
+            select(AppointmentRow.slot_id, AppointmentRow.id).where(
+                AppointmentRow.clinic == clinic,
+                col(AppointmentRow.slot_id).in_(wanted),
+                col(AppointmentRow.state).in_(LIVE),
+            )
+        ).all()
+        return {slot: appointment for slot, appointment in found if slot is not None}
+
     def of_patient(
         self, clinic: str, ident: str, *, starting_after: datetime | None = None
     ) -> list[Appointment]:

@@ -48,7 +48,7 @@ from adapter.store.migrations import upgrade
 from adapter.store.tables import TABLES, SchemaVersionRow
 
 #: The schema version this code writes and expects.
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 #: Execution option that makes a SQLite transaction start with a deferred BEGIN.
 READ_ONLY: Final = "adapter_read_only"

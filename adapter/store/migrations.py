@@ -87,8 +87,15 @@ def _json(raw: object) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
+def _v2_to_v3(conn: Connection) -> None:
+    """The HTTP API's tables: ``http_idempotency`` (answers kept under an
+    Idempotency-Key), ``webhook_cursors`` and ``webhook_deliveries`` (the webhook
+    delivery log). New tables only, which ``create_schema`` creates before the steps
+    run: nothing to move."""
+
+
 #: Step from version N to N + 1, by N.
-STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
+STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def upgrade(conn: Connection, found: int) -> None:

@@ -91,6 +91,19 @@ class PatientRepository(Repository):
             ).all()
         )
 
+    def listed(self, clinic: str, practitioner: str) -> list[str]:
+        """The numbers on the practitioner's list, in order."""
+        return list(
+            self.session.exec(
+                select(ListedPatientRow.ident)
+                .where(
+                    ListedPatientRow.clinic == clinic,
+                    ListedPatientRow.practitioner == practitioner,
+                )
+                .order_by(col(ListedPatientRow.ident))
+            ).all()
+        )
+
     # -- blocked from digital booking
 
     def block(self, clinic: str, ident: str, reason: str, at: datetime) -> None:
@@ -111,6 +124,15 @@ class PatientRepository(Repository):
         self.session.delete(row)
         self.session.flush()
         return True
+
+    def blocked(self, clinic: str) -> list[tuple[str, str, datetime]]:
+        """Every block of the clinic: (number, reason, since), by number."""
+        rows = self.session.exec(
+            select(BlockedPatientRow)
+            .where(BlockedPatientRow.clinic == clinic)
+            .order_by(col(BlockedPatientRow.ident))
+        ).all()
+        return [(r.ident, r.reason, r.at) for r in rows]
 
     def is_blocked(self, clinic: str, ident: str) -> bool:
         """True when the patient is blocked from digital booking at the clinic."""

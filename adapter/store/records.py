@@ -147,3 +147,41 @@ class Release:
     slot_id: str
     due_at: datetime
     done_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentAnswer:
+    """What an HTTP write under an ``Idempotency-Key`` answered (kept to answer it again)."""
+
+    clinic: str
+    key: str
+    request_hash: str
+    status: int
+    body: bytes
+    created_at: datetime
+
+
+class WebhookState(StrEnum):
+    """Where one event's delivery to one webhook stands."""
+
+    PENDING = "pending"  # not yet delivered; ``next_attempt_at`` says when to try
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    GIVEN_UP = "given_up"  # every attempt failed
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """One event to one webhook, with its attempts (a row of the delivery log)."""
+
+    id: int
+    webhook: str
+    clinic: str
+    event_seq: int
+    kind: str
+    state: WebhookState
+    attempts: int
+    next_attempt_at: datetime
+    last_status: int | None
+    last_error: str
+    created_at: datetime
+    delivered_at: datetime | None

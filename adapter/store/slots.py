@@ -191,6 +191,21 @@ class SlotRepository(Repository):
         rows = self.session.execute(query.order_by(col(SlotRow.start_utc), col(SlotRow.id))).all()
         return [Slot(*row) for row in rows]
 
+    def withdrawn_in_window(
+        self, clinic: str, start: datetime, end: datetime, *, practitioner: str | None = None
+    ) -> list[Slot]:
+        """Withdrawn slots starting in [start, end), by start."""
+        query = select(SlotRow).where(
+            col(SlotRow.clinic) == clinic,
+            col(SlotRow.active).is_(False),
+            col(SlotRow.start_utc) >= start,
+            col(SlotRow.start_utc) < end,
+        )
+        if practitioner is not None:
+            query = query.where(col(SlotRow.practitioner) == practitioner)
+        rows = self.session.exec(query.order_by(col(SlotRow.start_utc), col(SlotRow.id))).all()
+        return [_slot(r) for r in rows]
+
     def free_in_window(
         self, clinic: str, start: datetime, end: datetime, *, practitioner: str | None = None
     ) -> list[Slot]:

@@ -390,6 +390,55 @@ class SchemaVersionRow(SQLModel, table=True):
     applied_at: datetime = _utc()
 
 
+class IdempotencyRow(SQLModel, table=True):
+    """An HTTP write made under an ``Idempotency-Key``: what was asked (a hash) and what
+    was answered, so the same key and body get the same answer again."""
+
+    __tablename__ = "http_idempotency"
+    __table_args__ = (Index("ix_http_idempotency_created", "created_at"),)
+
+    clinic: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    request_hash: str
+    status: int
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = _utc()
+
+
+class WebhookCursorRow(SQLModel, table=True):
+    """How far a webhook has been handed the clinic's events (the last ``seq`` queued)."""
+
+    __tablename__ = "webhook_cursors"
+
+    webhook: str = Field(primary_key=True)
+    clinic: str = Field(primary_key=True)
+    last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """One event to one webhook: its attempts and their outcome (the delivery log)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ux_webhook_deliveries_event", "webhook", "clinic", "event_seq", unique=True),
+        Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = _serial()
+    webhook: str
+    clinic: str
+    event_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    kind: str
+    state: str = "pending"  # pending | delivered | given_up
+    attempts: int = 0
+    next_attempt_at: datetime = _utc()
+    last_status: int | None = None
+    last_error: str = ""
+    created_at: datetime = _utc()
+    delivered_at: datetime | None = _utc(nullable=True)
+
+
 def _table(model: type[SQLModel]) -> Table:
     table = getattr(model, "__table__")  # noqa: B009 - set by SQLModel's metaclass
     assert isinstance(table, Table)
@@ -417,5 +466,8 @@ TABLES: tuple[Table, ...] = tuple(
         EventRow,
         ReleaseRow,
         SchedulerLockRow,
+        IdempotencyRow,
+        WebhookCursorRow,
+        WebhookDeliveryRow,
     )
 )

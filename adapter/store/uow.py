@@ -29,6 +29,7 @@ from adapter.store.catalog import (
 )
 from adapter.store.db import READ_ONLY, create_schema, make_engine
 from adapter.store.errors import StoreError
+from adapter.store.http_state import IdempotencyRepository, WebhookRepository
 from adapter.store.instance_lock import InstanceLock, instance_lock
 from adapter.store.journal import AuditRepository, EventRepository
 from adapter.store.messaging import (
@@ -62,6 +63,8 @@ class UnitOfWork:
     audit: AuditRepository
     events: EventRepository
     releases: ReleaseRepository
+    idempotency: IdempotencyRepository
+    webhooks: WebhookRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
@@ -92,6 +95,8 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.events = EventRepository(session)
         self.releases = ReleaseRepository(session)
+        self.idempotency = IdempotencyRepository(session)
+        self.webhooks = WebhookRepository(session)
         return self
 
     def __exit__(

@@ -150,7 +150,7 @@ def test_serve_runs_the_api_on_the_listen_address_until_sigterm(tmp_path: Path) 
             f"{url}/clinics/ddfl/reservations", headers={"Authorization": f"Bearer {TOKEN}"}
         )
         assert listed.status_code == 200
-        assert listed.json() == []
+        assert listed.json() == {"items": [], "next_cursor": None}
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)

@@ -66,7 +66,7 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_outbox(store: Store) -> 
 
     store.create_schema()  # what every start does
 
-    assert schema_version(store.engine) == SCHEMA_VERSION == 2
+    assert schema_version(store.engine) == SCHEMA_VERSION == 3
     with store.uow() as uow:
         pending = uow.outbox.get("pending-1")
         sent = uow.outbox.get("sent-1")
