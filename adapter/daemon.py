@@ -66,12 +66,17 @@ class Daemon:
         lock_check_every: float = 5.0,
         on_start: Callable[[], None] | None = None,
         start_work_delay: float = 3.0,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
+        """``on_start`` runs once beside the loop, ``start_work_delay`` s after the
+        start; ``on_stop`` runs first when the loop ends, before the jobs stop and the
+        runtime closes (``run`` stops its HTTP server there)."""
         self.runtime = runtime
         self.poll_timeout = poll_timeout
         self.burst = burst
         self.lock_check_every = lock_check_every
         self.on_start = on_start
+        self.on_stop = on_stop
         self.start_work_delay = start_work_delay
         self.stop_event = threading.Event()
         self.reload_event = threading.Event()
@@ -176,6 +181,8 @@ class Daemon:
             if self.stop_signal is not None:
                 log.info("daemon.stopping", signal=self.stop_signal)
         finally:
+            if self.on_stop is not None:
+                self.on_stop()
             scheduler.shutdown()
             runtime.dispatch_outbox()
             self.release()

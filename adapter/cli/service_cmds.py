@@ -285,6 +285,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not background:
         refresh()
+    if settings.http.enabled:
+        from adapter.cli.http_cmds import checked_tokens, serve_beside
+
+        try:
+            daemon.on_stop = serve_beside(runtime, config, checked_tokens(config))
+        except CliError as exc:
+            daemon.release()
+            runtime.close()
+            if human:
+                raise
+            log.error("daemon.cannot_start", reason=str(exc))
+            return exc.code
 
     def stop(signum: int, _frame: Any) -> None:
         daemon.stop(signal.Signals(signum).name)  # the loop logs it (see Daemon.stop)

@@ -27,8 +27,10 @@ from sqlalchemy.exc import IntegrityError
 
 from adapter.http.context import Api
 from adapter.http.problems import ProblemError
+from adapter.service.commands import Housekeeping
 
-RETENTION: Final = timedelta(hours=24)
+#: How long an answer is kept: the nightly housekeeping job forgets older ones.
+RETENTION: Final[timedelta] = Housekeeping.idempotency_retention
 
 IdempotencyKey = Annotated[
     str | None,

@@ -90,8 +90,7 @@ def _check_slots(uow: UnitOfWork, scope: Scope, slots: Iterable[Slot]) -> None:
         if slot.practitioner not in ctx.practitioners:
             known = ", ".join(sorted(ctx.practitioners))
             raise NotFound(
-                f"slot {slot.id}: no practitioner {slot.practitioner!r} at {clinic}; "
-                f"known: {known}"
+                f"slot {slot.id}: no practitioner {slot.practitioner!r} at {clinic}; known: {known}"
             )
         if slot.appointment_type not in ctx.appointment_types:
             known = ", ".join(sorted(ctx.appointment_types))
@@ -299,9 +298,7 @@ def confirm(command: c.Confirm, uow: UnitOfWork, scope: Scope) -> None:
     uow.appointments.update(appointment)
     _record(uow, scope, command.actor, "reservation.confirmed", appointment, **_note_detail(note))
     code = scope.ctx.confirmation_code(appointment)
-    scope.send(
-        scope.replies.reservation_answer(scope.ctx, appointment, code, scope.now, note=note)
-    )
+    scope.send(scope.replies.reservation_answer(scope.ctx, appointment, code, scope.now, note=note))
 
 
 def reject(command: c.Reject, uow: UnitOfWork, scope: Scope) -> None:
@@ -319,9 +316,7 @@ def reject(command: c.Reject, uow: UnitOfWork, scope: Scope) -> None:
         **_note_detail(note),
     )
     scope.send(
-        scope.replies.reservation_answer(
-            scope.ctx, appointment, command.code, scope.now, note=note
-        )
+        scope.replies.reservation_answer(scope.ctx, appointment, command.code, scope.now, note=note)
     )
 
 
@@ -479,9 +474,11 @@ def run_due_releases(command: c.RunDueReleases, uow: UnitOfWork, scope: Scope) -
 
 
 def housekeeping(command: c.Housekeeping, uow: UnitOfWork, scope: Scope) -> int:
-    """Purge old MsgIds; ``alert.no_apprec`` for each message still without an AppRec."""
+    """Purge old MsgIds and Idempotency-Key answers; ``alert.no_apprec`` for each
+    message still without an AppRec."""
     clinic, now = scope.ctx.clinic.key, scope.now
     purged = uow.messages.purge_before(now - max(command.retention, MIN_RETENTION))
+    uow.idempotency.purge_before(now - command.idempotency_retention)
     for sent in uow.sent.awaiting_apprec(clinic, now - command.apprec_wait):
         uow.sent.mark_no_apprec(clinic, sent.msg_id)
         uow.events.append(

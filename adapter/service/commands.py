@@ -202,8 +202,10 @@ class RunDueReleases(Command[datetime | None]):
 @dataclass(frozen=True)
 class Housekeeping(Command[int]):
     """Forget processed MsgIds past ``retention`` (never under 7 days: the duplicate
-    window) and alert on sent messages without an AppRec after ``apprec_wait``;
+    window), alert on sent messages without an AppRec after ``apprec_wait``, and forget
+    the answers kept under HTTP Idempotency-Keys past ``idempotency_retention``;
     returns how many MsgIds were forgotten."""
 
     retention: timedelta = timedelta(days=30)
     apprec_wait: timedelta = timedelta(hours=1)
+    idempotency_retention: timedelta = timedelta(hours=24)

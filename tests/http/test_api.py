@@ -3,6 +3,7 @@ details, and the clinic's decision on a reservation made the way Helsenorge send
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,12 +11,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from adapter.bootstrap import bootstrap
 from adapter.domain.model import AppointmentState
 from adapter.http import create_app
 from adapter.http.problems import BASE, MEDIA_TYPE
 from adapter.messages.read_replies import ReplySummary, read_reply
 from adapter.runtime import Runtime
-from adapter.testing import Reservation, reserve
+from adapter.testing import Reservation, example_config, reserve
+from adapter.tools.demo import prepare
+from adapter.transport.directory import DirectoryTransport
 from tests.http.conftest import FOLKE, OTHER_TOKEN, READ_TOKEN, Served, tokens_for
 
 pytestmark = pytest.mark.http
@@ -82,6 +86,26 @@ def test_readyz_is_a_503_problem_when_the_database_does_not_answer(
         response = client.get("/readyz")
     body = assert_problem(response, 503, "unavailable")
     assert body["detail"] == "the database does not answer"
+
+
+def test_readyz_is_a_503_problem_when_the_transport_cannot_reach_its_queues(
+    tmp_path: Path, serve: Callable[[FastAPI], str]
+) -> None:
+    folder = prepare(tmp_path, example_config())
+    root = tmp_path / "queues"
+    made = bootstrap(folder, transport=DirectoryTransport(root))
+    try:
+        url = serve(create_app(made, tokens=tokens_for(made.adapter.clinic.key)))
+        with httpx.Client(base_url=url) as client:
+            ready = client.get("/readyz")
+            shutil.rmtree(root)
+            root.write_text("not a folder", encoding="utf-8")  # the queues are gone
+            gone = client.get("/readyz")
+    finally:
+        made.close()
+    assert ready.status_code == 200, ready.text
+    body = assert_problem(gone, 503, "unavailable")
+    assert body["detail"] == "the transport does not answer"
 
 
 def test_openapi_is_3_1_and_lists_the_endpoints(served: Served) -> None:

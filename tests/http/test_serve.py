@@ -155,3 +155,53 @@ def test_serve_runs_the_api_on_the_listen_address_until_sigterm(tmp_path: Path) 
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err.decode()
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes]) -> httpx.Response:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_run_serves_the_api_beside_the_daemon_when_http_is_enabled(tmp_path: Path) -> None:
+    port = free_port()
+    folder = configured(tmp_path, f'enabled = true\nlisten = "127.0.0.1:{port}"\n')
+    (folder / "tokens.toml").write_text(tokens_toml(), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "adapter.cli", "run", "--config", str(folder)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        ready = _wait_for(f"{url}/readyz", process)
+        slots = httpx.get(
+            f"{url}/clinics/ddfl/slots",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            params={"limit": 5},
+            timeout=10,
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    assert ready.status_code == 200, ready.text
+    # run fills the book from the templates before it serves: the API reads the same one.
+    assert slots.status_code == 200, slots.text
+    assert len(slots.json()["items"]) == 5
+    assert process.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+
+
+def test_run_with_http_enabled_and_no_tokens_file_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = configured(tmp_path, f'enabled = true\nlisten = "127.0.0.1:{free_port()}"\n')
+    assert main(["run", "--config", str(folder)]) == 2
+    assert "tokens.toml: cannot read the tokens file" in capsys.readouterr().err

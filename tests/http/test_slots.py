@@ -287,3 +287,19 @@ def test_a_cursor_the_api_did_not_give_is_a_validation_problem(served: Served) -
         forged = client.get(f"/clinics/{served.clinic}/slots", params={"cursor": "bnVsbA"})
     assert_problem(response, 422, "validation")
     assert_problem(forged, 422, "validation")
+
+
+def test_an_idempotency_key_is_forgotten_by_the_housekeeping_a_day_later(
+    served: Served,
+) -> None:
+    clock = served.runtime.service.clock
+    assert isinstance(clock, MovableClock)
+    with served.client() as client:
+        put_slots(client, served, thursday_book(), key="nightly")
+        served.runtime.housekeeping(clock() + timedelta(hours=23))
+        kept = put_slots(client, served, thursday_book(), key="nightly")
+        served.runtime.housekeeping(clock() + timedelta(hours=25))
+        forgotten = put_slots(client, served, thursday_book(), key="nightly")
+    assert kept.headers.get("idempotent-replayed") == "true"
+    assert "idempotent-replayed" not in forgotten.headers
+    assert forgotten.json() == {"added": 0, "updated": 0, "unchanged": 11}
