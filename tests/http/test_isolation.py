@@ -22,7 +22,7 @@ def operations(served: Served) -> list[tuple[str, str]]:
     """(method, concrete path) of every clinic operation; path parameters filled in."""
     with served.client(token=None) as client:
         document: dict[str, Any] = client.get("/openapi.json").json()
-    found = []
+    found: list[tuple[str, str]] = []
     for template, item in document["paths"].items():
         if not template.startswith("/clinics/{clinic}"):
             continue
