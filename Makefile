@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages for the real servers the integration tests start (PostgreSQL, RabbitMQ).
+# Debian packages for the real servers the integration tests start (PostgreSQL, RabbitMQ)
+# and the browser the admin page's tests drive (chromium, through Playwright).
 system-deps:
 	@sh scripts/system-deps.sh
 
@@ -32,7 +33,7 @@ test: setup system-deps lint
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not postgres and not amqp and not e2e" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not postgres and not amqp and not e2e and not browser" $(PYTEST_ARGS)
 
 bench: setup system-deps
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)
