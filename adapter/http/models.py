@@ -17,6 +17,19 @@ def _in_oslo(instant: datetime) -> datetime:
 #: An instant as the API speaks it: Europe/Oslo wall time with its offset (stored UTC).
 Instant = Annotated[AwareDatetime, AfterValidator(_in_oslo)]
 
+#: The instants the API takes: with an offset, between these years.
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+
+
+def _reasonable(instant: datetime) -> datetime:
+    if not EARLIEST_YEAR <= instant.year <= LATEST_YEAR:
+        raise ValueError(f"an instant between {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return instant
+
+
+#: An instant the API is given: it must say its offset (2026-12-03T09:00:00+01:00).
+InstantIn = Annotated[AwareDatetime, AfterValidator(_reasonable)]
+
 
 def mask(ident: str) -> str:
     """A person number with all but the birth date hidden: ``131169*****``."""
@@ -108,8 +121,8 @@ class SlotIn(BaseModel):
     id: str = Field(min_length=1, max_length=200)
     practitioner: str = Field(min_length=1, description="a practitioner key of clinic.toml")
     appointment_type: str = Field(min_length=1, description="an appointment type key")
-    start: AwareDatetime
-    end: AwareDatetime
+    start: InstantIn
+    end: InstantIn
 
 
 class SlotsIn(BaseModel):

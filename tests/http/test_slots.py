@@ -303,3 +303,21 @@ def test_an_idempotency_key_is_forgotten_by_the_housekeeping_a_day_later(
     assert kept.headers.get("idempotent-replayed") == "true"
     assert "idempotent-replayed" not in forgotten.headers
     assert forgotten.json() == {"added": 0, "updated": 0, "unchanged": 11}
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"start": "0001-01-01T00:00:00+14:00"}, "start"),
+        ({"at": "9999-12-31T23:59:59-12:00"}, "at"),
+        ({"start": "2026-12-01T00:00:00+01:00", "end": "2028-12-01T00:00:00+01:00"}, "366"),
+        ({"start": "2026-12-01T00:00:00"}, "start"),
+    ],
+)
+def test_instants_out_of_range_or_without_an_offset_are_validation_problems(
+    served: Served, params: dict[str, str], says: str
+) -> None:
+    with served.client() as client:
+        response = client.get(f"/clinics/{served.clinic}/slots", params=params)
+    body = assert_problem(response, 422, "validation")
+    assert says in str(body["detail"])

@@ -15,7 +15,7 @@ from adapter.domain.model import Slot
 from adapter.http.deps import ApiDep, Reader, Writer
 from adapter.http.etags import IfMatch, check_if_match, etag_of
 from adapter.http.idempotency import IdempotencyKey, request_hash, run_once
-from adapter.http.models import SlotOut, SlotsIn, UpsertOut, WithdrawalOut, WithdrawBody
+from adapter.http.models import InstantIn, SlotOut, SlotsIn, UpsertOut, WithdrawalOut, WithdrawBody
 from adapter.http.pagination import Cursor, Limit, Page, paginate
 from adapter.http.problems import ProblemError, problems
 from adapter.service.views import SlotStatus
@@ -24,6 +24,8 @@ router = APIRouter(prefix="/clinics/{clinic}/slots", tags=["slots"])
 
 #: The window a listing covers when ``start``/``end`` are not given: four weeks from now.
 DEFAULT_WINDOW = timedelta(days=28)
+#: The longest window one listing may cover.
+MAX_WINDOW = timedelta(days=366)
 
 
 def _out(status: SlotStatus) -> SlotOut:
@@ -39,11 +41,6 @@ def _out(status: SlotStatus) -> SlotOut:
         available_at=status.available_at,
         appointment_id=status.appointment_id,
     )
-
-
-def _aware(name: str, value: datetime | None) -> None:
-    if value is not None and value.tzinfo is None:
-        raise ProblemError("validation", f"{name}: give an offset (2026-12-01T08:00+01:00)")
 
 
 def _one(api: ApiDep, slot_id: str, at: datetime | None = None) -> SlotOut:
@@ -83,10 +80,10 @@ def upsert(
 def slots(
     api: ApiDep,
     token: Reader,
-    start: Annotated[datetime | None, Query(description="from (default: now)")] = None,
-    end: Annotated[datetime | None, Query(description="until (default: start + 28 days)")] = None,
+    start: Annotated[InstantIn | None, Query(description="from (default: now)")] = None,
+    end: Annotated[InstantIn | None, Query(description="until (default: start + 28 days)")] = None,
     at: Annotated[
-        datetime | None, Query(description="the instant to judge visibility at (default: now)")
+        InstantIn | None, Query(description="the instant to judge visibility at (default: now)")
     ] = None,
     practitioner: str | None = None,
     cursor: Cursor = None,
@@ -95,11 +92,11 @@ def slots(
     """Slots starting in [start, end), withdrawn ones too, by start then id, each with
     what helsenorge.no does with it at ``at``: the slots marked bookable, held_back and
     must_call are exactly what HentLedigeTimer answers at that instant."""
-    for name, value in (("start", start), ("end", end), ("at", at)):
-        _aware(name, value)
     now = api.adapter.now()
     since = start or now
     until = end or since + DEFAULT_WINDOW
+    if until - since > MAX_WINDOW:
+        raise ProblemError("validation", "end: at most 366 days after start")
     found = api.call(
         lambda: api.adapter.slot_statuses(since, until, at=at or now, practitioner=practitioner)
     )
@@ -114,10 +111,9 @@ def slot(
     slot_id: str,
     token: Reader,
     response: Response,
-    at: Annotated[datetime | None, Query(description="default: now")] = None,
+    at: Annotated[InstantIn | None, Query(description="default: now")] = None,
 ) -> SlotOut:
     """One slot with its visibility at ``at``, and its ETag."""
-    _aware("at", at)
     found = api.call(lambda: _one(api, slot_id, at))
     response.headers["ETag"] = etag_of(found)
     return found
