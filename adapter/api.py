@@ -24,7 +24,7 @@ from adapter.service import commands as c
 from adapter.service.clinic_service import ClinicService
 from adapter.service.events import Subscriber
 from adapter.service.views import SlotStatus
-from adapter.store.records import Event, SentMessage, UpsertResult
+from adapter.store.records import Event, SentMessage, UpsertResult, WebhookDelivery
 
 __all__ = ["Adapter", "NotFound"]
 
@@ -361,6 +361,20 @@ class Adapter:
     def events(self, since: int = 0, limit: int = 1000) -> list[Event]:
         """Events after sequence number ``since`` (reservations, wishes, alerts, ...)."""
         return self._service.views.events(since, limit)
+
+    def last_event_seq(self) -> int:
+        """The newest event's sequence number (0 when there is none): where a reader
+        that wants only what comes next starts."""
+        return self._service.views.last_event_seq()
+
+    def webhook_deliveries(
+        self, *, webhook: str | None = None, before_id: int | None = None, limit: int = 100
+    ) -> list[WebhookDelivery]:
+        """The webhook delivery log, newest first: each event queued for each webhook,
+        its attempts and outcome; ``before_id`` pages on (ids below it)."""
+        return self._service.views.webhook_deliveries(
+            webhook=webhook, before_id=before_id, limit=limit
+        )
 
     def iter_events(self, since: int = 0) -> Iterator[Event]:
         """Every event after ``since``, in order (reads in batches)."""

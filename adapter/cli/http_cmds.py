@@ -62,6 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log_config=None,  # uvicorn's lines go through the adapter's logging
             log_level=config.settings.log_level,
             server_header=False,
+            timeout_graceful_shutdown=5,  # an event stream must not hold a stop for long
         )
     finally:
         for sig, handler in previous.items():
@@ -133,6 +134,7 @@ def serve_beside(runtime: Runtime, config: AdapterConfig, tokens: Tokens) -> Cal
             log_config=None,
             log_level=config.settings.log_level,
             server_header=False,
+            timeout_graceful_shutdown=5,
         )
     )
     thread = threading.Thread(target=server.run, name="http", daemon=True)

@@ -7,10 +7,15 @@ SQLite under ``<config dir>/state``).
 
 from __future__ import annotations
 
+import base64
+import binascii
+import os
+import re
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 from adapter.config.reader import Reader, Table
 from adapter.config.syntax import format_duration, parse_duration, parse_time
@@ -86,6 +91,40 @@ class HelsenorgeSettings:
     service_her_id: str = "8093248"
 
 
+#: The keys of one ``[[http.webhooks]]`` entry.
+WEBHOOK_KEYS: Final = ("name", "url", "secret_file", "secret_env", "events")
+#: A webhook's name: it keys the delivery log, so it is short and plain.
+WEBHOOK_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: What the Standard Webhooks spec asks of a secret's key: 24 to 64 bytes.
+WEBHOOK_SECRET_BYTES: Final = (24, 64)
+WEBHOOK_SECRET_PREFIX: Final = "whsec_"  # noqa: S105 - the form, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """One ``[[http.webhooks]]`` entry: the clinic's events POSTed to ``url``, signed
+    with ``secret`` as the Standard Webhooks spec says (see :mod:`adapter.http.webhooks`).
+
+    The secret comes from the file ``secret_file`` names (relative to the config
+    directory) or from the environment variable ``secret_env`` names, never from
+    ``adapter.toml`` itself; it is read when the configuration is loaded and kept out
+    of ``repr``.
+    """
+
+    name: str
+    """Names the webhook in the delivery log (``?webhook=``) and in the logs."""
+    url: str
+    """Where events are POSTed (``http://`` or ``https://``)."""
+    secret: str = field(repr=False, compare=False)
+    """``whsec_<base64 of 24..64 bytes>``, the Standard Webhooks form."""
+    events: tuple[str, ...] = ()
+    """Kind prefixes (``"reservation."``, ``"alert."``); empty: every event."""
+
+    def wants(self, kind: str) -> bool:
+        """True when events of ``kind`` go to this webhook."""
+        return not self.events or any(kind.startswith(prefix) for prefix in self.events)
+
+
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     """``[http]``: the HTTP API (``epj-adapter serve``); off unless enabled."""
@@ -95,6 +134,8 @@ class HttpSettings:
     """``host:port`` to listen on (loopback by default)."""
     tokens: Path = Path("config/tokens.toml")
     """The bearer tokens file (name, sha256, role, clinics per entry)."""
+    webhooks: tuple[WebhookSettings, ...] = ()
+    """``[[http.webhooks]]``: receivers of the clinic's events."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +210,7 @@ SECTIONS: Final = {
         "revocation_from_certificates",
     ),
     "helsenorge": ("her_id", "service_her_id"),
-    "http": ("enabled", "listen", "tokens"),
+    "http": ("enabled", "listen", "tokens", "webhooks"),
 }
 
 
@@ -285,7 +326,157 @@ def _http(reader: Reader, table: Table, config_dir: Path) -> HttpSettings:
         enabled=reader.flag(table, ("http",), "enabled", False),
         listen=listen,
         tokens=config_dir / tokens,
+        webhooks=_webhooks(reader, table, config_dir),
     )
+
+
+def _webhooks(reader: Reader, table: Table, config_dir: Path) -> tuple[WebhookSettings, ...]:
+    """``[[http.webhooks]]``: every entry checked, each problem an issue at its key."""
+    entries = reader.typed(
+        table, ("http",), "webhooks", list, fix="write each webhook as a [[http.webhooks]] table"
+    )
+    found: list[WebhookSettings] = []
+    names: set[str] = set()
+    for index, entry in enumerate(entries or []):
+        path = ("http", "webhooks", index)
+        if not isinstance(entry, dict):
+            reader.issue(
+                path,
+                f"wrong type: expected a table, got {entry!r}",
+                "write each webhook as a [[http.webhooks]] table",
+            )
+            continue
+        reader.known_keys(entry, path, WEBHOOK_KEYS)
+        webhook = _webhook(reader, entry, path, config_dir)
+        if webhook is None:
+            continue
+        if webhook.name in names:
+            reader.issue(
+                (*path, "name"),
+                f"duplicate webhook name '{webhook.name}'",
+                "give each [[http.webhooks]] its own name (it keys the delivery log)",
+            )
+            continue
+        names.add(webhook.name)
+        found.append(webhook)
+    return tuple(found)
+
+
+def _webhook(
+    reader: Reader, entry: Table, path: tuple[str, str, int], config_dir: Path
+) -> WebhookSettings | None:
+    name = reader.text(entry, path, "name", required=True, fix='add name = "epj-events"')
+    if name is not None and not WEBHOOK_NAME.fullmatch(name):
+        reader.issue(
+            (*path, "name"),
+            f"bad webhook name '{name}'",
+            "use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+        name = None
+    url = reader.text(
+        entry, path, "url", required=True, fix='add url = "https://epj.example/hooks/adapter"'
+    )
+    if url is not None:
+        url = _webhook_url(reader, (*path, "url"), url)
+    secret = _webhook_secret(reader, entry, path, config_dir)
+    events: list[str] = []
+    for i, prefix in enumerate(reader.typed(entry, path, "events", list) or []):
+        if not isinstance(prefix, str) or not prefix:
+            reader.issue(
+                (*path, "events", i),
+                f"wrong type: expected an event kind prefix, got {prefix!r}",
+                'write events = ["reservation.", "alert."]',
+            )
+            continue
+        events.append(prefix)
+    if name is None or url is None or secret is None:
+        return None
+    return WebhookSettings(name=name, url=url, secret=secret, events=tuple(events))
+
+
+def _webhook_url(reader: Reader, path: tuple[str | int, ...], url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        reader.issue(path, f"not an http(s) URL: '{url}'", 'e.g. url = "https://epj.example/hook"')
+        return None
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "::1", "localhost"):
+        reader.warn(
+            path,
+            f"webhook {url} is plain http to another host: events travel unprotected",
+            "use https:// outside the clinic's own machine",
+        )
+    return url
+
+
+_HOW_TO_MAKE_KEY: Final = (
+    "write whsec_ and the base64 of 24 to 64 random bytes, e.g. "
+    "python -c \"import base64,os; print('whsec_' + base64.b64encode(os.urandom(32)).decode())\""
+)
+
+
+def webhook_secret_problem(secret: str) -> str:
+    """What is wrong with a Standard Webhooks secret (never quoting it); empty when
+    it is ``whsec_`` and the base64 of 24 to 64 bytes."""
+    if not secret.startswith(WEBHOOK_SECRET_PREFIX):
+        return f"it does not start with {WEBHOOK_SECRET_PREFIX}"
+    try:
+        key = base64.b64decode(secret[len(WEBHOOK_SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        return f"what follows {WEBHOOK_SECRET_PREFIX} is not base64"
+    low, high = WEBHOOK_SECRET_BYTES
+    if not low <= len(key) <= high:
+        return f"its key is {len(key)} bytes; the spec asks for {low} to {high}"
+    return ""
+
+
+def _webhook_secret(
+    reader: Reader, entry: Table, path: tuple[str, str, int], config_dir: Path
+) -> str | None:
+    """The secret ``secret_file`` or ``secret_env`` gives, checked (never echoed)."""
+    file = reader.text(entry, path, "secret_file")
+    env = reader.text(entry, path, "secret_env")
+    if (file is None) == (env is None):
+        reader.issue(
+            path,
+            "a webhook needs exactly one of secret_file and secret_env",
+            'add secret_file = "webhook.secret" (a file holding whsec_<base64>)',
+        )
+        return None
+    if file is not None:
+        key: tuple[str | int, ...] = (*path, "secret_file")
+        where = config_dir / file
+        try:
+            secret = where.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            reader.issue(
+                key,
+                f"secret file not readable: {file}",
+                f"put the secret (whsec_<base64>) in {where} or correct the path",
+            )
+            return None
+        source = f"the file {file}"
+    else:
+        assert env is not None
+        key = (*path, "secret_env")
+        value = os.environ.get(env)
+        if not value:
+            reader.issue(
+                key,
+                f"environment variable {env} is not set",
+                f"set {env} to the webhook's secret (whsec_<base64>)",
+            )
+            return None
+        secret = value.strip()
+        source = f"the variable {env}"
+    problem = webhook_secret_problem(secret)
+    if problem:
+        reader.issue(key, f"{source} does not hold a webhook secret: {problem}", _HOW_TO_MAKE_KEY)
+        return None
+    return secret
 
 
 def _choice(

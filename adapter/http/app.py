@@ -18,10 +18,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from adapter import __version__
-from adapter.http import admin, events, routes
+from adapter.http.admin import mount as mount_admin
 from adapter.http.auth import Tokens, load_tokens
 from adapter.http.context import Api
-from adapter.http.problems import RESPONSES, install
+from adapter.http.events import router as events_router
+from adapter.http.problems import RESPONSES, document_problems, install
+from adapter.http.routes import ROUTERS
 from adapter.http.webhooks import WebhookWorker
 from adapter.runtime import Runtime
 
@@ -72,8 +74,9 @@ def create_app(runtime: Runtime, *, tokens: Tokens | None = None, webhooks: bool
     )
     app.state.api = api
     install(app)
-    for router in routes.ROUTERS:
+    document_problems(app)
+    for router in ROUTERS:
         app.include_router(router)
-    app.include_router(events.router)
-    admin.mount(app)
+    app.include_router(events_router)
+    mount_admin(app)
     return app

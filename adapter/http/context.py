@@ -22,10 +22,11 @@ T = TypeVar("T")
 class Api:
     """The runtime an app serves, its tokens and the lock its facade calls take.
 
-    uvicorn runs synchronous endpoints in a thread pool; the facade runs one unit of work
-    at a time per call, and a check-then-write (an ``If-Match`` compared with the current
-    ETag, then the change) must not interleave with another write: :meth:`call` holds
-    the lock for the whole of ``use_case``.
+    uvicorn runs synchronous endpoints in a thread pool. A check-then-write (an
+    ``If-Match`` compared with the current ETag, then the change; an Idempotency-Key
+    looked up, then the write) must not interleave with another write of this process:
+    :meth:`call` holds the lock for the whole of ``use_case``. Reads go through
+    :meth:`read`, which takes no lock.
     """
 
     runtime: Runtime
@@ -43,6 +44,12 @@ class Api:
         return self.runtime.adapter.clinic.key
 
     def call(self, use_case: Callable[[], T]) -> T:
-        """Run ``use_case`` holding the facade's lock."""
+        """Run ``use_case`` (a change, or a check-then-change) holding the facade's lock."""
         with self.lock:
             return use_case()
+
+    def read(self, query: Callable[[], T]) -> T:
+        """Run ``query``, a read, without the lock: each read is one read-only unit of
+        work, and the store serves readers beside the writer (SQLite WAL, PostgreSQL),
+        so a long upload does not hold up the listings."""
+        return query()

@@ -30,6 +30,7 @@ KINDS: Final[dict[str, tuple[int, str]]] = {
     "conflict": (409, "Conflict"),
     "stale": (412, "Precondition failed"),
     "validation": (422, "Request validation failed"),
+    "bad-request": (400, "Bad request"),
     "unauthorized": (401, "Unauthorized"),
     "forbidden": (403, "Forbidden"),
     "method-not-allowed": (405, "Method not allowed"),
@@ -84,8 +85,32 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 #: What every endpoint may answer, for the OpenAPI document.
 RESPONSES: Final[dict[int | str, dict[str, object]]] = {
     status: {"model": Problem, "description": title}
-    for status, title in ((401, "Unauthorized"), (404, "Not found"), (422, "Invalid request"))
+    for status, title in (
+        (400, "The body cannot be read (not UTF-8 JSON)"),
+        (401, "Unauthorized"),
+        (404, "Not found"),
+        (422, "Invalid request"),
+    )
 }
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make ``app``'s OpenAPI document say what is sent: every error answer (4xx, 5xx)
+    is ``application/problem+json``, not the ``application/json`` FastAPI writes for a
+    response model."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if status[:1] in "45" and "application/json" in content:
+                        content.setdefault(MEDIA_TYPE, content.pop("application/json"))
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install(app: FastAPI) -> None:

@@ -17,7 +17,7 @@ from adapter.domain.model import Appointment, Practitioner, Slot, SlotState, Wis
 from adapter.domain.release import Visibility, VisibilityKind, evaluate
 from adapter.service import journal
 from adapter.service.context import ClinicContext
-from adapter.store.records import Event, SentMessage
+from adapter.store.records import Event, SentMessage, WebhookDelivery
 from adapter.store.uow import Store, UnitOfWork
 
 #: The audit action of a listing that showed whom appointments are for.
@@ -301,6 +301,18 @@ class Views:
         """Events after sequence number ``since``, in order."""
         with self.store.uow(read_only=True) as uow:
             return list(uow.events.since(self.clinic, since, limit))
+
+    def last_event_seq(self) -> int:
+        """The clinic's newest event ``seq`` (0 when there is none)."""
+        with self.store.uow(read_only=True) as uow:
+            return uow.events.last_seq(self.clinic)
+
+    def webhook_deliveries(
+        self, *, webhook: str | None = None, before_id: int | None = None, limit: int = 100
+    ) -> list[WebhookDelivery]:
+        """The webhook delivery log, newest first; ``before_id`` pages on."""
+        with self.store.uow(read_only=True) as uow:
+            return uow.webhooks.log(self.clinic, webhook=webhook, before_id=before_id, limit=limit)
 
     def slots_reach(self, until: datetime) -> bool:
         """True when active slots start at or after ``until`` (the book is filled that far)."""

@@ -118,11 +118,24 @@ class WebhookRepository(Repository):
         row = self.session.get(WebhookDeliveryRow, delivery_id)
         return None if row is None else _delivery(row)
 
-    def due(self, now: datetime, limit: int = 100) -> list[WebhookDelivery]:
-        """Pending deliveries whose next attempt is due, oldest event first."""
+    def due(
+        self,
+        now: datetime,
+        limit: int = 100,
+        *,
+        clinic: str,
+        webhooks: Iterable[str],
+    ) -> list[WebhookDelivery]:
+        """The clinic's pending deliveries to ``webhooks`` whose next attempt is due,
+        oldest event first."""
+        names = list(webhooks)
+        if not names:
+            return []
         query = (
             select(WebhookDeliveryRow)
             .where(
+                WebhookDeliveryRow.clinic == clinic,
+                col(WebhookDeliveryRow.webhook).in_(names),
                 WebhookDeliveryRow.state == WebhookState.PENDING.value,
                 col(WebhookDeliveryRow.next_attempt_at) <= now,
             )

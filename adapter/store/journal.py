@@ -244,6 +244,11 @@ class EventRepository(Repository):
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
+    def get(self, clinic: str, seq: int) -> Event | None:
+        """The clinic's event ``seq``, if it is stored."""
+        row = self.session.get(EventRow, seq)
+        return _event(row) if row is not None and row.clinic == clinic else None
+
     def last_seq(self, clinic: str) -> int:
         """The clinic's highest ``seq`` so far (0 when there is none)."""
         query = select(func.max(EventRow.seq)).where(EventRow.clinic == clinic)

@@ -62,7 +62,7 @@ def appointments(
     until = end or since + DEFAULT_WINDOW
     if until - since > MAX_WINDOW:
         raise ProblemError("validation", "end: at most 366 days after start")
-    found = api.call(lambda: api.adapter.appointments(since, until))
+    found = api.read(lambda: api.adapter.appointments(since, until))
     wanted = set(state or ())
     chosen = [
         a
@@ -115,7 +115,7 @@ def appointment(
     api: ApiDep, appointment_id: str, token: Reader, response: Response
 ) -> AppointmentOut:
     """One appointment by id (the xCal related-to), with its ETag."""
-    found = api.call(lambda: current(api, appointment_id))
+    found = api.read(lambda: current(api, appointment_id))
     response.headers["ETag"] = etag_of(found)
     return found
 

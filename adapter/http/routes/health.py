@@ -24,7 +24,7 @@ def readyz(api: ApiDep) -> Health:
     """The database answers a read and the transport answers (readiness): 503 with the
     part that does not."""
     try:
-        api.call(lambda: api.adapter.appointment("readyz"))
+        api.read(lambda: api.adapter.appointment("readyz"))
     except Exception as exc:
         log.warning("http.not_ready", part="database", error=type(exc).__name__)
         raise ProblemError("unavailable", "the database does not answer") from None

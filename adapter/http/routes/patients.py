@@ -24,7 +24,7 @@ def _list(api: ApiDep, practitioner: str) -> PatientListOut:
 @router.get("/practitioners/{practitioner}/patients")
 def patient_list(api: ApiDep, practitioner: str, token: Reader) -> PatientListOut:
     """The practitioner's list."""
-    return api.call(lambda: _list(api, practitioner))
+    return api.read(lambda: _list(api, practitioner))
 
 
 @router.put("/practitioners/{practitioner}/patients", responses=problems(403))
@@ -50,7 +50,7 @@ def _block(entry: tuple[str, str, object]) -> BlockOut:
 @router.get("/blocks")
 def blocks(api: ApiDep, token: Reader, cursor: Cursor = None, limit: Limit = 100) -> Page[BlockOut]:
     """Patients blocked from digital booking, by number."""
-    found = api.call(api.adapter.blocked_patients)
+    found = api.read(api.adapter.blocked_patients)
     return paginate(found, lambda b: (b[0],), _block, cursor=cursor, limit=limit)
 
 

@@ -21,7 +21,7 @@ def reservations(
 ) -> Page[AppointmentOut]:
     """Reservations waiting for the clinic's decision, oldest first (by when they came,
     then id)."""
-    pending = api.call(api.adapter.pending_reservations)
+    pending = api.read(api.adapter.pending_reservations)
     return paginate(
         pending, lambda a: (a.created_at.isoformat(), a.id), AppointmentOut.of,
         cursor=cursor, limit=limit,

@@ -97,7 +97,7 @@ def slots(
     until = end or since + DEFAULT_WINDOW
     if until - since > MAX_WINDOW:
         raise ProblemError("validation", "end: at most 366 days after start")
-    found = api.call(
+    found = api.read(
         lambda: api.adapter.slot_statuses(since, until, at=at or now, practitioner=practitioner)
     )
     return paginate(
@@ -114,7 +114,7 @@ def slot(
     at: Annotated[InstantIn | None, Query(description="default: now")] = None,
 ) -> SlotOut:
     """One slot with its visibility at ``at``, and its ETag."""
-    found = api.call(lambda: _one(api, slot_id, at))
+    found = api.read(lambda: _one(api, slot_id, at))
     response.headers["ETag"] = etag_of(found)
     return found
 

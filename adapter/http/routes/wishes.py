@@ -23,7 +23,7 @@ def _current(api: ApiDep, wish_id: str) -> WishOut:
 @router.get("")
 def wishes(api: ApiDep, token: Reader, cursor: Cursor = None, limit: Limit = 100) -> Page[WishOut]:
     """Wishes not yet answered, oldest first (by when they came, then id)."""
-    found = api.call(api.adapter.open_wishes)
+    found = api.read(api.adapter.open_wishes)
     return paginate(
         found, lambda w: (w.created_at.isoformat(), w.id), WishOut.of, cursor=cursor, limit=limit
     )
@@ -32,7 +32,7 @@ def wishes(api: ApiDep, token: Reader, cursor: Cursor = None, limit: Limit = 100
 @router.get("/{wish_id}")
 def wish(api: ApiDep, wish_id: str, token: Reader) -> WishOut:
     """One wish by id, answered or not."""
-    return api.call(lambda: _current(api, wish_id))
+    return api.read(lambda: _current(api, wish_id))
 
 
 @router.post("/{wish_id}/answer", responses=problems(403, 409))
