@@ -91,9 +91,10 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
             "transport",
         }
     ),
-    # The HTTP API is a face over the runtime's facade (store: its records only).
+    # The HTTP API and the admin page are a face over the runtime's facade (store: its
+    # records only; preview: the portal's month grid and day list).
     "http": frozenset(
-        {"adapter", "api", "config", "domain", "logs", "runtime", "service", "store"}
+        {"adapter", "api", "config", "domain", "logs", "preview", "runtime", "service", "store"}
     ),
     "cli": frozenset(
         {

@@ -515,3 +515,15 @@ class SentMessageRepository(Repository):
             .order_by(col(SentMessageRow.created_at))
         ).all()
         return [_sent(r) for r in rows]
+
+    def recent(self, clinic: str, limit: int = 50) -> list[SentMessage]:
+        """The clinic's ``limit`` most recently made messages, newest first (by when
+        they were made, then MsgId), whatever their delivery state: the admin page's
+        "last messages"."""
+        rows = self.session.exec(
+            select(SentMessageRow)
+            .where(SentMessageRow.clinic == clinic)
+            .order_by(col(SentMessageRow.created_at).desc(), col(SentMessageRow.msg_id).desc())
+            .limit(max(limit, 0))
+        ).all()
+        return [_sent(r) for r in rows]

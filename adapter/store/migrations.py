@@ -90,8 +90,12 @@ def _json(raw: object) -> dict[str, Any]:
 def _v2_to_v3(conn: Connection) -> None:
     """The HTTP API's tables: ``http_idempotency`` (answers kept under an
     Idempotency-Key), ``webhook_cursors`` and ``webhook_deliveries`` (the webhook
-    delivery log). New tables only, which ``create_schema`` creates before the steps
-    run: nothing to move."""
+    delivery log), which ``create_schema`` creates before the steps run; and an index
+    for the admin page's "last messages" (``sent_messages`` by clinic and time)."""
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_sent_messages_clinic_created"
+        " ON sent_messages (clinic, created_at)"
+    )
 
 
 #: Step from version N to N + 1, by N.

@@ -301,6 +301,7 @@ class SentMessageRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_sent_messages_appointment", "clinic", "appointment_id"),
         Index("ix_sent_messages_state", "state", "created_at"),
+        Index("ix_sent_messages_clinic_created", "clinic", "created_at"),
     )
 
     msg_id: str = Field(primary_key=True)

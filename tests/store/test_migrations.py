@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from adapter.store import SCHEMA_VERSION, Store
 from adapter.store.db import schema_version
@@ -97,3 +97,35 @@ def test_an_upgraded_database_is_not_upgraded_twice(store: Store) -> None:
     assert first is not None
     assert again is not None
     assert again.message_id == first.message_id
+
+
+#: What version 3 added: the HTTP API's tables, and one index on an older table.
+V3_TABLES = ("http_idempotency", "webhook_cursors", "webhook_deliveries")
+V3_INDEX = "ix_sent_messages_clinic_created"
+
+
+def _as_version_2(store: Store) -> None:
+    """Turn a fresh database back into version 2's shape: without the HTTP API's tables
+    and the sent-messages index."""
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {V3_INDEX}")
+        for table in V3_TABLES:
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        conn.execute(text("UPDATE schema_version SET version = 2"))
+
+
+def test_a_version_2_database_gets_the_http_tables_and_keeps_its_data(store: Store) -> None:
+    seed(store)
+    _as_version_2(store)
+    assert not set(V3_TABLES) & set(inspect(store.engine).get_table_names())
+
+    store.create_schema()
+
+    inspector = inspect(store.engine)
+    assert schema_version(store.engine) == SCHEMA_VERSION == 3
+    assert set(V3_TABLES) <= set(inspector.get_table_names())
+    assert V3_INDEX in {i["name"] for i in inspector.get_indexes("sent_messages")}
+    with store.uow() as uow:
+        assert uow.clinics.get(CLINIC) is not None
+        uow.idempotency.put(CLINIC, "k", "h", 200, b"{}", T0)
+        uow.commit()
