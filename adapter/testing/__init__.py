@@ -8,8 +8,9 @@
   logging left as it was: silent, unless someone configured it);
 - :func:`clinic`: a clinic's whole adapter (the example clinic of ``config/`` by
   default) bootstrapped on a :class:`MemoryTransport` and a :class:`MovableClock`,
-  and :func:`reserve`: a ReserverTime as Helsenorge sends it, processed, with the
-  AppRec, the answer and the appointment it made (a :class:`Reservation`);
+  :func:`reserve`: a ReserverTime as Helsenorge sends it, processed, with the
+  AppRec, the answer and the appointment it made (a :class:`Reservation`), and
+  :func:`wish`: an OT the same way (a :class:`SentWish`);
 - :func:`helsenorge_message` / :func:`helsenorge_properties`: a message as a conformant
   Helsenorge sends it (every field HITS 1216 §2.1.2 marks R, no cpaId), and
   :func:`with_properties` to break exactly one; :func:`required_field_problems` checks
@@ -24,7 +25,15 @@
 from __future__ import annotations
 
 from adapter.testing.capture import capture_logs
-from adapter.testing.clinics import EXAMPLE_START, Reservation, clinic, example_config, reserve
+from adapter.testing.clinics import (
+    EXAMPLE_START,
+    Reservation,
+    SentWish,
+    clinic,
+    example_config,
+    reserve,
+    wish,
+)
 from adapter.testing.fakes import MemoryDelivery, MemoryTransport, MovableClock
 from adapter.testing.helsenorge import (
     HELSENORGE_HER_ID,
@@ -53,6 +62,7 @@ __all__ = [
     "MemoryTransport",
     "MovableClock",
     "Reservation",
+    "SentWish",
     "TestCredential",
     "TestParty",
     "TestPki",
@@ -66,5 +76,6 @@ __all__ = [
     "make_test_pki",
     "required_field_problems",
     "reserve",
+    "wish",
     "with_properties",
 ]

@@ -30,16 +30,24 @@ from typing import Final
 from adapter.bootstrap import bootstrap
 from adapter.clock import MovableClock
 from adapter.domain.errors import NotFound
-from adapter.domain.model import OSLO, Appointment, Person, Slot
+from adapter.domain.model import OSLO, Appointment, Person, Slot, Wish
 from adapter.messages import build_requests as rq
-from adapter.messages.codes import MsgType
+from adapter.messages.codes import Foresporsel, MsgType
 from adapter.messages.read_replies import ReplySummary, read_reply
 from adapter.runtime import Runtime
 from adapter.testing.fakes import MemoryTransport
 from adapter.testing.helsenorge import helsenorge_message
 from adapter.tools.demo import prepare
 
-__all__ = ["EXAMPLE_START", "Reservation", "clinic", "example_config", "reserve"]
+__all__ = [
+    "EXAMPLE_START",
+    "Reservation",
+    "SentWish",
+    "clinic",
+    "example_config",
+    "reserve",
+    "wish",
+]
 
 #: Where :func:`clinic`'s clock starts: Monday 30 November 2026, 07:50 in Oslo, before
 #: the example clinic releases its urgent slots at 08:00 (the demo's first instant).
@@ -190,6 +198,68 @@ def reserve(
         (r for r in replies if r.kind == "msghead" and r.ref_to_parent == built.msg_id), None
     )
     return Reservation(built.msg_id, apprec, answer, _appointment(runtime, target, patient, answer))
+
+
+@dataclass(frozen=True)
+class SentWish:
+    """What came of one wish (OT): its MsgId, the AppRec, and the wish in the store."""
+
+    msg_id: str
+    """The wish's MsgId (SvarØnske answers it with RefToParent)."""
+    apprec: ReplySummary | None
+    """The AppRec the adapter sent for it."""
+    wish: Wish | None
+    """The open wish in the store (None when it was refused)."""
+
+
+def wish(
+    runtime: Runtime,
+    patient: Person,
+    *,
+    practitioner: str,
+    subject: str = "Kontroll",
+    text: str = "Kan jeg få en time neste uke?",
+) -> SentWish:
+    """Send an OT (HITS 1217 §3.5: a wish for a time, in free text) to ``practitioner``
+    as Helsenorge would, and let ``runtime`` handle it, as :func:`reserve` does.
+
+    Raises:
+        TypeError: the runtime's transport is not a :class:`MemoryTransport`.
+        ValueError: ``patient`` has no given or no family name.
+        KeyError: no practitioner ``practitioner`` in the configuration.
+    """
+    transport = runtime.transport
+    if not isinstance(transport, MemoryTransport):
+        raise TypeError(
+            f"wish() needs a runtime on a MemoryTransport, not {type(transport).__name__}"
+        )
+    if not (patient.given_name and patient.family_name):
+        raise ValueError("Helsenorge names the patient: give Person a given and a family name")
+    ctx = runtime.ctx
+    now = runtime.clock()
+    built = rq.onske(
+        Foresporsel.OT,
+        rq.RequestParties(receiver=ctx.party(ctx.practitioners[practitioner]), patient=patient),
+        now,
+        subject=subject,
+        text=text,
+    )
+    queue = runtime.router.async_queue(ctx.clinic.her_id)
+    message = helsenorge_message(built.body, MsgType.TIMEONSKE.value, queue=queue, now=now)
+    transport.send(queue, message)
+    while runtime.process_one(timeout=0):
+        pass
+    runtime.dispatch_outbox()
+    replies = [read_reply(sent.body) for sent in transport.sent.get(message.reply_to or "", [])]
+    apprec = next(
+        (r for r in replies if r.kind == "apprec" and r.original_msg_id == built.msg_id), None
+    )
+    made = [
+        w
+        for w in runtime.adapter.open_wishes()
+        if w.patient.ident == patient.ident and w.practitioner == practitioner
+    ]
+    return SentWish(built.msg_id, apprec, made[-1] if made else None)
 
 
 def _stored_slot(runtime: Runtime, slot_id: str) -> Slot:

@@ -12,19 +12,18 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from adapter.domain.model import Slot
 from adapter.http import create_app, hash_token
 from adapter.http.auth import Token, Tokens
 from adapter.runtime import Runtime
-from adapter.testing import MemoryTransport, clinic
-from tests.http.conftest import FOLKE, TUESDAY_9, serve
+from adapter.testing import MemoryTransport
+from tests.http.conftest import example_clinic, serve
 
 __all__ = ["serve"]  # the HTTP tests' uvicorn fixture, used here too
 
@@ -85,24 +84,11 @@ class Served:
 def served(tmp_path: Path, serve: Callable[[FastAPI], str]) -> Iterator[Served]:
     """The example clinic (clock Monday 30 November 2026 07:50) with its template slots
     that week, and two slots of Ingar's on Tuesday (a vikar: reservations wait)."""
-    transport = MemoryTransport()
-    runtime = clinic(tmp_path, transport=transport)
+    runtime = example_clinic(tmp_path)
+    transport = runtime.transport
+    assert isinstance(transport, MemoryTransport)
     key = runtime.adapter.clinic.key
     runtime.adapter.generate_slots(date(2026, 11, 30), date(2026, 12, 4))
-    runtime.adapter.load_slots(
-        [
-            Slot("ingar-1", key, "ingar", "oppmote", TUESDAY_9, TUESDAY_9 + timedelta(minutes=20)),
-            Slot(
-                "ingar-2",
-                key,
-                "ingar",
-                "oppmote",
-                TUESDAY_9 + timedelta(hours=1),
-                TUESDAY_9 + timedelta(hours=1, minutes=20),
-            ),
-        ]
-    )
-    runtime.adapter.set_patient_list("benedikte", [FOLKE.ident])
     tokens = Tokens([Token("kontor", hash_token(ADMIN_TOKEN), "admin", frozenset({key}))])
     app = create_app(runtime, tokens=tokens, webhooks=False)
     yield Served(serve(app), runtime, transport)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
@@ -58,39 +59,58 @@ def tokens_for(clinic_key: str) -> Tokens:
     )
 
 
+@dataclass
+class Uvicorn:
+    """uvicorn serving an app in a thread on 127.0.0.1 and a free port."""
+
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self, timeout: float = 10) -> None:
+        """Ask uvicorn to stop; fail unless it has within ``timeout`` seconds."""
+        self.server.should_exit = True
+        self.thread.join(timeout=timeout)
+        assert not self.thread.is_alive(), "uvicorn did not stop"
+
+
+def start_uvicorn(app: FastAPI, *, lifespan: Literal["on", "off"] = "off") -> Uvicorn:
+    """Start ``app`` with uvicorn in a thread; returns once it accepts connections.
+    ``lifespan="on"`` runs the app's lifespan (its webhook worker) too."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    return Uvicorn(f"http://127.0.0.1:{port}", server, thread)
+
+
 @pytest.fixture
 def serve() -> Iterator[Callable[[FastAPI], str]]:
     """Start an app with uvicorn on 127.0.0.1 and a free port; stopped at the end."""
-    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+    running: list[Uvicorn] = []
 
     def start(app: FastAPI) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        running.append((server, thread))
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        return f"http://127.0.0.1:{port}"
+        running.append(start_uvicorn(app))
+        return running[-1].url
 
     yield start
-    for server, thread in running:
-        server.should_exit = True
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "uvicorn did not stop"
+    for server in running:
+        server.stop()
 
 
-@pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[Runtime]:
-    """The example clinic with one slot of Ingar's (a vikar whose reservations wait for
-    the clinic's decision, rules.toml ingar-manuell)."""
-    made = clinic(tmp_path, transport=MemoryTransport())
+def example_clinic(directory: Path) -> Runtime:
+    """The example clinic (clock Monday 30 November 2026 07:50) with two slots of
+    Ingar's on Tuesday (a vikar whose reservations wait for the clinic's decision,
+    rules.toml ingar-manuell) and Folke on Benedikte's list (Ingar stands in for her)."""
+    made = clinic(directory, transport=MemoryTransport())
     key = made.adapter.clinic.key
     made.adapter.load_slots(
         [
@@ -105,7 +125,14 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
             ),
         ]
     )
-    made.adapter.set_patient_list("benedikte", [FOLKE.ident])  # Ingar stands in for her
+    made.adapter.set_patient_list("benedikte", [FOLKE.ident])
+    return made
+
+
+@pytest.fixture
+def runtime(tmp_path: Path) -> Iterator[Runtime]:
+    """:func:`example_clinic`, closed at the end."""
+    made = example_clinic(tmp_path)
     yield made
     made.close()
 

@@ -18,11 +18,9 @@ from adapter.domain.model import OSLO, AppointmentState, WishState
 from adapter.http import create_app, hash_token
 from adapter.http.admin.sessions import COOKIE
 from adapter.http.auth import Token, Tokens
-from adapter.messages import build_requests as rq
-from adapter.messages.codes import Foresporsel, MsgType
+from adapter.messages.codes import MsgType
 from adapter.runtime import Runtime
-from adapter.testing import MemoryTransport, Reservation, reserve
-from adapter.testing.helsenorge import helsenorge_message
+from adapter.testing import MemoryTransport, Reservation, reserve, wish
 from adapter.transport.base import TransportMessage
 from adapter.transport.deadletters import DeadLetter
 from tests.http.conftest import EPJ_TOKEN, FOLKE, OTHER_TOKEN, READ_TOKEN
@@ -373,32 +371,18 @@ def test_confirming_twice_is_a_notice_not_a_stack_trace(admin: Admin, client: ht
     assert answers(admin, made) == ["10"]
 
 
-def _wish(admin: Admin) -> str:
-    runtime = admin.runtime
-    ctx = runtime.ctx
-    built = rq.onske(
-        Foresporsel.OT,
-        rq.RequestParties(receiver=ctx.party(ctx.practitioners["benedikte"]), patient=FOLKE),
-        runtime.clock(),
-        subject="Time neste uke",
-        text="Helst etter kl. 14",
-    )
-    queue = runtime.router.async_queue(ctx.clinic.her_id)
-    message = helsenorge_message(
-        built.body, MsgType.TIMEONSKE.value, queue=queue, now=runtime.clock()
-    )
-    admin.transport.send(queue, message)
-    while runtime.process_one(timeout=0):
-        pass
-    runtime.dispatch_outbox()
-    [wish] = runtime.adapter.open_wishes()
-    return wish.id
-
-
 def test_answering_a_wish_through_the_form_assigns_the_slot(
     admin: Admin, client: httpx.Client
 ) -> None:
-    wish_id = _wish(admin)
+    sent = wish(
+        admin.runtime,
+        FOLKE,
+        practitioner="benedikte",
+        subject="Time neste uke",
+        text="Helst etter kl. 14",
+    )
+    assert sent.wish is not None
+    wish_id = sent.wish.id
     page = client.get("/admin/foresporsler")
     assert "Time neste uke" in page.text
     assert "Helst etter kl. 14" in page.text
@@ -416,11 +400,11 @@ def test_answering_a_wish_through_the_form_assigns_the_slot(
         data={"csrf": csrf_of(page.text), "code": "05", "slot": slot, "note": "Passer det?"},
     )
     assert response.status_code == 303
-    wish = admin.runtime.adapter.wish(wish_id)
-    assert wish is not None
-    assert wish.state is WishState.ANSWERED
-    assert wish.assigned_appointment_id is not None
-    assigned = admin.runtime.adapter.appointment(wish.assigned_appointment_id)
+    answered = admin.runtime.adapter.wish(wish_id)
+    assert answered is not None
+    assert answered.state is WishState.ANSWERED
+    assert answered.assigned_appointment_id is not None
+    assigned = admin.runtime.adapter.appointment(answered.assigned_appointment_id)
     assert assigned is not None
     assert assigned.slot_id == slot
     assert "Ønsket er besvart" in client.get("/admin/foresporsler").text

@@ -12,9 +12,7 @@ from adapter.clock import MovableClock
 from adapter.domain.model import AppointmentState, Channel
 from adapter.http.models import PatientIn, SlotIn
 from adapter.http.problems import BASE
-from adapter.messages import build_requests as rq
-from adapter.messages.codes import Foresporsel, MsgType
-from adapter.testing import helsenorge_message, reserve
+from adapter.testing import reserve, wish
 from tests.http.client import ApiClient, ApiProblem
 from tests.http.conftest import EPJ_TOKEN, FOLKE, READ_TOKEN, TUESDAY_9, Served
 
@@ -42,21 +40,6 @@ def benedikte(n: int, first: datetime = TUESDAY_9, prefix: str = "b") -> list[Sl
         )
         for i in range(n)
     ]
-
-
-def wish_from_folke(served: Served) -> None:
-    """An OT (a new time, in free text) from Folke to Benedikte, handled by the runtime."""
-    runtime = served.runtime
-    ctx, now = runtime.ctx, runtime.clock()
-    parties = rq.RequestParties(receiver=ctx.party(ctx.practitioners["benedikte"]), patient=FOLKE)
-    built = rq.onske(Foresporsel.OT, parties, now, subject="Kontroll", text="Neste uke?")
-    queue = runtime.router.async_queue(ctx.clinic.her_id)
-    served.transport.send(
-        queue, helsenorge_message(built.body, MsgType.TIMEONSKE.value, queue=queue, now=now)
-    )
-    while runtime.process_one(timeout=0):
-        pass
-    runtime.dispatch_outbox()
 
 
 def test_health(api: ApiClient) -> None:
@@ -195,13 +178,13 @@ def test_reservations_are_listed_confirmed_and_rejected(api: ApiClient, served: 
 
 def test_a_wish_is_listed_and_answered(api: ApiClient, served: Served) -> None:
     api.upsert_slots(benedikte(1))
-    wish_from_folke(served)
+    wish(served.runtime, FOLKE, practitioner="benedikte")
     page = api.wishes(limit=10)
-    [wish] = page.items
-    assert wish.kind == "OT"
-    assert list(api.iter_wishes(limit=1)) == [wish]
-    assert api.wish(wish.id) == wish
-    answered = api.answer_wish(wish.id, "05", slot_id="b-0", note="Du har fått time")
+    [shown] = page.items
+    assert shown.kind == "OT"
+    assert list(api.iter_wishes(limit=1)) == [shown]
+    assert api.wish(shown.id) == shown
+    answered = api.answer_wish(shown.id, "05", slot_id="b-0", note="Du har fått time")
     assert answered.answer == "05"
     assert answered.assigned_appointment_id is not None
     assert api.wishes().items == []

@@ -33,9 +33,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from adapter.domain.model import Slot
 from adapter.http.problems import MEDIA_TYPE
-from adapter.messages import build_requests as rq
-from adapter.messages.codes import Foresporsel, MsgType
-from adapter.testing import helsenorge_message, reserve
+from adapter.testing import reserve, wish
 from tests.http.conftest import EPJ_TOKEN, FOLKE, TUESDAY_9, Served
 
 pytestmark = pytest.mark.http
@@ -108,22 +106,6 @@ class Known:
         return pool[zlib.crc32(key.encode()) % len(pool)]
 
 
-def _wish(served: Served) -> str:
-    runtime = served.runtime
-    ctx, now = runtime.ctx, runtime.clock()
-    parties = rq.RequestParties(receiver=ctx.party(ctx.practitioners["benedikte"]), patient=FOLKE)
-    built = rq.onske(Foresporsel.OT, parties, now, subject="Kontroll", text="Neste uke?")
-    queue = runtime.router.async_queue(ctx.clinic.her_id)
-    served.transport.send(
-        queue, helsenorge_message(built.body, MsgType.TIMEONSKE.value, queue=queue, now=now)
-    )
-    while runtime.process_one(timeout=0):
-        pass
-    runtime.dispatch_outbox()
-    [wish] = runtime.adapter.open_wishes()
-    return wish.id
-
-
 @pytest.fixture
 def known(served: Served) -> Known:
     """The served clinic with something behind each kind of id."""
@@ -143,7 +125,13 @@ def known(served: Served) -> Known:
     made = reserve(served.runtime, "ingar-1", FOLKE, subject="Vondt i halsen")
     assert made.appointment is not None
     confirmed = adapter.book("booked", FOLKE)
-    return Known(key, made.appointment.id, confirmed.id, _wish(served))
+    return Known(key, made.appointment.id, confirmed.id, _wish_id(served))
+
+
+def _wish_id(served: Served) -> str:
+    sent = wish(served.runtime, FOLKE, practitioner="benedikte")
+    assert sent.wish is not None
+    return sent.wish.id
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ with Last-Event-ID), the paged event log, and who may read them."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -12,7 +11,6 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-import uvicorn
 
 from adapter.domain.codes import Svar
 from adapter.http import create_app
@@ -20,7 +18,7 @@ from adapter.http.events import RETRY_MS
 from adapter.http.problems import BASE, MEDIA_TYPE
 from adapter.runtime import Runtime
 from adapter.testing import Reservation, reserve
-from tests.http.conftest import FOLKE, OTHER_TOKEN, READ_TOKEN, Served, tokens_for
+from tests.http.conftest import FOLKE, OTHER_TOKEN, READ_TOKEN, Served, start_uvicorn, tokens_for
 
 pytestmark = pytest.mark.http
 
@@ -213,23 +211,12 @@ def test_a_stream_ends_by_itself_after_max_seconds(served: Served) -> None:
 
 def test_the_server_stops_within_10_s_while_a_stream_is_open(runtime: Runtime) -> None:
     """uvicorn waits for open responses when it shuts down; the stream must end."""
-    app = create_app(runtime, tokens=tokens_for(runtime.adapter.clinic.key))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn did not start"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.01)
+    running = start_uvicorn(create_app(runtime, tokens=tokens_for(runtime.adapter.clinic.key)))
     opened = threading.Event()
     ended = threading.Event()
 
     def listen() -> None:
-        url = f"http://127.0.0.1:{port}/clinics/{runtime.adapter.clinic.key}/events"
+        url = f"{running.url}/clinics/{runtime.adapter.clinic.key}/events"
         headers = {"Authorization": f"Bearer {READ_TOKEN}"}
         with (
             httpx.Client(headers=headers, timeout=30) as client,
@@ -243,9 +230,7 @@ def test_the_server_stops_within_10_s_while_a_stream_is_open(runtime: Runtime) -
     listener.start()
     assert opened.wait(10), "the stream did not open"
     began = time.monotonic()
-    server.should_exit = True
-    thread.join(timeout=10)
-    assert not thread.is_alive(), "uvicorn did not stop with a stream open"
+    running.stop(timeout=10)  # fails if uvicorn waits for the stream
     assert time.monotonic() - began < 10
     assert ended.wait(5), "the client did not see the stream end"
 

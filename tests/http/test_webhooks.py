@@ -19,7 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from adapter.config import check_config, load_config
 from adapter.config.settings import WebhookSettings
@@ -30,7 +29,7 @@ from adapter.service.webhook_log import WebhookLog
 from adapter.store.records import WebhookState
 from adapter.testing import Reservation, example_config, reserve
 from adapter.tools.demo import prepare
-from tests.http.conftest import FOLKE, READ_TOKEN, Served, tokens_for
+from tests.http.conftest import FOLKE, READ_TOKEN, Served, start_uvicorn, tokens_for
 
 pytestmark = pytest.mark.http
 
@@ -347,22 +346,11 @@ def test_for_runtime_makes_a_worker_only_when_webhooks_are_configured(
 def running_with_lifespan(runtime: Runtime) -> Iterator[None]:
     """The app on uvicorn with its lifespan (which starts and stops the worker)."""
     app = create_app(runtime, tokens=tokens_for(runtime.adapter.clinic.key))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn did not start"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.01)
+    running = start_uvicorn(app, lifespan="on")
     try:
         yield
     finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        assert not thread.is_alive(), "uvicorn did not stop"
+        running.stop(timeout=20)
 
 
 def cursor_of(runtime: Runtime, webhook: str) -> int | None:

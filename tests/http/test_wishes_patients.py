@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 
 from adapter.messages.read_replies import read_reply
-from adapter.testing import reserve
+from adapter.testing import reserve, wish
 from tests.http.conftest import FOLKE, READ_TOKEN, Served
 from tests.http.test_api import assert_problem
-from tests.service._vendor import send_ot
 
 pytestmark = pytest.mark.http
 
@@ -24,7 +23,7 @@ def answer_to(served: Served, msg_id: str) -> list[str]:
 
 
 def test_an_ot_is_listed_and_answered_05_with_a_slot(served: Served) -> None:
-    wish = send_ot(served.runtime, served.transport, FOLKE)
+    sent = wish(served.runtime, FOLKE, practitioner="benedikte")
     with served.client() as client:
         listed = client.get(f"/clinics/{served.clinic}/wishes").json()
         [shown] = listed["items"]
@@ -42,13 +41,13 @@ def test_an_ot_is_listed_and_answered_05_with_a_slot(served: Served) -> None:
     assert response.json()["answer"] == "05"
     assert response.json()["assigned_appointment_id"]
     assert after["items"] == []
-    assert answer_to(served, wish.msg_id) == ["05"]
+    assert answer_to(served, sent.msg_id) == ["05"]
 
 
 def test_an_answer_that_needs_a_slot_without_one_is_a_422_and_sends_nothing(
     served: Served,
 ) -> None:
-    wish = send_ot(served.runtime, served.transport, FOLKE)
+    sent = wish(served.runtime, FOLKE, practitioner="benedikte")
     with served.client() as client:
         [shown] = client.get(f"/clinics/{served.clinic}/wishes").json()["items"]
         response = client.post(
@@ -56,11 +55,11 @@ def test_an_answer_that_needs_a_slot_without_one_is_a_422_and_sends_nothing(
         )
     served.runtime.dispatch_outbox()
     assert_problem(response, 422, "invalid-value")
-    assert answer_to(served, wish.msg_id) == []
+    assert answer_to(served, sent.msg_id) == []
 
 
 def test_a_wish_answered_twice_is_an_invalid_transition(served: Served) -> None:
-    send_ot(served.runtime, served.transport, FOLKE)
+    wish(served.runtime, FOLKE, practitioner="benedikte")
     with served.client() as client:
         [shown] = client.get(f"/clinics/{served.clinic}/wishes").json()["items"]
         path = f"/clinics/{served.clinic}/wishes/{shown['id']}/answer"
@@ -72,7 +71,7 @@ def test_a_wish_answered_twice_is_an_invalid_transition(served: Served) -> None:
 
 
 def test_a_read_token_may_not_answer_a_wish(served: Served) -> None:
-    send_ot(served.runtime, served.transport, FOLKE)
+    wish(served.runtime, FOLKE, practitioner="benedikte")
     with served.client(token=READ_TOKEN) as client:
         [shown] = client.get(f"/clinics/{served.clinic}/wishes").json()["items"]
         response = client.post(

@@ -25,6 +25,7 @@ from adapter.testing import (
     example_config,
     required_field_problems,
     reserve,
+    wish,
 )
 from adapter.tools.demo import prepare
 
@@ -205,3 +206,27 @@ def test_reserve_needs_a_runtime_on_a_memory_transport(tmp_path: Path) -> None:
             reserve(on_disk, "benedikte-1", FOLKE)
     finally:
         on_disk.close()
+
+
+def test_a_wish_is_sent_as_helsenorge_sends_it_and_left_open_for_the_clinic(
+    runtime: Runtime, transport: MemoryTransport
+) -> None:
+    sent = wish(runtime, FOLKE, practitioner="benedikte", subject="Kontroll", text="Neste uke?")
+    [message] = transport.sent["8142519_async"]
+    assert required_field_problems(message) == []
+    assert message.subject == MsgType.TIMEONSKE.value
+    assert sent.msg_id.encode() in message.body
+    assert sent.apprec is not None
+    assert sent.apprec.code == "1"
+    assert sent.wish is not None
+    assert sent.wish.practitioner == "benedikte"
+    assert sent.wish.text.subject == "Kontroll"
+    assert runtime.adapter.open_wishes() == [sent.wish]
+
+
+def test_wish_refuses_a_patient_without_names_before_sending(
+    runtime: Runtime, transport: MemoryTransport
+) -> None:
+    with pytest.raises(ValueError, match="given and a family name"):
+        wish(runtime, Person(FOLKE.ident, IdType.FNR), practitioner="benedikte")
+    assert transport.sent["8142519_async"] == []

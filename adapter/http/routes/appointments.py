@@ -120,14 +120,15 @@ def appointment(
     return found
 
 
-def _change(
+def change(
     api: ApiDep,
     appointment_id: str,
     if_match: str | None,
     response: Response,
     action: Callable[[], object],
 ) -> AppointmentOut:
-    """Run ``action`` if ``if_match`` is current; the appointment after it, with its ETag."""
+    """Run ``action`` if ``if_match`` names the appointment's current ETag (else 412);
+    the appointment after it, its new ETag in ``response``."""
 
     def run() -> AppointmentOut:
         check_if_match(if_match, current(api, appointment_id))
@@ -149,7 +150,7 @@ def move(
     if_match: IfMatch = None,
 ) -> AppointmentOut:
     """Move a confirmed appointment to another free slot (Avtale 07)."""
-    return _change(
+    return change(
         api, appointment_id, if_match, response,
         lambda: api.adapter.move(appointment_id, body.slot_id, actor=token.actor),
     )  # fmt: skip
@@ -160,7 +161,7 @@ def cancel(
     api: ApiDep, appointment_id: str, token: Writer, response: Response, if_match: IfMatch = None
 ) -> AppointmentOut:
     """Cancel a confirmed appointment from the clinic's side (Avtale 08)."""
-    return _change(
+    return change(
         api, appointment_id, if_match, response,
         lambda: api.adapter.cancel(appointment_id, actor=token.actor),
     )  # fmt: skip
@@ -171,7 +172,7 @@ def no_show(
     api: ApiDep, appointment_id: str, token: Writer, response: Response, if_match: IfMatch = None
 ) -> AppointmentOut:
     """The patient did not come (Avtale 11)."""
-    return _change(
+    return change(
         api, appointment_id, if_match, response,
         lambda: api.adapter.no_show(appointment_id, actor=token.actor),
     )  # fmt: skip
@@ -182,7 +183,7 @@ def complete(
     api: ApiDep, appointment_id: str, token: Writer, response: Response, if_match: IfMatch = None
 ) -> AppointmentOut:
     """The appointment took place (refused before it begins)."""
-    return _change(
+    return change(
         api, appointment_id, if_match, response,
         lambda: api.adapter.complete(appointment_id, actor=token.actor),
     )  # fmt: skip

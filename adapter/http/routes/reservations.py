@@ -6,11 +6,11 @@ from fastapi import APIRouter, Response
 
 from adapter.domain.codes import Svar
 from adapter.http.deps import ApiDep, Reader, Writer
-from adapter.http.etags import IfMatch, check_if_match, etag_of
+from adapter.http.etags import IfMatch
 from adapter.http.models import AppointmentOut, ConfirmBody, RejectBody
 from adapter.http.pagination import Cursor, Limit, Page, paginate
 from adapter.http.problems import problems
-from adapter.http.routes.appointments import current
+from adapter.http.routes.appointments import change
 
 router = APIRouter(prefix="/clinics/{clinic}/reservations", tags=["reservations"])
 
@@ -40,15 +40,10 @@ def confirm(
     """Confirm a pending reservation: the patient gets SvarTimeReservasjon 05 (10 when a
     vikar takes it), with ``note`` in TekstNotatInnhold."""
     note = body.note if body else ""
-
-    def run() -> AppointmentOut:
-        check_if_match(if_match, current(api, appointment_id))
-        api.adapter.confirm(appointment_id, note=note, actor=token.actor)
-        return current(api, appointment_id)
-
-    done = api.call(run)
-    response.headers["ETag"] = etag_of(done)
-    return done
+    return change(
+        api, appointment_id, if_match, response,
+        lambda: api.adapter.confirm(appointment_id, note=note, actor=token.actor),
+    )  # fmt: skip
 
 
 @router.post("/{appointment_id}/reject", responses=problems(403, 409, 412))
@@ -62,12 +57,9 @@ def reject(
 ) -> AppointmentOut:
     """Reject a pending reservation with 06 (time ikke tilgjengelig), 26 or 30."""
     given = body or RejectBody()
-
-    def run() -> AppointmentOut:
-        check_if_match(if_match, current(api, appointment_id))
-        api.adapter.reject(appointment_id, Svar(given.code), note=given.note, actor=token.actor)
-        return current(api, appointment_id)
-
-    done = api.call(run)
-    response.headers["ETag"] = etag_of(done)
-    return done
+    return change(
+        api, appointment_id, if_match, response,
+        lambda: api.adapter.reject(
+            appointment_id, Svar(given.code), note=given.note, actor=token.actor
+        ),
+    )  # fmt: skip
