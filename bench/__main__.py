@@ -40,6 +40,9 @@ class Sizes:
         self.stages = (10_000, 30_000, 100_000) if quick else (10_000, 300_000, 3_000_000)
         self.release = 10_000 if quick else 100_000
         self.floor_seconds = 0.2 if quick else 1.0
+        self.http_slots = 2_000 if quick else 10_000
+        self.http_per_client = 5 if quick else 50
+        self.http_serial = 20 if quick else 100
 
 
 def _timed(report: Report, name: str, fn: Callable[[], None]) -> None:
@@ -72,6 +75,7 @@ def run(quick: bool, profile: bool, out: Path) -> int:
         _timed(report, "release", lambda: _release(report, sizes, tmp))
         _timed(report, "scale", lambda: _scale(report, sizes, state))
         _timed(report, "directory at scale", lambda: _directory(report, sizes, state, "scale"))
+        _timed(report, "http api", lambda: _http(report, sizes, tmp))
         if profile:
             _timed(report, "profile", lambda: _profile(sizes, tmp))
     finally:
@@ -271,6 +275,13 @@ def _scale(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
         hlt_serial_ms=stats.median(serial_times),
         conc_per_s=conc_per_s,
     )
+
+
+def _http(report: Report, sizes: Sizes, tmp: Path) -> None:
+    from bench import httpapi
+
+    result = httpapi.run(tmp, sizes.http_slots, sizes.http_per_client, sizes.http_serial)
+    httpapi.record(report, result)
 
 
 def _profile(sizes: Sizes, tmp: Path) -> None:
