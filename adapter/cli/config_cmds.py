@@ -28,7 +28,6 @@ from adapter.config import (
     AdapterConfig,
     ConfigError,
     ConfigIssue,
-    check_config,
     generate_slots,
     load_config,
     read_slots_csv,
@@ -218,11 +217,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         print(f"epj-adapter: config directory not found: {directory}", file=sys.stderr)
         return EXIT_USAGE
-    issues = check_config(directory)
-    if not any(i.is_error for i in issues):
-        from adapter.config.routing_check import check_routing_file
+    from adapter.config.routing_check import check_all
 
-        issues += check_routing_file(load_config(directory), datetime.now().astimezone())
+    issues = check_all(directory, datetime.now().astimezone())
     _print_issues(issues, sys.stdout)
     errors = sum(i.is_error for i in issues)
     warnings = len(issues) - errors

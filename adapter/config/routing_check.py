@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from pathlib import Path
 
-from adapter.config.issues import ConfigIssue, Severity
-from adapter.config.loader import AdapterConfig
+from adapter.config.issues import ConfigError, ConfigIssue, Severity
+from adapter.config.loader import AdapterConfig, check_config, load_config
 from adapter.config.locator import Locator
 
 
@@ -83,4 +84,17 @@ def check_routing_file(config: AdapterConfig, now: datetime) -> list[ConfigIssue
                 Severity.ERROR if p.is_error else Severity.WARNING,
             )
         )
+    return issues
+
+
+def check_all(directory: Path, now: datetime) -> list[ConfigIssue]:
+    """What ``epj-adapter check-config`` reports for ``directory``: every issue of its
+    files, then, when they hold no error, the routing file's at ``now`` (certificates,
+    queues); the admin page shows the same list."""
+    issues = check_config(directory)
+    if not any(i.is_error for i in issues):
+        try:
+            issues += check_routing_file(load_config(directory), now)
+        except ConfigError as exc:
+            issues += exc.issues
     return issues

@@ -22,8 +22,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from adapter.config import AdapterConfig, ConfigError, ConfigIssue, check_config, load_config
-from adapter.config.routing_check import check_routing_file
+from adapter.config import AdapterConfig, ConfigError, ConfigIssue, load_config
+from adapter.config.routing_check import check_all
 from adapter.domain.calendar import local
 from adapter.domain.codes import Svar
 from adapter.domain.errors import DomainError
@@ -668,16 +668,7 @@ def messages(request: Request) -> Response:
 def config_problems(admin: AdminState) -> list[ConfigIssue]:
     """What ``epj-adapter check-config`` reports for the configuration directory:
     the files' issues, then (when they have no errors) the routing file's."""
-    directory = admin.api.runtime.settings.config_dir
-    if not directory.is_dir():
-        return [ConfigIssue(str(directory), 0, "", "config directory not found")]
-    issues = check_config(directory)
-    if not any(i.is_error for i in issues):
-        try:
-            issues += check_routing_file(load_config(directory), admin.api.runtime.clock())
-        except ConfigError as exc:
-            issues += exc.issues
-    return issues
+    return check_all(admin.api.runtime.settings.config_dir, admin.api.runtime.clock())
 
 
 @router.get("/drift")
