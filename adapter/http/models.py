@@ -280,11 +280,16 @@ class PatientListIn(BaseModel):
 
 
 class PatientListOut(BaseModel):
-    """A practitioner's list."""
+    """A practitioner's list as replaced: how many patients it holds now."""
 
     practitioner: str
     size: int
-    idents: list[str]
+
+
+class ListedPatient(BaseModel):
+    """One patient on a practitioner's list."""
+
+    ident: str
 
 
 class BlockIn(BaseModel):

@@ -39,6 +39,7 @@ from adapter.http.models import (
     BookBody,
     ConfirmBody,
     Health,
+    ListedPatient,
     MoveBody,
     PatientIn,
     PatientListIn,
@@ -462,9 +463,17 @@ class ApiClient:
 
     # -- patient lists and blocks -------------------------------------------------------
 
-    def patient_list(self, practitioner: str) -> PatientListOut:
-        """``GET .../practitioners/{p}/patients``: the practitioner's list."""
-        return self._get(PatientListOut, self._path(f"/practitioners/{_q(practitioner)}/patients"))
+    def patient_list(
+        self, practitioner: str, cursor: str | None = None, limit: int | None = None
+    ) -> Page[ListedPatient]:
+        """``GET .../practitioners/{p}/patients``: one page of the practitioner's list."""
+        params: Params = {"cursor": cursor, "limit": limit}
+        path = self._path(f"/practitioners/{_q(practitioner)}/patients")
+        return self._get(Page[ListedPatient], path, params)
+
+    def iter_patient_list(self, practitioner: str, limit: int | None = None) -> Iterator[str]:
+        """Every number on the practitioner's list, page after page."""
+        return (p.ident for p in self._follow(lambda c: self.patient_list(practitioner, c, limit)))
 
     def set_patient_list(self, practitioner: str, idents: Iterable[str]) -> PatientListOut:
         """``PUT .../practitioners/{p}/patients``: replace the practitioner's list."""

@@ -86,10 +86,10 @@ def test_a_patient_list_is_replaced_and_read_back(served: Served) -> None:
         response = client.put(path, json={"idents": [OLA, FOLKE.ident]})
         read = client.get(path)
     assert response.status_code == 200, response.text
+    assert response.json() == {"practitioner": "benedikte", "size": 2}
     assert read.json() == {
-        "practitioner": "benedikte",
-        "size": 2,
-        "idents": sorted([OLA, FOLKE.ident]),
+        "items": [{"ident": i} for i in sorted([OLA, FOLKE.ident])],
+        "next_cursor": None,
     }
 
 
@@ -103,7 +103,7 @@ def test_a_list_with_an_invalid_number_names_its_position_and_changes_nothing(
     body = assert_problem(response, 422, "invalid-value")
     assert str(body["detail"]).startswith("entry 2:")
     assert "12345678901" not in response.text
-    assert read.json()["idents"] == [FOLKE.ident]  # as the fixture set it
+    assert read.json()["items"] == [{"ident": FOLKE.ident}]  # as the fixture set it
 
 
 def test_an_unknown_practitioners_list_is_a_404(served: Served) -> None:

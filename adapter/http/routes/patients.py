@@ -9,22 +9,29 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from adapter.http.deps import ApiDep, Reader, Writer
-from adapter.http.models import BlockIn, BlockOut, PatientListIn, PatientListOut, UnblockIn
+from adapter.http.models import (
+    BlockIn,
+    BlockOut,
+    ListedPatient,
+    PatientListIn,
+    PatientListOut,
+    UnblockIn,
+)
 from adapter.http.pagination import Cursor, Limit, Page, paginate
 from adapter.http.problems import problems
 
 router = APIRouter(prefix="/clinics/{clinic}", tags=["patients"])
 
 
-def _list(api: ApiDep, practitioner: str) -> PatientListOut:
-    idents = api.adapter.patient_list(practitioner)
-    return PatientListOut(practitioner=practitioner, size=len(idents), idents=idents)
-
-
 @router.get("/practitioners/{practitioner}/patients")
-def patient_list(api: ApiDep, practitioner: str, token: Reader) -> PatientListOut:
-    """The practitioner's list."""
-    return api.read(lambda: _list(api, practitioner))
+def patient_list(
+    api: ApiDep, practitioner: str, token: Reader, cursor: Cursor = None, limit: Limit = 100
+) -> Page[ListedPatient]:
+    """The practitioner's list, by number."""
+    idents = api.read(lambda: api.adapter.patient_list(practitioner))
+    return paginate(
+        idents, lambda i: (i,), lambda i: ListedPatient(ident=i), cursor=cursor, limit=limit
+    )
 
 
 @router.put("/practitioners/{practitioner}/patients", responses=problems(403))
@@ -37,7 +44,8 @@ def set_patient_list(
 
     def run() -> PatientListOut:
         api.adapter.set_patient_list(practitioner, body.idents, actor=token.actor)
-        return _list(api, practitioner)
+        size = len(api.adapter.patient_list(practitioner))
+        return PatientListOut(practitioner=practitioner, size=size)
 
     return api.call(run)
 
