@@ -33,7 +33,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from adapter.config import AdapterConfig, check_config
 from adapter.store import Store, StoreError
-from adapter.store.db import SCHEMA_VERSION, schema_version, sqlite_file
+from adapter.store.db import SchemaKind, schema_state, sqlite_file
 from adapter.store.instance_lock import AdvisoryLock, FileLock, lock_key
 
 
@@ -132,10 +132,11 @@ def _cannot_open(config: AdapterConfig, exc: Exception) -> Check:
 
 
 def _database(config: AdapterConfig, store: Store, clock: Callable[[], datetime]) -> Check:
+    """The database: reachable, its schema revision against the code's, its clock."""
     name = engine_name(config.settings.database_url)
     engine = store.engine
     try:
-        version = schema_version(engine)
+        state = schema_state(engine)
         if engine.dialect.name == "postgresql":
             with engine.connect() as connection:
                 db_now = connection.execute(text("SELECT now()")).scalar_one()
@@ -144,17 +145,24 @@ def _database(config: AdapterConfig, store: Store, clock: Callable[[], datetime]
                 return Check("database", Outcome.FAIL, f"clock differs from the database by {skew}")
     except Exception as exc:  # any driver error: report, do not crash
         return _cannot_open(config, exc)
-    if version is None:
+    if state.kind is SchemaKind.EMPTY:
         return Check(
             "database", Outcome.WARN, f"{name}: empty; `epj-adapter run` creates the schema"
         )
-    if version != SCHEMA_VERSION:
+    if state.kind in (SchemaKind.BEHIND, SchemaKind.LEGACY):
         return Check(
             "database",
             Outcome.FAIL,
-            f"schema version {version}, this adapter needs {SCHEMA_VERSION}",
+            f"{name}: schema at {state.describe()}; "
+            f"run `epj-adapter db upgrade --config {config.path}`",
         )
-    return Check("database", Outcome.OK, f"{name}, schema version {version}")
+    if not state.current:
+        return Check("database", Outcome.FAIL, f"{name}: schema at {state.describe()}")
+    return Check(
+        "database",
+        Outcome.OK,
+        f"{name}, schema version {state.legacy_version}, revision {state.revision} (current)",
+    )
 
 
 def read_only_store(config: AdapterConfig) -> Store:

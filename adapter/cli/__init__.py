@@ -47,6 +47,7 @@ COMMAND_MODULES = (
     "adapter.cli.messages_cmds",
     "adapter.cli.service_cmds",
     "adapter.cli.ops_cmds",
+    "adapter.cli.db_cmds",
     "adapter.cli.http_cmds",
 )
 

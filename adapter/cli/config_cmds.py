@@ -160,14 +160,16 @@ def open_runtime(
 ) -> Runtime:
     """The runtime of a command that writes (``run``, the clinic's and the slot
     commands): the folders it writes are checked first, and a database that cannot be
-    opened is one line naming it (exit 2), never a driver's traceback.
+    opened is one line naming it (exit 2), never a driver's traceback. A database
+    behind the code is refused naming ``epj-adapter db upgrade --config DIR``, one
+    ahead of it saying that the code is older (exit 2); an empty one gets the schema.
     ``database_url`` (``--database``) replaces the configured database."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from adapter.bootstrap import bootstrap
     from adapter.doctor import database_error, engine_name, state_problems
     from adapter.logs import configure
-    from adapter.store import StoreError
+    from adapter.store import SchemaAhead, SchemaBehind, StoreError
 
     config = config or load_checked(args)
     if quiet:
@@ -186,6 +188,15 @@ def open_runtime(
             store = Store(url)
             store.create_schema()
         return bootstrap(config.path, config=config, clock=clock or system_clock, store=store)
+    except SchemaBehind as exc:
+        database = " --database URL" if database_url else ""
+        raise CliError(
+            f"{exc}; back it up and run `epj-adapter db upgrade --config {config.path}{database}`"
+        ) from None
+    except SchemaAhead as exc:
+        raise CliError(
+            f"{exc}; run the release that upgraded it, or restore the backup taken before"
+        ) from None
     except (StoreError, SQLAlchemyError) as exc:
         name = engine_name(url)
         raise CliError(f"cannot open the database {name}: {database_error(exc)}") from None

@@ -4,11 +4,21 @@ SQLite is the embedded default, PostgreSQL the choice for larger deployments;
 both by URL (:class:`Store`). SQL lives only in this package.
 """
 
-from adapter.store.db import SCHEMA_VERSION, create_schema, make_engine
+from adapter.store.db import (
+    SCHEMA_VERSION,
+    SchemaKind,
+    SchemaState,
+    create_schema,
+    make_engine,
+    schema_state,
+    upgrade_schema,
+)
 from adapter.store.errors import (
     AlreadyProcessed,
     NotFound,
     PersonalDataRefused,
+    SchemaAhead,
+    SchemaBehind,
     SchemaMismatch,
     SlotTaken,
     StoreError,
@@ -39,7 +49,11 @@ __all__ = [
     "PersonalDataRefused",
     "ProcessedMessage",
     "Release",
+    "SchemaAhead",
+    "SchemaBehind",
+    "SchemaKind",
     "SchemaMismatch",
+    "SchemaState",
     "SentMessage",
     "SlotSource",
     "SlotTaken",
@@ -49,4 +63,6 @@ __all__ = [
     "UpsertResult",
     "create_schema",
     "make_engine",
+    "schema_state",
+    "upgrade_schema",
 ]

@@ -24,6 +24,13 @@ SQLite file is opened ``mode=ro``; when SQLite cannot set up its WAL index there
 folder is not writable) and no write-ahead log is pending, it is read as immutable.
 PostgreSQL sessions are ``default_transaction_read_only`` with a short connect timeout.
 
+The schema is Alembic's (:mod:`adapter.store.alembic`), configured here in code:
+:func:`create_schema` (every start) creates it in an empty database at the head and
+refuses a database behind or ahead of the code (:class:`SchemaBehind`,
+:class:`SchemaAhead`); :func:`upgrade_schema` (``epj-adapter db upgrade``) applies the
+revisions, after bringing a database of a release before Alembic (``schema_version``
+1 to 3) to the baseline; :func:`schema_state` says where a database stands, read-only.
+
 PostgreSQL goes through psycopg 3 (``postgresql+psycopg://``; a bare
 ``postgresql://`` URL is read as that).
 
@@ -34,21 +41,28 @@ and PostgreSQL's DETAIL, which quotes row values, is dropped from them.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool, StaticPool
 
-from adapter.store.errors import SchemaMismatch, StoreError
-from adapter.store.migrations import upgrade
-from adapter.store.tables import TABLES, SchemaVersionRow
-
-#: The schema version this code writes and expects.
-SCHEMA_VERSION: Final = 3
+from adapter.store.alembic import baseline
+from adapter.store.errors import SchemaAhead, SchemaBehind, SchemaMismatch, StoreError
+from adapter.store.migrations import BASELINE_VERSION, complete_to_baseline
+from adapter.store.tables import SchemaVersionRow
 
 #: Execution option that makes a SQLite transaction start with a deferred BEGIN.
 READ_ONLY: Final = "adapter_read_only"
@@ -218,66 +232,351 @@ def _sqlite_engine(url: str, *, in_memory: bool, echo: bool) -> Engine:
     return engine
 
 
-_SQLITE_TRIGGERS: Final = (
-    """CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-       BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END""",
-    """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-       BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END""",
-)
+# --- the schema: Alembic -------------------------------------------------------------
 
-_POSTGRES_TRIGGERS: Final = (
-    """CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger
-       LANGUAGE plpgsql AS $$
-       BEGIN
-         RAISE EXCEPTION 'audit is append-only' USING ERRCODE = 'integrity_constraint_violation';
-       END $$""",
-    "DROP TRIGGER IF EXISTS audit_no_update ON audit",
-    """CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit
-       FOR EACH ROW EXECUTE FUNCTION audit_append_only()""",
-    "DROP TRIGGER IF EXISTS audit_no_truncate ON audit",
-    """CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
-       FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()""",
-)
+#: The schema version the releases before Alembic recorded last: the baseline's.
+SCHEMA_VERSION: Final = BASELINE_VERSION
+
+#: The baseline revision: schema version 3 (:mod:`adapter.store.alembic.baseline`).
+BASELINE: Final = "0001"
+
+#: Recorded in ``schema_version`` once a database is past the baseline: a release
+#: before Alembic then refuses it (its own schema-version check) instead of running
+#: on a schema it does not know.
+PAST_BASELINE_VERSION: Final = BASELINE_VERSION + 1
+
+#: The Alembic script directory (``env.py``, ``versions/``). A module variable so that
+#: tests can point it at a copy holding more revisions.
+SCRIPT_LOCATION: Path = Path(__file__).resolve().with_name("alembic")
+
+#: The PostgreSQL advisory lock held (for the transaction) while the schema is
+#: checked, created or upgraded: two processes doing it at once wait for each other.
+SCHEMA_LOCK: Final = 7202611
 
 
-def create_schema(engine: Engine) -> None:
-    """Create every table, index and trigger that is missing; check the version.
+def alembic_config(
+    connection: Connection | Engine | None = None, *, script_location: Path | None = None
+) -> Config:
+    """Alembic's configuration, made in code (there is no ``alembic.ini``).
 
-    Idempotent: safe to run at every start. A database of an older version is
-    upgraded in the same transaction (:mod:`adapter.store.migrations`); one of a newer
-    version raises :class:`SchemaMismatch`.
+    ``connection`` is what ``env.py`` runs the migrations on (``attributes``); with a
+    connection in a transaction, every revision runs inside it.
     """
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Two processes creating the schema at once would race on the catalog.
-            conn.execute(text("SELECT pg_advisory_xact_lock(7202611)"))
-        for table in TABLES:
-            table.create(conn, checkfirst=True)
-        triggers = _POSTGRES_TRIGGERS if engine.dialect.name == "postgresql" else _SQLITE_TRIGGERS
-        for statement in triggers:
-            conn.exec_driver_sql(statement)
+    config = Config()
+    location = str(script_location or SCRIPT_LOCATION)
+    config.set_main_option("script_location", location.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def script_directory(script_location: Path | None = None) -> ScriptDirectory:
+    """The revisions this code knows."""
+    return ScriptDirectory.from_config(alembic_config(script_location=script_location))
+
+
+def head_revision(script_location: Path | None = None) -> str:
+    """The revision this code writes and expects (the single head)."""
+    head = script_directory(script_location).get_current_head()
+    if head is None:  # pragma: no cover - the package always holds the baseline
+        raise StoreError("the adapter's migrations hold no revision")
+    return head
+
+
+class SchemaKind(StrEnum):
+    """Where a database stands against the code."""
+
+    EMPTY = "empty"  # none of the adapter's tables: a start creates the schema
+    CURRENT = "current"  # at the head revision
+    BEHIND = "behind"  # at an older revision: `db upgrade`
+    LEGACY = "legacy"  # made by a release before Alembic (schema version 1-3)
+    AHEAD = "ahead"  # at a revision (or schema version) this code does not know
+    UNKNOWN = "unknown"  # the adapter's tables but no record of a version
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """What the database records about its schema, and how that compares to the code."""
+
+    kind: SchemaKind
+    head: str
+    revision: str | None = None
+    legacy_version: int | None = None
+    pending: tuple[str, ...] = field(default=())
+
+    @property
+    def current(self) -> bool:
+        """The database is at the head revision."""
+        return self.kind is SchemaKind.CURRENT
+
+    def describe(self) -> str:
+        """One line, e.g. ``revision 0001 (current)``."""
+        match self.kind:
+            case SchemaKind.EMPTY:
+                return "empty (no schema yet)"
+            case SchemaKind.CURRENT:
+                return f"revision {self.revision} (current)"
+            case SchemaKind.BEHIND:
+                return (
+                    f"revision {self.revision}, behind the code's {self.head} "
+                    f"({len(self.pending)} to apply)"
+                )
+            case SchemaKind.LEGACY:
+                return (
+                    f"schema version {self.legacy_version} of a release before migrations, "
+                    f"behind the code's {self.head}"
+                )
+            case SchemaKind.AHEAD:
+                at = (
+                    f"revision {self.revision}"
+                    if self.revision
+                    else f"schema version {self.legacy_version}"
+                )
+                return f"{at}, unknown to this adapter: the code is older than the database"
+            case _:
+                return "the adapter's tables without a schema version"
+
+    def as_json(self) -> dict[str, Any]:
+        """The state as a JSON object (``--json``)."""
+        return {
+            "state": self.kind.value,
+            "current": self.current,
+            "revision": self.revision,
+            "head": self.head,
+            "schema_version": self.legacy_version,
+            "pending": list(self.pending),
+        }
+
+    def refusal(self) -> SchemaMismatch | None:
+        """The error a start raises on this state (None: it may start)."""
+        match self.kind:
+            case SchemaKind.EMPTY | SchemaKind.CURRENT:
+                return None
+            case SchemaKind.BEHIND:
+                assert self.revision is not None
+                return SchemaBehind(self.revision, self.head, pending=self.pending)
+            case SchemaKind.LEGACY:
+                assert self.legacy_version is not None
+                return SchemaBehind(
+                    self.legacy_version, self.head, legacy=True, pending=self.pending
+                )
+            case SchemaKind.AHEAD:
+                found: int | str = self.revision or self.legacy_version or "?"
+                return SchemaAhead(found, self.head)
+            case _:
+                return SchemaMismatch(
+                    None,
+                    self.head,
+                    "the database holds the adapter's tables but no schema version "
+                    "(neither alembic_version nor schema_version): "
+                    "restore it from a backup or use an empty database",
+                )
+
+
+def _read_state(conn: Connection, script: ScriptDirectory) -> SchemaState:
+    head = script.get_current_head()
+    assert head is not None
+    tables = set(inspect(conn).get_table_names())
+    legacy: int | None = None
+    if SchemaVersionRow.__tablename__ in tables:
         version_table = SchemaVersionRow.__table__  # type: ignore[attr-defined]
         found = conn.execute(select(version_table.c.version)).scalar_one_or_none()
-        if found is None:
-            conn.execute(
-                version_table.insert().values(
-                    id=1, version=SCHEMA_VERSION, applied_at=datetime.now(UTC)
-                )
-            )
-        elif found < SCHEMA_VERSION:
-            upgrade(conn, found)
-            conn.execute(
-                version_table.update().values(version=SCHEMA_VERSION, applied_at=datetime.now(UTC))
-            )
-        elif found != SCHEMA_VERSION:
-            raise SchemaMismatch(found, SCHEMA_VERSION)
+        legacy = int(found) if found is not None else None
+    heads = MigrationContext.configure(conn).get_current_heads()
+    if not heads:
+        if legacy is not None:
+            if legacy > BASELINE_VERSION:
+                return SchemaState(SchemaKind.AHEAD, head, legacy_version=legacy)
+            pending = _pending(script, head, None)
+            return SchemaState(SchemaKind.LEGACY, head, legacy_version=legacy, pending=pending)
+        ours = tables & set(baseline.METADATA.tables)
+        kind = SchemaKind.UNKNOWN if ours else SchemaKind.EMPTY
+        return SchemaState(kind, head, pending=_pending(script, head, None))
+    revision = ",".join(heads)
+    if len(heads) > 1 or not _known(script, revision):
+        return SchemaState(SchemaKind.AHEAD, head, revision, legacy)
+    if legacy is not None and legacy > PAST_BASELINE_VERSION:
+        return SchemaState(SchemaKind.AHEAD, head, None, legacy)
+    if revision == head:
+        return SchemaState(SchemaKind.CURRENT, head, revision, legacy)
+    return SchemaState(SchemaKind.BEHIND, head, revision, legacy, _pending(script, head, revision))
+
+
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def _pending(script: ScriptDirectory, head: str, revision: str | None) -> tuple[str, ...]:
+    """The revisions from ``revision`` (exclusive; None: the start) to ``head``, oldest
+    first."""
+    steps = script.iterate_revisions(head, revision or "base")
+    return tuple(reversed([s.revision for s in steps if s is not None]))
+
+
+def schema_state(engine: Engine, *, script_location: Path | None = None) -> SchemaState:
+    """Where the database stands against the code; reads only (a read-only engine
+    will do), creates nothing."""
+    script = script_directory(script_location)
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        return _read_state(conn, script)
+
+
+@contextmanager
+def _schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction for checking and changing the schema.
+
+    PostgreSQL: under the advisory lock :data:`SCHEMA_LOCK` (two processes upgrading
+    at once wait for each other; the second then finds nothing to do). SQLite: the
+    write lock from ``BEGIN IMMEDIATE``, with foreign keys off for the transaction
+    (a batch migration rebuilds a table: SQLite's own recipe for schema changes) and
+    ``PRAGMA foreign_key_check`` before the commit.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        driver: Any = conn.connection.driver_connection
+        if sqlite:  # outside a transaction: the pragma is a no-op inside one
+            driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                if not sqlite:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+                yield conn
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise StoreError(
+                            f"the upgrade would break a foreign key of table {broken[0]}: "
+                            "nothing was changed"
+                        )
+        finally:
+            if sqlite and not conn.invalidated:
+                driver.execute("PRAGMA foreign_keys=ON")
+
+
+def _record(conn: Connection, revision: str) -> None:
+    """Keep ``schema_version`` telling releases before Alembic what they may open."""
+    version = SCHEMA_VERSION if revision == BASELINE else PAST_BASELINE_VERSION
+    table = SchemaVersionRow.__table__  # type: ignore[attr-defined]
+    found = conn.execute(select(table.c.version)).scalar_one_or_none()
+    now = datetime.now(UTC)
+    if found is None:
+        conn.execute(table.insert().values(id=1, version=version, applied_at=now))
+    elif found != version:
+        conn.execute(table.update().values(version=version, applied_at=now))
+
+
+def create_schema(engine: Engine, *, script_location: Path | None = None) -> SchemaState:
+    """What every start does: create the schema in an empty database, check it in any
+    other.
+
+    An empty database (none of the adapter's tables) gets every revision up to the
+    head, recorded in ``alembic_version``. A database at the head is left as it is.
+    Any other is refused, unchanged: :class:`SchemaBehind` (a database of an older
+    release, or of a release before Alembic; ``epj-adapter db upgrade`` upgrades
+    it), :class:`SchemaAhead` (a newer release migrated it), :class:`SchemaMismatch`
+    (tables without a version).
+    """
+    script = script_directory(script_location)
+    with _schema_transaction(engine) as conn:
+        state = _read_state(conn, script)
+        if state.kind is SchemaKind.EMPTY:
+            command.upgrade(alembic_config(conn, script_location=script_location), "head")
+            _record(conn, state.head)
+            return SchemaState(SchemaKind.CURRENT, state.head, state.head, SCHEMA_VERSION)
+        refusal = state.refusal()
+        if refusal is not None:
+            raise refusal
+        return state
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What :func:`upgrade_schema` did: the state before and after, and the revisions
+    applied (oldest first; the baseline stamped on a legacy database counts)."""
+
+    before: SchemaState
+    after: SchemaState
+    applied: tuple[str, ...]
+
+
+def upgrade_schema(engine: Engine, *, script_location: Path | None = None) -> Upgrade:
+    """Bring the database to the head revision (``epj-adapter db upgrade``).
+
+    A database of a release before Alembic is first brought to schema version 3 by
+    the legacy steps (:func:`adapter.store.migrations.complete_to_baseline`) and
+    stamped with the baseline. All of it is one transaction (on PostgreSQL under the
+    advisory lock :data:`SCHEMA_LOCK`): a failed revision leaves the database as it
+    was. Raises :class:`SchemaAhead` for a database of a newer release and
+    :class:`SchemaMismatch` for tables without a version.
+    """
+    script = script_directory(script_location)
+    with _schema_transaction(engine) as conn:
+        before = _read_state(conn, script)
+        config = alembic_config(conn, script_location=script_location)
+        if before.kind in (SchemaKind.AHEAD, SchemaKind.UNKNOWN):
+            refusal = before.refusal()
+            assert refusal is not None
+            raise refusal
+        if before.kind is SchemaKind.LEGACY:
+            assert before.legacy_version is not None
+            complete_to_baseline(conn, before.legacy_version)
+            command.stamp(config, BASELINE)
+        if before.kind is not SchemaKind.CURRENT:
+            command.upgrade(config, "head")
+            _record(conn, before.head)
+        after = _read_state(conn, script)
+    return Upgrade(before, after, before.pending)
 
 
 def schema_version(engine: Engine) -> int | None:
-    """The schema version recorded in the database, or ``None`` before ``create_schema``."""
+    """The version in ``schema_version`` (the releases before Alembic wrote it; kept
+    at 3 while the database is at the baseline), or ``None`` before the schema."""
     version_table = SchemaVersionRow.__table__  # type: ignore[attr-defined]
     with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         if not engine.dialect.has_table(conn, version_table.name):
             return None
         value = conn.execute(select(version_table.c.version)).scalar_one_or_none()
         return int(value) if value is not None else None
+
+
+# --- backups -------------------------------------------------------------------------
+
+
+def backup_sqlite(url: str, target: Path) -> int:
+    """Copy the SQLite database at ``url`` to ``target`` with SQLite's online backup
+    (a consistent snapshot, while the daemon keeps writing); returns its size in bytes.
+
+    The copy is written next to ``target`` and moved there once complete and checked
+    (``PRAGMA integrity_check``), so ``target`` is never half a database. Raises
+    :class:`StoreError` when ``url`` is not a SQLite file or the copy fails.
+    """
+    path = sqlite_file(url)
+    if path is None:
+        raise StoreError("not a SQLite database file: only a file can be backed up this way")
+    if not path.is_file():
+        raise StoreError(f"no database at {path}")
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    source = _sqlite_read_only(path)
+    try:
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)
+            checked = copy.execute("PRAGMA integrity_check").fetchone()
+            if checked is None or checked[0] != "ok":
+                raise StoreError(f"the copy of {path} failed its integrity check")
+        finally:
+            copy.close()
+    except sqlite3.Error as error:
+        partial.unlink(missing_ok=True)
+        raise StoreError(f"cannot back up {path}: {error}") from None
+    except StoreError:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        source.close()
+    partial.replace(target)
+    return target.stat().st_size

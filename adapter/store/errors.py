@@ -50,12 +50,69 @@ class NotFound(StoreError):
 
 
 class SchemaMismatch(StoreError):
-    """The database was created by another schema version than this code knows."""
+    """The database's schema is not the one this code is written for.
 
-    def __init__(self, found: int, expected: int) -> None:
+    ``found`` and ``expected`` say what the database holds and what the code needs: a
+    schema version of the releases before Alembic (an int) or an Alembic revision (a
+    str). The subclasses say which way the difference goes.
+    """
+
+    def __init__(
+        self, found: int | str | None, expected: int | str, message: str | None = None
+    ) -> None:
         super().__init__(
-            f"database schema version is {found}, this adapter expects {expected}; "
+            message
+            or f"database schema version is {found}, this adapter expects {expected}; "
             "upgrade the adapter or use a database made for this version"
         )
         self.found = found
         self.expected = expected
+
+
+class SchemaBehind(SchemaMismatch):
+    """The database is behind the code: migrations are to be applied first.
+
+    ``legacy``: the database was made by a release before Alembic (``found`` is its
+    schema version); otherwise ``found`` is its Alembic revision. ``pending``: the
+    revisions to apply, oldest first. Starting refuses it (``epj-adapter db upgrade``
+    applies them), so that a schema change is always a deliberate step, taken once.
+    """
+
+    def __init__(
+        self,
+        found: int | str,
+        expected: str,
+        *,
+        legacy: bool = False,
+        pending: tuple[str, ...] = (),
+    ) -> None:
+        at = (
+            f"schema version {found} of a release before migrations"
+            if legacy
+            else f"revision {found}"
+        )
+        super().__init__(
+            found,
+            expected,
+            f"the database schema is at {at}, this adapter needs revision {expected}: "
+            "the database is behind the code",
+        )
+        self.legacy = legacy
+        self.pending = pending
+
+
+class SchemaAhead(SchemaMismatch):
+    """The database is ahead of the code: a newer release migrated it.
+
+    ``found``: its Alembic revision, unknown to this code, or the schema version it
+    records when that is newer than any this code writes.
+    """
+
+    def __init__(self, found: int | str, expected: str) -> None:
+        at = f"schema version {found}" if isinstance(found, int) else f"revision {found}"
+        super().__init__(
+            found,
+            expected,
+            f"the database schema is at {at}, which this adapter does not know "
+            f"(it needs revision {expected}): the code is older than the database",
+        )

@@ -1,10 +1,14 @@
-"""Schema upgrades of a database written by an earlier release, one step per version.
+"""The legacy steps: a database of a release before Alembic, brought to version 3.
 
-``create_schema`` creates what is missing and then calls :func:`upgrade` when the
-recorded version is older than the code's, inside the same transaction, so a failed
-step leaves the database as it was. Each step is written for SQLite and PostgreSQL
-alike (``ALTER TABLE ... ADD COLUMN`` with a default, then data moves in Python).
-The migration issue replaces this with Alembic, starting from the latest version here.
+Those releases recorded a schema version (1, 2 or 3) in the ``schema_version`` table.
+Version 3 is the Alembic baseline (revision ``0001``): ``epj-adapter db upgrade``
+calls :func:`complete_to_baseline` on such a database and then stamps the baseline,
+in one transaction, so a failed step leaves the database as it was. The tables the
+old release lacked are created in their version-3 shape
+(:mod:`adapter.store.alembic.baseline`, frozen), then the steps below run from the
+recorded version on. Each step is written for SQLite and PostgreSQL alike (``ALTER
+TABLE ... ADD COLUMN`` with a default, then data moves in Python). No step is added
+here any more: a schema change is an Alembic revision.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+
+from adapter.store.alembic import baseline
 
 #: Keys version 1 kept inside the outbox's ``properties`` JSON (never sent).
 _V1_BOOKKEEPING = ("_msg_id", "_clinic", "_correlation_id")
@@ -90,7 +96,7 @@ def _json(raw: object) -> dict[str, Any]:
 def _v2_to_v3(conn: Connection) -> None:
     """The HTTP API's tables: ``http_idempotency`` (answers kept under an
     Idempotency-Key), ``webhook_cursors`` and ``webhook_deliveries`` (the webhook
-    delivery log), which ``create_schema`` creates before the steps run; and an index
+    delivery log), which :func:`complete_to_baseline` creates before the steps run; and an index
     for the admin page's "last messages" (``sent_messages`` by clinic and time)."""
     conn.exec_driver_sql(
         "CREATE INDEX IF NOT EXISTS ix_sent_messages_clinic_created"
@@ -102,7 +108,20 @@ def _v2_to_v3(conn: Connection) -> None:
 STEPS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
+#: The version the steps lead to: the Alembic baseline.
+BASELINE_VERSION = 3
+
+
 def upgrade(conn: Connection, found: int) -> None:
-    """Run every step from version ``found`` up to the code's version."""
+    """Run every step from version ``found`` up to version 3."""
     for version in sorted(v for v in STEPS if v >= found):
         STEPS[version](conn)
+
+
+def complete_to_baseline(conn: Connection, found: int) -> None:
+    """Bring a database of version ``found`` (1 to 3) to version 3, in ``conn``'s
+    transaction: the version-3 tables, indexes and triggers it lacks, then the steps."""
+    if not 1 <= found <= BASELINE_VERSION:
+        raise ValueError(f"no legacy steps from schema version {found}")
+    baseline.create(conn)
+    upgrade(conn, found)

@@ -1,16 +1,37 @@
-"""Schema upgrades: a version-1 database (as the previous release wrote it) is upgraded
-in place at start, on SQLite and PostgreSQL, and nothing it held is lost."""
+"""The legacy steps: a database of a release before Alembic (``schema_version`` 1, 2 or 3,
+no ``alembic_version``) is refused by a start and brought to the baseline by
+``upgrade_schema`` (``epj-adapter db upgrade``), on SQLite and PostgreSQL, and nothing
+it held is lost."""
 
 from __future__ import annotations
 
 import json
 import uuid
 
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlmodel import SQLModel
 
-from adapter.store import SCHEMA_VERSION, Store
-from adapter.store.db import schema_version
+from adapter.store import SCHEMA_VERSION, SchemaBehind, SchemaKind, Store, upgrade_schema
+from adapter.store.db import BASELINE, schema_state, schema_version
 from tests.store.conftest import CLINIC, T0, seed
+
+
+def _before_alembic(conn: object) -> None:
+    """What the releases before Alembic did not have: the ``alembic_version`` table."""
+    from sqlalchemy.engine import Connection
+
+    assert isinstance(conn, Connection)
+    conn.exec_driver_sql("DROP TABLE alembic_version")
+
+
+def _same_as_the_models(store: Store) -> list[object]:
+    """Alembic's autogenerate comparison of the database with the models."""
+    with store.engine.connect() as conn:
+        return list(compare_metadata(MigrationContext.configure(conn), SQLModel.metadata))
+
 
 #: The columns version 2 added (version 1 had none of them).
 V2_COLUMNS = {
@@ -25,6 +46,7 @@ def _as_version_1(store: Store) -> None:
     """Turn a fresh database back into version 1's shape: without the new columns, and
     with an outbox row that keeps its bookkeeping in ``_``-keys and an empty cpaId."""
     with store.engine.begin() as conn:
+        _before_alembic(conn)
         conn.exec_driver_sql("DROP INDEX IF EXISTS ix_processed_messages_amqp_message_id")
         for table, columns in V2_COLUMNS.items():
             for column in columns:
@@ -64,9 +86,13 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_outbox(store: Store) -> 
     _as_version_1(store)
     assert schema_version(store.engine) == 1
 
-    store.create_schema()  # what every start does
+    done = upgrade_schema(store.engine)  # epj-adapter db upgrade
 
+    assert done.before.kind is SchemaKind.LEGACY
+    assert done.applied == (BASELINE,)
+    assert done.after.current
     assert schema_version(store.engine) == SCHEMA_VERSION == 3
+    assert _same_as_the_models(store) == []
     with store.uow() as uow:
         pending = uow.outbox.get("pending-1")
         sent = uow.outbox.get("sent-1")
@@ -88,10 +114,11 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_outbox(store: Store) -> 
 def test_an_upgraded_database_is_not_upgraded_twice(store: Store) -> None:
     seed(store)
     _as_version_1(store)
-    store.create_schema()
+    upgrade_schema(store.engine)
     with store.uow() as uow:
         first = uow.outbox.get("pending-1")
-    store.create_schema()
+    assert upgrade_schema(store.engine).applied == ()
+    store.create_schema()  # and a start finds it current
     with store.uow() as uow:
         again = uow.outbox.get("pending-1")
     assert first is not None
@@ -108,6 +135,7 @@ def _as_version_2(store: Store) -> None:
     """Turn a fresh database back into version 2's shape: without the HTTP API's tables
     and the sent-messages index."""
     with store.engine.begin() as conn:
+        _before_alembic(conn)
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {V3_INDEX}")
         for table in V3_TABLES:
             conn.exec_driver_sql(f"DROP TABLE {table}")
@@ -119,7 +147,7 @@ def test_a_version_2_database_gets_the_http_tables_and_keeps_its_data(store: Sto
     _as_version_2(store)
     assert not set(V3_TABLES) & set(inspect(store.engine).get_table_names())
 
-    store.create_schema()
+    upgrade_schema(store.engine)
 
     inspector = inspect(store.engine)
     assert schema_version(store.engine) == SCHEMA_VERSION == 3
@@ -129,3 +157,45 @@ def test_a_version_2_database_gets_the_http_tables_and_keeps_its_data(store: Sto
         assert uow.clinics.get(CLINIC) is not None
         uow.idempotency.put(CLINIC, "k", "h", 200, b"{}", T0)
         uow.commit()
+    assert _same_as_the_models(store) == []
+
+
+def test_a_start_refuses_a_database_of_a_release_before_alembic(store: Store) -> None:
+    seed(store)
+    _as_version_2(store)
+    with pytest.raises(SchemaBehind, match="schema version 2 of a release before") as caught:
+        store.create_schema()
+    assert caught.value.legacy
+    assert caught.value.pending == (BASELINE,)
+    # Refused means unchanged: still version 2, no HTTP tables, no alembic_version.
+    assert schema_version(store.engine) == 2
+    assert "alembic_version" not in inspect(store.engine).get_table_names()
+    assert schema_state(store.engine).kind is SchemaKind.LEGACY
+
+
+def _columns(store: Store) -> dict[str, list[tuple[str, str, bool]]]:
+    inspector = inspect(store.engine)
+    return {
+        table: [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)]
+        for table in inspector.get_table_names()
+        if table != "alembic_version"
+    }
+
+
+def test_a_version_3_database_is_stamped_with_the_baseline_and_changes_nothing_else(
+    store: Store,
+) -> None:
+    seed(store)
+    with store.engine.begin() as conn:
+        _before_alembic(conn)
+    before = _columns(store)
+    with pytest.raises(SchemaBehind, match="schema version 3"):
+        store.create_schema()
+
+    done = upgrade_schema(store.engine)
+
+    assert done.applied == (BASELINE,)
+    assert schema_state(store.engine).current
+    assert _columns(store) == before
+    with store.uow() as uow:
+        assert uow.clinics.get(CLINIC) is not None

@@ -1,0 +1,304 @@
+"""Schema migrations with Alembic, on SQLite and PostgreSQL.
+
+* an empty database gets the head at start (and is stamped);
+* the baseline (revision 0001) is today's schema: Alembic's autogenerate comparison
+  with the models finds nothing, and its DDL is the models' DDL, table by table;
+* a database behind the code is refused at start and upgraded by ``upgrade_schema``
+  with its rows. "Behind" is made with a test-only second revision: the package's
+  script directory is copied to a temporary folder with ``r0002_test.py`` added (a
+  column on ``practitioners``, rebuilt by a batch operation on SQLite, and an index),
+  and :data:`adapter.store.db.SCRIPT_LOCATION` is pointed at the copy;
+* a database ahead of the code (stamped with a revision this code does not know) is
+  refused at start and by the upgrade;
+* two upgrades at once: one applies, the other waits (advisory lock or SQLite's write
+  lock) and finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Table, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateIndex, CreateTable, ExecutableDDLElement
+from sqlmodel import SQLModel
+
+from adapter.store import (
+    SchemaAhead,
+    SchemaBehind,
+    SchemaKind,
+    SchemaMismatch,
+    Store,
+    schema_state,
+    upgrade_schema,
+)
+from adapter.store import db as store_db
+from adapter.store.alembic import baseline
+from adapter.store.db import BASELINE, PAST_BASELINE_VERSION, SCHEMA_VERSION, schema_version
+from adapter.store.tables import TABLES
+from tests.store.conftest import CLINIC, T0, seed, slot
+
+#: A revision after the baseline, for tests only.
+SECOND_REVISION = '''"""Test only: a nickname for practitioners, an index on clinics.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """On SQLite the table is rebuilt (a batch "move and copy"), as a type change would."""
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    with op.batch_alter_table("practitioners", recreate="always" if sqlite else "auto") as batch:
+        batch.add_column(sa.Column("nickname", sa.String(), nullable=True))
+    op.create_index("ix_test_clinics_city", "clinics", ["city"])
+
+
+def downgrade() -> None:
+    raise NotImplementedError
+'''
+
+
+def scripts_with_a_second_revision(folder: Path) -> Path:
+    """A copy of the package's script directory with the test revision ``0002``."""
+    target = folder / "alembic"
+    shutil.copytree(store_db.SCRIPT_LOCATION, target, ignore=shutil.ignore_patterns("__pycache__"))
+    (target / "versions" / "r0002_test.py").write_text(SECOND_REVISION, encoding="utf-8")
+    return target
+
+
+def fill(store: Store) -> None:
+    """Rows as the previous release wrote them: catalog, slots, an audit entry."""
+    seed(store)
+    with store.uow() as uow:
+        uow.slots.upsert_slots([slot(n) for n in range(3)])
+        uow.audit.append(at=T0, clinic=CLINIC, actor="cli", action="slots.imported")
+        uow.commit()
+
+
+def assert_rows_kept(store: Store) -> None:
+    """What :func:`fill` wrote is all there, and the audit is still append-only."""
+    with store.uow() as uow:
+        assert uow.clinics.get(CLINIC) is not None
+        assert uow.slots.get(CLINIC, slot(2).id) is not None
+        assert len(uow.audit.recent(CLINIC)) == 1
+    with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM audit")
+
+
+@pytest.fixture
+def behind(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Store, Path]:
+    """A store filled at the baseline, and the code's head moved on to ``0002``."""
+    fill(store)
+    scripts = scripts_with_a_second_revision(tmp_path)
+    monkeypatch.setattr(store_db, "SCRIPT_LOCATION", scripts)
+    return store, scripts
+
+
+# --- an empty database ------------------------------------------------------------------
+
+
+def test_an_empty_database_gets_the_head_at_start(store: Store) -> None:
+    state = schema_state(store.engine)
+    assert state.kind is SchemaKind.CURRENT
+    assert state.revision == state.head == BASELINE
+    assert schema_version(store.engine) == SCHEMA_VERSION == 3
+    with store.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_heads() == (BASELINE,)
+    store.create_schema()  # a second start: nothing to do
+    assert schema_state(store.engine).current
+
+
+def test_an_empty_database_at_start_gets_every_revision_up_to_the_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_db, "SCRIPT_LOCATION", scripts_with_a_second_revision(tmp_path))
+    store = Store(f"sqlite:///{tmp_path / 'new.db'}")
+    try:
+        store.create_schema()
+        assert schema_state(store.engine).revision == "0002"
+        assert schema_version(store.engine) == PAST_BASELINE_VERSION
+        columns = {c["name"] for c in inspect(store.engine).get_columns("practitioners")}
+        assert "nickname" in columns
+    finally:
+        store.dispose()
+
+
+# --- the baseline is today's schema -----------------------------------------------------
+
+
+def test_the_baseline_matches_the_models_by_alembics_comparison(store: Store) -> None:
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def _ddl(table: Table, dialect: Dialect) -> list[str]:
+    statements: list[ExecutableDDLElement] = [CreateTable(table)]
+    statements.extend(CreateIndex(i) for i in table.indexes)
+    return sorted(" ".join(str(s.compile(dialect=dialect)).split()) for s in statements)
+
+
+DIALECTS: dict[str, Dialect] = {
+    "sqlite": sqlite.dialect(),
+    "postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIALECTS))
+def test_the_baseline_ddl_is_the_models_ddl(name: str) -> None:
+    dialect = DIALECTS[name]
+    assert set(baseline.METADATA.tables) == {t.name for t in TABLES}
+    for table in TABLES:
+        assert _ddl(baseline.METADATA.tables[table.name], dialect) == _ddl(table, dialect)
+
+
+def test_the_baseline_has_the_partial_unique_index_and_the_audit_triggers(
+    store: Store,
+) -> None:
+    with store.engine.connect() as conn:
+        if store.dialect == "sqlite":
+            index = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ux_appointments_live_slot'"
+            ).scalar_one()
+            triggers = conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            ).scalars()
+            assert set(triggers) == {"audit_no_update", "audit_no_delete"}
+        else:
+            index = conn.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ux_appointments_live_slot'"
+            ).scalar_one()
+            triggers = conn.exec_driver_sql(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+            ).scalars()
+            assert set(triggers) == {"audit_no_update", "audit_no_truncate"}
+    assert "UNIQUE" in index.upper()
+    assert "WHERE" in index.upper()
+    assert "requested" in index
+
+
+# --- behind the code ---------------------------------------------------------------------
+
+
+def test_a_database_behind_the_code_is_refused_at_start_and_left_alone(
+    behind: tuple[Store, Path],
+) -> None:
+    store, _ = behind
+    with pytest.raises(SchemaBehind, match="behind the code") as caught:
+        store.create_schema()
+    assert caught.value.found == BASELINE
+    assert caught.value.expected == "0002"
+    assert caught.value.pending == ("0002",)
+    state = schema_state(store.engine)
+    assert state.kind is SchemaKind.BEHIND
+    assert state.revision == BASELINE
+    assert "behind the code's 0002 (1 to apply)" in state.describe()
+
+
+def test_an_upgrade_from_the_baseline_keeps_the_rows(behind: tuple[Store, Path]) -> None:
+    store, _ = behind
+    done = upgrade_schema(store.engine)
+
+    assert done.before.revision == BASELINE
+    assert done.applied == ("0002",)
+    assert done.after.current
+    assert done.after.revision == "0002"
+    assert schema_version(store.engine) == PAST_BASELINE_VERSION  # older releases refuse it
+    assert_rows_kept(store)
+    with store.uow() as uow:
+        kept = uow.practitioners.get(CLINIC, "benedikte")
+        assert kept is not None
+        assert kept.given_name == "Benedikte"
+    inspector = inspect(store.engine)
+    assert "nickname" in {c["name"] for c in inspector.get_columns("practitioners")}
+    assert "ix_practitioners_her_id" in {i["name"] for i in inspector.get_indexes("practitioners")}
+    store.create_schema()  # a start now finds it current
+
+
+def test_sqlite_foreign_keys_are_back_on_after_an_upgrade(behind: tuple[Store, Path]) -> None:
+    store, _ = behind
+    if store.dialect != "sqlite":
+        pytest.skip("a SQLite pragma")
+    upgrade_schema(store.engine)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").first() is None
+
+
+def test_two_upgrades_at_once_apply_the_revision_once(behind: tuple[Store, Path]) -> None:
+    store, _ = behind
+    url = store.engine.url.render_as_string(hide_password=False)
+    stores = [Store(url) for _ in range(2)]
+    results: list[tuple[str, ...]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def upgrade(one: Store) -> None:
+        barrier.wait()
+        try:
+            results.append(upgrade_schema(one.engine).applied)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=upgrade, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for s in stores:
+        s.dispose()
+    assert errors == []
+    assert sorted(results) == [(), ("0002",)]
+    assert schema_state(store.engine).revision == "0002"
+
+
+# --- ahead of the code --------------------------------------------------------------------
+
+
+def _stamp_unknown(store: Store) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'ffffffffffff'"))
+
+
+def test_a_database_ahead_of_the_code_is_refused_at_start_and_by_the_upgrade(
+    store: Store,
+) -> None:
+    _stamp_unknown(store)
+    state = schema_state(store.engine)
+    assert state.kind is SchemaKind.AHEAD
+    assert "the code is older than the database" in state.describe()
+    with pytest.raises(SchemaAhead, match="the code is older than the database"):
+        store.create_schema()
+    with pytest.raises(SchemaAhead, match="ffffffffffff"):
+        upgrade_schema(store.engine)
+    with store.engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_heads() == ("ffffffffffff",)
+
+
+def test_tables_without_any_version_are_refused(store: Store) -> None:
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+        conn.exec_driver_sql("DROP TABLE schema_version")
+    assert schema_state(store.engine).kind is SchemaKind.UNKNOWN
+    with pytest.raises(SchemaMismatch, match="no schema version"):
+        store.create_schema()
+    with pytest.raises(SchemaMismatch, match="no schema version"):
+        upgrade_schema(store.engine)
