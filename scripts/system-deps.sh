@@ -1,8 +1,9 @@
 #!/bin/sh
 # Install the Debian packages for the servers the integration tests start on 127.0.0.1
-# (PostgreSQL, RabbitMQ with its AMQP 1.0 plugin) and the browser the admin page's tests
-# drive (Debian's chromium, through Playwright). Idempotent: does nothing when they
-# are present. Installing needs root, as on CI.
+# (PostgreSQL, RabbitMQ with its AMQP 1.0 plugin), the browser the admin page's tests
+# drive (Debian's chromium, through Playwright) and systemd-analyze, which checks the
+# service unit (Debian's systemd). Idempotent: does nothing when they are present.
+# Installing needs root, as on CI.
 set -eu
 need=""
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
@@ -14,6 +15,10 @@ if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && [ ! -x /usr/sbin/rabbitmq-s
 fi
 if [ ! -x /usr/bin/chromium ]; then
     need="$need chromium"
+fi
+# systemd-analyze checks deploy/epj-adapter.service (tests/ops/test_systemd.py).
+if [ ! -x /usr/bin/systemd-analyze ]; then
+    need="$need systemd"
 fi
 [ -n "$need" ] || exit 0
 echo "system-deps: installing$need"
