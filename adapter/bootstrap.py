@@ -21,13 +21,14 @@ from adapter.clock import system_clock
 from adapter.config import AdapterConfig, ConfigError, ConfigIssue, generate_slots, load_config
 from adapter.crypto.certs import CrlRevocationChecker, load_certificates
 from adapter.messages.envelope import Party
+from adapter.metrics import Metrics
 from adapter.registry.certificates import CertificateStore
 from adapter.registry.file import FileRegistry
 from adapter.registry.registry import UnknownParty
 from adapter.registry.router import NamingRouter, RegistryRouter
 from adapter.registry.routing import UnsupportedMessage, check_process
 from adapter.runtime import Runtime
-from adapter.service.clinic_service import ClinicService
+from adapter.service.clinic_service import ClinicService, ClinicSetup
 from adapter.service.commands import SyncCatalog
 from adapter.service.context import ClinicContext
 from adapter.service.outbox import OutboxDispatcher, OutboxWriter
@@ -54,6 +55,20 @@ def clinic_context(config: AdapterConfig) -> ClinicContext:
         rules=config.rules,
         calendar=config.calendar,
         hbt_enabled=config.rules.serve_planned_appointments,
+    )
+
+
+def clinic_setup(config: AdapterConfig, *, helsenorge: Party, router: Router) -> ClinicSetup:
+    """What ``clinic.toml`` and ``rules.toml`` give the service layer: the clinic's
+    context, the replies built from it (to ``helsenorge``, addressed by ``router``) and
+    the opening-hours templates. Built once at the start and again on each reload
+    (:meth:`~adapter.runtime.Runtime.reload`), which keeps the running Helsenorge party
+    and router: ``adapter.toml`` and ``routing.toml`` need a restart."""
+    ctx = clinic_context(config)
+    return ClinicSetup(
+        ctx=ctx,
+        replies=Replies(ctx=ctx, helsenorge=helsenorge, router=router),
+        templates=partial(generate_slots, config),
     )
 
 
@@ -222,8 +237,9 @@ def bootstrap(
     protector = make_protector(config, registry, clock)
     store = store or open_store(config)
     transport = transport or make_transport(config, clock)
-    ctx = clinic_context(config)
-    replies = Replies(ctx=ctx, helsenorge=helsenorge_party(config), router=router)
+    configure = partial(clinic_setup, helsenorge=helsenorge_party(config), router=router)
+    setup = configure(config)
+    ctx, replies = setup.ctx, setup.replies
     plain = protector.content_type == CONTENT_TYPE_XML
     # No CPA is configured, so no cpaId is sent (HITS 1216 §2.1.2).
     sender = Sender(transport, None if plain else protector)
@@ -236,6 +252,7 @@ def bootstrap(
         max_delay=settings.outbox.backoff_max,
         max_attempts=settings.outbox.max_attempts,
     )
+    metrics = Metrics()  # one registry per runtime (adapter.metrics)
     pipeline = Pipeline(
         store=store,
         contexts={her: ctx for her in ctx.her_ids},
@@ -247,6 +264,7 @@ def bootstrap(
         unprotect=None if plain else protector.unprotect,
         peek=None if plain else protector.peek,
         check_process=process_checker(registry) if registry is not None else None,
+        observer=metrics.observe,
     )
     service = ClinicService(
         ctx=ctx,
@@ -255,10 +273,10 @@ def bootstrap(
         outbox=outbox,
         dispatch=dispatcher.dispatch,
         clock=clock,
-        templates=partial(generate_slots, config),
+        templates=setup.templates,
     )
     service.handle(SyncCatalog())
-    return Runtime(
+    runtime = Runtime(
         service=service,
         store=store,
         transport=transport,
@@ -268,6 +286,9 @@ def bootstrap(
         dispatcher=dispatcher,
         settings=settings,
     )
+    runtime.allow_reload(config, configure)
+    metrics.watch(runtime)
+    return runtime
 
 
 def open_adapter(

@@ -4,18 +4,32 @@ One thread takes messages from our queues and runs them through the pipeline; th
 scheduler thread runs the jobs. A stop request (SIGTERM/SIGINT) lets the message in
 hand finish and commit, then the scheduler stops and the loop returns.
 
-One scheduler per database: the daemon holds the database's instance lock
-(:mod:`adapter.store.instance_lock`), which the system releases when the process
-dies, so a restart after a crash serves at once.
+One scheduler per database: the instance that holds the database's instance lock
+(:mod:`adapter.store.instance_lock`) leads, and only the leader runs the releases, the
+deadlines, the housekeeping and the slot refresh; the system releases the lock when the
+process dies, so a restart after a crash serves at once.
 
-The configuration is read once, at the start: a change needs a restart. SIGHUP
-(:meth:`Daemon.request_reload`) does not reload it; the loop logs
-``config.reload_unsupported`` instead, so that a ``kill -HUP`` is not silently lost.
+**Several instances (PostgreSQL).** Every instance takes messages from the same queues
+(competing consumers) and sends the outbox (claims keep each entry with one sender).
+An instance that finds the lock taken follows: it serves messages and tries the lock
+every :data:`LEADER_POLL` seconds. The leader renews its lease as often; when its
+session ends (SIGKILL, a cut connection) a follower takes the lock, waits out the old
+lease (:data:`adapter.store.instance_lock.LEASE`) and leads, within about 8 s. A leader
+that cannot renew stops leading at once (its jobs check :meth:`Daemon.leading` before
+each run) and follows. On SQLite a second instance exits (:class:`AlreadyRunning`):
+SQLite serves one process.
+
+SIGHUP (``epj-adapter reload``, ``systemctl reload``) re-reads ``clinic.toml`` and
+``rules.toml`` between messages (:meth:`adapter.runtime.Runtime.reload`): on errors the
+old configuration stays (``config.reload_refused``, with check-config's lines), else
+``config.reloaded``; ``adapter.toml`` and the routing file need a restart
+(``config.restart_needed``).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import threading
 import time
@@ -23,9 +37,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import adapter.systemd as systemd
 from adapter.logs import get_logger
+from adapter.store.instance_lock import LEASE
 
 if TYPE_CHECKING:
+    from adapter.jobs.scheduler import AdapterScheduler
     from adapter.runtime import Runtime
     from adapter.store.instance_lock import InstanceLock
 
@@ -38,11 +55,14 @@ LOCK_NAME = "scheduler"
 LOCK_TRIES = 3
 LOCK_RETRY_PAUSE = 0.05
 
-#: What the daemon logs on SIGHUP.
-RELOAD_UNSUPPORTED = (
-    "configuration changes need a restart: SIGHUP does not reload them; "
-    "the daemon goes on with the configuration it started with"
-)
+#: Seconds between a follower's tries of the lock and a leader's lease renewals.
+LEADER_POLL = 1.0
+#: A leader leads only this many seconds after its last renewal (less than the lease,
+#: so that it has stopped before a follower may start).
+LEAD_MARGIN = 2.0
+
+#: What the outbox claims of a dead instance look like to a new leader: older than this.
+STALE_CLAIM = timedelta(seconds=30)
 
 
 class AlreadyRunning(Exception):
@@ -50,8 +70,10 @@ class AlreadyRunning(Exception):
 
 
 def holder_id() -> str:
-    """Who holds the lock: host and process id (for the message a second instance prints)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds the lock: host, process id and a token of this daemon (``host:pid:token``;
+    the message a second instance prints, and how a new leader tells its predecessor's
+    lease from its own)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class Daemon:
@@ -68,7 +90,7 @@ class Daemon:
         start_work_delay: float = 3.0,
         on_stop: Callable[[], None] | None = None,
     ) -> None:
-        """``on_start`` runs once beside the loop, ``start_work_delay`` s after the
+        """``on_start`` runs once beside the loop (on the leader), ``start_work_delay`` s after the
         start; ``on_stop`` runs first when the loop ends, before the jobs stop and the
         runtime closes (``run`` stops its HTTP server there)."""
         self.runtime = runtime
@@ -83,6 +105,11 @@ class Daemon:
         self.stop_signal: str | None = None
         self.holder = holder_id()
         self._lock: InstanceLock | None = None
+        self._leader = False
+        self._lead_from = 0.0  # monotonic: when a new leader may start (lease waited out)
+        self._renewed = 0.0  # monotonic: the leader's last renewal
+        self._scheduler: AdapterScheduler | None = None
+        self.on_leadership: Callable[[bool], None] | None = None
 
     def stop(self, signal_name: str | None = None) -> None:
         """Ask the loop to stop after the message in hand (safe in a signal handler:
@@ -94,18 +121,38 @@ class Daemon:
         self.stop_event.set()
 
     def request_reload(self) -> None:
-        """What SIGHUP asks (safe in a signal handler): the loop logs, once per request,
-        ``config.reload_unsupported``; a configuration change needs a restart."""
+        """What SIGHUP asks (safe in a signal handler: it only sets a flag); the loop
+        reloads before the next message, and several SIGHUPs before it gets there are
+        one reload."""
         self.reload_event.set()
 
     def _answer_reload(self) -> None:
-        if self.reload_event.is_set():
-            self.reload_event.clear()
-            log.warning("config.reload_unsupported", signal="SIGHUP", message=RELOAD_UNSUPPORTED)
+        """Reload when asked; between messages, so none is in flight in this loop (the
+        HTTP API's and the jobs' calls finish on the configuration they started with).
+        A reload that fails (the database, while it writes the catalog) is logged and
+        the daemon goes on with the configuration it had."""
+        if not self.reload_event.is_set():
+            return
+        self.reload_event.clear()
+        with systemd.reload_scope("reloading clinic.toml and rules.toml"):
+            try:
+                result = self.runtime.reload()
+            except Exception:
+                log.exception("config.reload_failed")
+                return
+        if result.applied and result.templates_changed and self.leading():
+            try:
+                refreshed = self.runtime.service.refresh_slots()
+            except Exception:
+                log.exception("slots.refresh_failed")
+            else:
+                if refreshed is not None:
+                    log.info("slots.generated", added=refreshed.added, updated=refreshed.updated)
 
     def acquire(self) -> None:
-        """Take the scheduler lock for this database; :class:`AlreadyRunning` if a live
-        process holds it (a dead holder's lock is already gone)."""
+        """Take the scheduler lock for this database and lead; when a live process
+        holds it, follow (PostgreSQL) or raise :class:`AlreadyRunning` (SQLite: one
+        instance per database). A dead holder's lock is already gone."""
         if self._lock is not None:
             return
         lock = self.runtime.instance_lock(LOCK_NAME)
@@ -115,22 +162,87 @@ class Daemon:
             if attempt + 1 < LOCK_TRIES:
                 time.sleep(LOCK_RETRY_PAUSE)
         else:
-            raise AlreadyRunning(lock.holder() or "another instance")
+            if not lock.several:
+                raise AlreadyRunning(lock.holder() or "another instance")
+            self._lock = lock
+            log.info("daemon.following", leader=lock.holder() or "unknown", holder=self.holder)
+            if self.on_leadership is not None:
+                self.on_leadership(False)
+            return
         self._lock = lock
-        # The one scheduler now: what a killed predecessor was sending is due again.
-        self.runtime.resume_outbox()
+        self._lead(lock)
+
+    def leading(self) -> bool:
+        """True while this instance may run the leader's jobs: it holds the lock, the
+        previous leader's lease has run out, and its own lease is fresh."""
+        now = time.monotonic()
+        return (
+            self._leader
+            and now >= self._lead_from
+            and now - self._renewed < LEASE.total_seconds() - LEAD_MARGIN
+        )
+
+    @property
+    def is_leader(self) -> bool:
+        """True when this instance holds the scheduler lock (it may still be waiting
+        out its predecessor's lease: see :meth:`leading`)."""
+        return self._leader
+
+    def _systemd_status(self) -> str:
+        """The STATUS= line ``systemctl status`` shows."""
+        role = "leader" if self._leader else "follower"
+        return f"serving {', '.join(self.runtime.listen_queues())} as {role}"
+
+    def _lead(self, lock: InstanceLock) -> None:
+        now = time.monotonic()
+        self._leader = True
+        self._renewed = now
+        self._lead_from = now + lock.inherited_wait
+        if lock.several:
+            # Only what a dead instance held: a live one's claims are younger.
+            self.runtime.resume_outbox(claimed_before=self.runtime.clock() - STALE_CLAIM)
+        else:
+            # The one scheduler now: what a killed predecessor was sending is due again.
+            self.runtime.resume_outbox()
+        if self._scheduler is not None:
+            self._scheduler.run_leader_jobs_soon(lock.inherited_wait + 0.05)
+        log.info("daemon.leading", holder=self.holder, waited_s=round(lock.inherited_wait, 3))
+        systemd.status(self._systemd_status())
+        if self.on_leadership is not None:
+            self.on_leadership(True)
+
+    def _follow(self, lock: InstanceLock, why: str) -> None:
+        self._leader = False
+        lock.release()
+        log.error("daemon.leadership_lost", holder=self.holder, reason=why)
+        systemd.status(self._systemd_status())
+        if self.on_leadership is not None:
+            self.on_leadership(False)
 
     def _check_lock(self) -> None:
-        """Stop serving if the lock was lost (PostgreSQL: the session holding it ended)."""
+        """The leader renews its lease, and follows when it cannot (PostgreSQL) or
+        stops (SQLite: the lock file is gone, which only a broken system does); a
+        follower tries the lock."""
         lock = self._lock
-        if lock is not None and not lock.alive():
-            log.error("daemon.lock_lost", holder=self.holder)
-            self.stop()
+        if lock is None:
+            return
+        if self._leader:
+            if lock.alive() and lock.renew():
+                self._renewed = time.monotonic()
+            elif lock.several:
+                self._follow(lock, "the lock's session ended or the lease was not renewed")
+            else:
+                log.error("daemon.lock_lost", holder=self.holder)
+                self.stop()
+        elif lock.acquire(self.holder, self.runtime.clock()):
+            self._lead(lock)
 
     def _run_on_start(self) -> None:
         try:
             self.runtime.warm_up()
-            if self.on_start is not None:
+            # The start-up work (the slot refresh) is the leader's: two instances
+            # refreshing at once would race on the same rows.
+            if self.on_start is not None and self._leader:
                 self.on_start()
         except Exception:
             log.exception("daemon.on_start_failed")
@@ -138,6 +250,7 @@ class Daemon:
     def release(self) -> None:
         """Give the scheduler lock back (idempotent)."""
         lock, self._lock = self._lock, None
+        self._leader = False
         if lock is not None:
             lock.release()
 
@@ -145,11 +258,13 @@ class Daemon:
         """Take the lock (if not yet), start the jobs, serve messages until stopped."""
         runtime = self.runtime
         self.acquire()
-        scheduler = runtime.make_scheduler()
+        scheduler = runtime.make_scheduler(leading=self.leading)
+        self._scheduler = scheduler
+        several = self._lock is not None and self._lock.several
         scheduler.scheduler.add_job(
             self._check_lock,
             "interval",
-            seconds=self.lock_check_every,
+            seconds=LEADER_POLL if several else self.lock_check_every,
             id="lock-check",
             replace_existing=True,
         )
@@ -165,9 +280,22 @@ class Daemon:
             replace_existing=True,
         )
         scheduler.start(with_jobs=runtime.settings.scheduler.enabled)
-        log.info("daemon.started", queues=runtime.listen_queues(), holder=self.holder)
+        log.info(
+            "daemon.started",
+            queues=runtime.listen_queues(),
+            holder=self.holder,
+            role="leader" if self._leader else "follower",
+        )
+        # systemd (Type=notify): READY once serving; the watchdog pinged only while the
+        # loop turns (a hung loop is restarted). No-ops outside systemd.
+        interval = systemd.watchdog_interval()
+        heartbeat = systemd.Heartbeat(interval or 30.0)
+        watchdog = systemd.Watchdog(heartbeat, interval)
+        watchdog.start()
+        systemd.ready(self._systemd_status())
         try:
             while not self.stop_event.is_set():
+                heartbeat.beat()
                 self._answer_reload()
                 handled = runtime.process_one(self.poll_timeout)
                 # Take what else is waiting, then send the replies of the whole burst
@@ -181,6 +309,8 @@ class Daemon:
             if self.stop_signal is not None:
                 log.info("daemon.stopping", signal=self.stop_signal)
         finally:
+            systemd.stopping(f"stopping ({self.stop_signal or 'loop ended'})")
+            watchdog.stop()
             if self.on_stop is not None:
                 self.on_stop()
             scheduler.shutdown()

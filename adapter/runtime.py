@@ -3,20 +3,33 @@
 A :class:`Runtime` is built once by :func:`adapter.bootstrap.bootstrap`. It is not the
 vendor's facade (that is :attr:`Runtime.adapter`, an :class:`~adapter.api.Adapter`
 over the same service); the daemon (:mod:`adapter.daemon`) runs it.
+
+:meth:`Runtime.reload` re-reads ``clinic.toml`` and ``rules.toml`` while it runs (SIGHUP,
+``epj-adapter reload``): see :class:`ReloadResult` for what is applied and what needs a
+restart.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import threading
+import tomllib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from adapter.api import Adapter
+from adapter.config import AdapterConfig, ConfigError, ConfigIssue, load_config
+from adapter.config.loader import ADAPTER_FILE, CLINIC_FILE, RULES_FILE
+from adapter.config.locator import Locator
+from adapter.config.routing_check import check_routing_file
 from adapter.config.settings import Settings
 from adapter.jobs.scheduler import AdapterScheduler, JobIntervals
 from adapter.logs import get_logger
 from adapter.messages import validation
 from adapter.service import commands as c
-from adapter.service.clinic_service import ClinicService
+from adapter.service.clinic_service import ClinicService, ClinicSetup
 from adapter.service.context import ClinicContext
 from adapter.service.outbox import OutboxDispatcher, OutboxWriter
 from adapter.service.pipeline import Pipeline
@@ -27,6 +40,152 @@ from adapter.store.uow import Store
 from adapter.transport.base import Transport
 
 log = get_logger("adapter.runtime")
+
+# -- reloading clinic.toml and rules.toml ----------------------------------------------
+
+#: Builds the service layer's parts from a loaded configuration, with the running
+#: Helsenorge party and router (:func:`adapter.bootstrap.clinic_setup`).
+SetupBuilder = Callable[[AdapterConfig], ClinicSetup]
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """What :meth:`Runtime.reload` did.
+
+    **Reloadable**: ``clinic.toml`` (practitioners added, removed or changed, their
+    HER-ids and ``online_booking``, appointment types, templates, absences; the clinic's
+    name and address) and ``rules.toml``. **Needs a restart**: ``adapter.toml`` (every
+    key: database, transport, CMS, Helsenorge's HER-ids, HTTP, logging, scheduler) and
+    the routing file (``routing.toml``, the Adresseregister the router and the CMS
+    protection were built from); they are named in ``restart_needed`` and not applied,
+    and the rest of the reload still is. The clinic's own key and HER-id (its rows and
+    its queues) cannot change in a running adapter: that is an error issue and nothing
+    is applied.
+
+    ``applied``: the new configuration serves from the next request on. ``issues``:
+    when not applied, every issue found (errors and warnings, as ``check-config``
+    prints them); when applied, the warnings. ``restart_needed``: the ``adapter.toml``
+    keys (dotted, e.g. ``database.url``) that differ from what the process started
+    with, and ``routing.toml`` when the routing file changed. ``templates_changed``:
+    the slot templates, absences, closures or appointment types changed, so the slots
+    generated from them should be refreshed (the daemon's leader does it).
+    """
+
+    applied: bool
+    issues: list[ConfigIssue] = field(default_factory=list)
+    restart_needed: list[str] = field(default_factory=list)
+    templates_changed: bool = False
+
+    @property
+    def errors(self) -> list[ConfigIssue]:
+        """The issues that refused the reload."""
+        return [i for i in self.issues if i.is_error]
+
+
+@dataclass
+class _Reloading:
+    """What a reload compares with: the configuration serving now, and the
+    ``adapter.toml`` keys and routing file the process started with (never reloaded)."""
+
+    config: AdapterConfig
+    build: SetupBuilder
+    adapter_keys: dict[str, object] | None
+    routing: bytes | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _adapter_keys(directory: Path) -> dict[str, object] | None:
+    """``adapter.toml`` as dotted keys and values ({} without the file; None when it
+    cannot be read, which the configuration check reports)."""
+    path = directory / ADAPTER_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    flat: dict[str, object] = {}
+
+    def walk(table: dict[str, Any], prefix: str) -> None:
+        for key, value in table.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                flat[f"{prefix}{key}"] = value
+
+    walk(data, "")
+    return flat
+
+
+def _file_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _changed_keys(before: dict[str, object] | None, after: dict[str, object] | None) -> list[str]:
+    if before is None or after is None:
+        return []
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def _templates_changed(old: AdapterConfig, new: AdapterConfig) -> bool:
+    def slots_from(config: AdapterConfig) -> tuple[object, ...]:
+        calendar = config.calendar
+        return (
+            config.templates,
+            dict(config.absences),
+            config.appointment_types,
+            calendar.closed_on_public_holidays,
+            calendar.extra_closed,
+        )
+
+    return slots_from(old) != slots_from(new)
+
+
+def _identity_issues(old: AdapterConfig, new: AdapterConfig, directory: Path) -> list[ConfigIssue]:
+    """The clinic's key and HER-id name its rows and its queues: not changed while running."""
+    issues = []
+    for key, before, after in (
+        ("key", old.clinic.key, new.clinic.key),
+        ("her_id", old.clinic.her_id, new.clinic.her_id),
+    ):
+        if before == after:
+            continue
+        try:
+            line = Locator((directory / CLINIC_FILE).read_text(encoding="utf-8")).line_of(
+                ("clinic", key)
+            )
+        except (OSError, UnicodeDecodeError):
+            line = 0
+        issues.append(
+            ConfigIssue(
+                CLINIC_FILE,
+                line,
+                f"clinic.{key}",
+                f"the clinic's {key} changed from {before} to {after}: a running adapter "
+                "keeps its clinic (its rows and its queues)",
+                "restart the adapter to serve the new value, or put the old one back",
+            )
+        )
+    return issues
+
+
+def _new_routing_issues(old: AdapterConfig, new: AdapterConfig, now: datetime) -> list[ConfigIssue]:
+    """What the running routing file says about ``new`` that it did not say about the
+    configuration serving now (e.g. a new practitioner's HER-id it lacks)."""
+    if not old.settings.routing_file.is_file():
+        return []
+    before = {(i.key, i.message) for i in check_routing_file(old, now)}
+    after = check_routing_file(replace(new, settings=old.settings), now)
+    return [i for i in after if (i.key, i.message) not in before]
+
+
+def _by_file(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """In ``check-config``'s order: clinic.toml, rules.toml, adapter.toml, then others."""
+    order = {CLINIC_FILE: 0, RULES_FILE: 1, ADAPTER_FILE: 2}
+    return sorted(issues, key=lambda i: (order.get(i.file, 3), i.file, i.line))
 
 
 @dataclass(frozen=True)
@@ -106,10 +265,12 @@ class Runtime:
         """Send what the outbox holds; how many were sent."""
         return self.dispatcher.dispatch()
 
-    def resume_outbox(self) -> int:
+    def resume_outbox(self, *, claimed_before: datetime | None = None) -> int:
         """Make what a crashed process left in flight in the outbox due again; the
-        daemon calls it on start, holding the scheduler lock. Returns how many."""
-        return self.dispatcher.resume()
+        daemon calls it when it starts leading (with several instances, only what was
+        claimed before ``claimed_before``: a live instance's claims are younger).
+        Returns how many."""
+        return self.dispatcher.resume(claimed_before=claimed_before)
 
     # -- jobs ---------------------------------------------------------------------------
 
@@ -133,11 +294,19 @@ class Runtime:
         """The nightly slot refresh from the templates (None without templates)."""
         return self.service.refresh_slots(now)
 
-    def make_scheduler(self, intervals: JobIntervals | None = None) -> AdapterScheduler:
+    def make_scheduler(
+        self,
+        intervals: JobIntervals | None = None,
+        *,
+        leading: Callable[[], bool] | None = None,
+    ) -> AdapterScheduler:
         """The scheduler with the adapter's jobs (not started); intervals from
-        ``adapter.toml [scheduler]`` unless given."""
+        ``adapter.toml [scheduler]`` unless given. ``leading``: the releases,
+        deadlines, housekeeping and slot refresh run only while it says True (the
+        daemon's leadership); the outbox retries run on every instance."""
         sched = self.settings.scheduler
         return AdapterScheduler(
+            leading=leading,
             release=self.run_due_releases,
             deadlines=self.expire_reservations,
             outbox=self.dispatch_outbox,
@@ -190,6 +359,107 @@ class Runtime:
             queues={queue: self.transport.count(queue) for queue in self.listen_queues()},
             **asdict(counts),
         )
+
+    # -- reloading clinic.toml and rules.toml ------------------------------------------
+
+    _reloading: _Reloading | None = None
+
+    def allow_reload(self, config: AdapterConfig, build: SetupBuilder) -> None:
+        """Let :meth:`reload` replace ``config`` (the configuration this runtime serves)
+        with what its directory says later; ``build`` makes the service layer's parts
+        from a configuration. :func:`adapter.bootstrap.bootstrap` calls it; the
+        ``adapter.toml`` keys and the routing file are taken as they are now, the
+        process's own (a later change of them needs a restart)."""
+        self._reloading = _Reloading(
+            config=config,
+            build=build,
+            adapter_keys=_adapter_keys(config.path),
+            routing=_file_bytes(config.settings.routing_file),
+        )
+
+    def reload(self, config_dir: Path | None = None) -> ReloadResult:
+        """Re-read ``clinic.toml`` and ``rules.toml`` from ``config_dir`` (the
+        configuration directory by default) and serve them from the next request on.
+
+        The files are checked first, as ``check-config`` does: on any error (and when
+        the clinic's key or HER-id changed, or the running routing file finds a problem
+        the serving configuration did not have) nothing changes, ``config.reload_refused``
+        is logged with every issue, and the issues are returned; warnings alone do not
+        refuse. Otherwise the new catalog is written to the store and the new clinic
+        context replaces the old one in the service (the API, the jobs, the HTTP API) and
+        the pipeline, one reference each: a request in flight finishes on the
+        configuration it started with. ``adapter.toml`` and routing file changes are not
+        applied: ``config.restart_needed`` names them. Safe to call from any thread;
+        reloads run one at a time. See :class:`ReloadResult`.
+
+        Raises:
+            RuntimeError: the runtime was not built by :func:`adapter.bootstrap.bootstrap`
+                (nothing to reload from).
+            adapter.store.StoreError: writing the catalog failed (the old configuration
+                goes on serving).
+        """
+        state = self._reloading
+        if state is None:
+            raise RuntimeError("this runtime has no configuration to reload (see allow_reload)")
+        directory = Path(config_dir) if config_dir is not None else self.settings.config_dir
+        with state.lock:
+            old = state.config
+            restart = _changed_keys(state.adapter_keys, _adapter_keys(directory))
+            if _file_bytes(old.settings.routing_file) != state.routing:
+                restart.append(old.settings.routing_file.name)
+            if restart:
+                log.warning(
+                    "config.restart_needed",
+                    keys=restart,
+                    message="adapter.toml and the routing file are read at the start: "
+                    "restart the adapter to apply these changes",
+                )
+            try:
+                new = load_config(directory)
+            except ConfigError as exc:
+                return self._refuse(directory, _by_file(exc.issues), restart)
+            refused = _identity_issues(old, new, directory)
+            refused += _new_routing_issues(old, new, self.clock())
+            if any(i.is_error for i in refused):
+                return self._refuse(directory, _by_file([*new.warnings, *refused]), restart)
+            setup = state.build(new)
+            self.service.reconfigure(setup)  # the catalog first, then the service's ctx
+            self.pipeline = self.pipeline.reconfigured(
+                {her: setup.ctx for her in setup.ctx.her_ids}, setup.replies
+            )
+            state.config = new
+            ctx = setup.ctx
+            warnings = _by_file([*new.warnings, *refused])
+            log.info(
+                "config.reloaded",
+                directory=str(directory),
+                practitioners=len(ctx.practitioners),
+                online_practitioners=len(ctx.online_practitioners()),
+                appointment_types=len(ctx.appointment_types),
+                rules=len(ctx.rules.release_rules),
+                policies=len(ctx.rules.policies),
+                warnings=[str(w) for w in warnings],
+            )
+            return ReloadResult(
+                applied=True,
+                issues=warnings,
+                restart_needed=restart,
+                templates_changed=_templates_changed(old, new),
+            )
+
+    def _refuse(
+        self, directory: Path, issues: list[ConfigIssue], restart: list[str]
+    ) -> ReloadResult:
+        log.error(
+            "config.reload_refused",
+            directory=str(directory),
+            errors=sum(1 for i in issues if i.is_error),
+            issues=[str(i) for i in issues],
+            message="the configuration has errors: the adapter goes on with the one it has",
+        )
+        return ReloadResult(applied=False, issues=issues, restart_needed=restart)
+
+    # -- the end ------------------------------------------------------------------------
 
     def close(self) -> None:
         """Release the transport and the database (and a warm-up that never ran)."""

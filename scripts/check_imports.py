@@ -26,6 +26,7 @@ from pathlib import Path
 MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "adapter": frozenset(),
     "clock": frozenset(),
+    "systemd": frozenset(),
     "privacy": frozenset(),
     "logs": frozenset({"privacy"}),
     "domain": frozenset(),
@@ -45,7 +46,12 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     "runtime": frozenset(
         {"api", "config", "jobs", "logs", "messages", "service", "store", "transport"}
     ),
-    "daemon": frozenset({"logs", "runtime", "store"}),
+    # Prometheus metrics: counted from the pipeline's observer, read from the store,
+    # the transport and the certificates at each scrape (a runtime only as a protocol).
+    "metrics": frozenset(
+        {"config", "crypto", "logs", "registry", "service", "store", "transport"}
+    ),
+    "daemon": frozenset({"jobs", "logs", "runtime", "store", "systemd"}),
     "bootstrap": frozenset(
         {
             "api",
@@ -53,6 +59,7 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
             "config",
             "crypto",
             "messages",
+            "metrics",
             "registry",
             "runtime",
             "service",
@@ -94,7 +101,18 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     # The HTTP API and the admin page are a face over the runtime's facade (store: its
     # records only; preview: the portal's month grid and day list).
     "http": frozenset(
-        {"adapter", "api", "config", "domain", "logs", "preview", "runtime", "service", "store"}
+        {
+            "adapter",
+            "api",
+            "config",
+            "domain",
+            "logs",
+            "metrics",
+            "preview",
+            "runtime",
+            "service",
+            "store",
+        }
     ),
     "cli": frozenset(
         {
@@ -109,9 +127,11 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
             "http",
             "logs",
             "messages",
+            "metrics",
             "preview",
             "runtime",
             "store",
+            "systemd",
             "tools",
             "transport",
         }

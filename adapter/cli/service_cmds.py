@@ -57,6 +57,12 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     run.set_defaults(handler=cmd_run)
 
+    reload = sub.add_parser(
+        "reload", help="re-read clinic.toml and rules.toml in the running daemon (SIGHUP)"
+    )
+    add_config_option(reload)
+    reload.set_defaults(handler=cmd_reload)
+
     status = sub.add_parser("status", help="queues, pending work, last activity, next release")
     add_config_option(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -233,7 +239,7 @@ def _human_logs(fmt: str) -> bool:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the daemon until SIGTERM/SIGINT (SIGHUP: logs that a restart is needed).
+    """Run the daemon until SIGTERM/SIGINT (SIGHUP: reload clinic.toml and rules.toml).
 
     Once the configuration is loaded, what ``run`` says on stderr follows the log
     format: a JSON line each (the banner is the event ``daemon.serving``) unless the
@@ -264,12 +270,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     # slots in the background. A new or empty book is filled before serving.
     soon = runtime.clock() + timedelta(days=7)
     background = runtime.slots_reach(soon)
+    from adapter.metrics import MetricsListenError, metrics_for, serve_metrics
+
     daemon = Daemon(runtime, on_start=refresh if background else None)
+    daemon.on_leadership = metrics_for(runtime).set_leader
     try:
         daemon.acquire()
     except AlreadyRunning as exc:
         runtime.close()
-        said = "another instance is running on this database"
+        said = (
+            "another instance is running on this database (SQLite serves one instance; "
+            "several instances need PostgreSQL)"
+        )
         if human:
             print(f"epj-adapter: {said} ({exc}); exiting", file=sys.stderr)
         else:
@@ -283,7 +295,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             log.error("daemon.cannot_start", reason=said)
         return EXIT_USAGE
-    if not background:
+    if not background and daemon.is_leader:
+        # A follower leaves the filling to the leader (two would race on the same rows).
         refresh()
     if settings.http.enabled:
         from adapter.cli.http_cmds import checked_tokens, serve_beside
@@ -297,6 +310,16 @@ def cmd_run(args: argparse.Namespace) -> int:
                 raise
             log.error("daemon.cannot_start", reason=str(exc))
             return exc.code
+    else:
+        try:
+            daemon.on_stop = serve_metrics(runtime, settings)
+        except MetricsListenError as exc:
+            daemon.release()
+            runtime.close()
+            if human:
+                raise CliError(str(exc)) from None
+            log.error("daemon.cannot_start", reason=str(exc))
+            return EXIT_USAGE
 
     def stop(signum: int, _frame: Any) -> None:
         daemon.stop(signal.Signals(signum).name)  # the loop logs it (see Daemon.stop)
@@ -347,6 +370,76 @@ def _queue_depths(config: AdapterConfig) -> dict[str, int | None]:
     return {queue: transport.count(queue) for queue in queues}
 
 
+def cmd_reload(args: argparse.Namespace) -> int:
+    """Check the configuration, then send SIGHUP to the daemon serving it on this host
+    (the pid on the scheduler lock's name plate): it re-reads ``clinic.toml`` and
+    ``rules.toml`` and logs ``config.reloaded`` or ``config.reload_refused``.
+
+    Exit 1 without signalling when the files have errors (they are printed, as
+    ``check-config`` prints them) or no daemon runs; exit 2 when the daemon runs on
+    another host. The name plate names one process, the leader: with several instances,
+    reload each one on its host (``systemctl reload epj-adapter``)."""
+    import os
+    import socket
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from adapter.config.routing_check import check_all
+    from adapter.daemon import LOCK_NAME
+    from adapter.doctor import daemon_state, database_error, engine_name, read_only_store
+    from adapter.store import StoreError
+
+    directory = config_directory(args.config)
+    issues = check_all(directory, datetime.now().astimezone())
+    for issue in issues:
+        print(issue, file=sys.stderr)
+    if any(issue.is_error for issue in issues):
+        raise CliError(
+            f"the configuration in {directory} has errors: not reloaded (the daemon "
+            "would keep its configuration too)",
+            EXIT_PROBLEMS,
+        )
+    config = load_checked(args)
+    try:
+        store = read_only_store(config)
+    except StoreError:
+        raise CliError(
+            "no database yet, so no daemon runs: nothing to reload", EXIT_PROBLEMS
+        ) from None
+    except SQLAlchemyError as exc:
+        name = engine_name(config.settings.database_url)
+        raise CliError(f"cannot open the database {name}: {database_error(exc)}") from None
+    try:
+        daemon = daemon_state(config, store, LOCK_NAME)
+    finally:
+        store.dispose()
+    if daemon.running is None:
+        raise CliError(f"cannot tell whether a daemon runs: {daemon.detail}")
+    if not daemon.running or not daemon.holder:
+        raise CliError("no daemon runs on this database: nothing to reload", EXIT_PROBLEMS)
+    host, _, rest = daemon.holder.partition(":")  # host:pid:token (adapter.daemon.holder_id)
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        raise CliError(
+            f"the daemon runs as {daemon.holder}, not on this host: reload it there "
+            "(systemctl reload epj-adapter)"
+        )
+    try:
+        os.kill(int(pid), signal.SIGHUP)
+    except ProcessLookupError:
+        raise CliError(f"process {pid} is gone: nothing to reload", EXIT_PROBLEMS) from None
+    except PermissionError:
+        raise CliError(
+            f"not allowed to signal process {pid}: run as the service's user "
+            "(sudo -u epj-adapter) or use systemctl reload epj-adapter"
+        ) from None
+    print(
+        f"epj-adapter: sent SIGHUP to process {pid}; its log says config.reloaded or "
+        "config.reload_refused (with several instances, reload each one on its host)"
+    )
+    return EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the adapter's status: read-only (an existing database, nothing created),
     with whether a daemon holds the scheduler lock, and who."""
@@ -355,8 +448,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from adapter.daemon import LOCK_NAME
     from adapter.doctor import daemon_state, database_error, engine_name, read_only_store
     from adapter.runtime import read_status
-    from adapter.store import SCHEMA_VERSION, StoreError
-    from adapter.store.db import schema_version
+    from adapter.store import SchemaKind, StoreError, schema_state
 
     config = load_checked(args)
     name = engine_name(config.settings.database_url)
@@ -368,14 +460,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         raise CliError(f"cannot open the database {name}: {database_error(exc)}") from None
     try:
         try:
-            version = schema_version(store.engine)
-            if version != SCHEMA_VERSION:
-                found = "no schema" if version is None else f"schema version {version}"
+            schema = schema_state(store.engine)
+            if schema.kind is SchemaKind.EMPTY:
                 raise CliError(
-                    f"the database {name} has {found}, this adapter needs {SCHEMA_VERSION}: "
-                    "`epj-adapter run` creates or upgrades it",
+                    f"the database {name} has no schema: `epj-adapter run` creates it",
                     EXIT_PROBLEMS,
                 )
+            if schema.kind in (SchemaKind.BEHIND, SchemaKind.LEGACY):
+                raise CliError(
+                    f"the database {name} is at {schema.describe()}: "
+                    f"run `epj-adapter db upgrade --config {config.path}`",
+                    EXIT_PROBLEMS,
+                )
+            if not schema.current:
+                raise CliError(f"the database {name} is at {schema.describe()}", EXIT_PROBLEMS)
             status = read_status(store, config.clinic.key, _queue_depths(config))
         except SQLAlchemyError as exc:
             raise CliError(f"cannot read the database {name}: {database_error(exc)}") from None
@@ -387,10 +485,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         for key in ("last_activity", "next_release"):
             data[key] = data[key].isoformat() if data[key] else None
         data["daemon"] = {"running": daemon.running, "holder": daemon.holder}
+        data["schema"] = schema.as_json()
         print(json.dumps(data, indent=2))
         return EXIT_OK
     print(f"clinic                 {status.clinic}")
     print(f"daemon                 {daemon}")
+    print(f"schema                 {schema.describe()}")
     for queue, count in status.queues.items():
         waiting = "unknown (the broker does not say)" if count is None else f"{count}"
         print(f"queue {queue:<17}{waiting} waiting")

@@ -138,6 +138,25 @@ class HttpSettings:
     """``[[http.webhooks]]``: receivers of the clinic's events."""
 
 
+#: Where ``epj-adapter run`` serves ``/metrics`` when the HTTP API is off.
+METRICS_LISTEN: Final = "127.0.0.1:9470"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """``[metrics]``: the Prometheus metrics (:mod:`adapter.metrics`).
+
+    With ``[http] enabled``, ``/metrics`` is served on the HTTP API's port whatever this
+    says. Without it, ``enabled = true`` makes ``epj-adapter run`` serve ``/metrics``
+    (and ``/healthz``) on ``listen``, a port of its own; off by default, as the HTTP API
+    is, so that instances sharing a machine do not fight over one port unasked.
+    """
+
+    enabled: bool = False
+    listen: str = METRICS_LISTEN
+    """``host:port`` to listen on (loopback by default: no token is asked)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything ``adapter.toml`` says, with defaults filled in."""
@@ -158,6 +177,7 @@ class Settings:
     cms: CmsSettings = field(default_factory=CmsSettings)
     helsenorge: HelsenorgeSettings = field(default_factory=HelsenorgeSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
     def defaults(cls, config_dir: Path) -> Settings:
@@ -211,6 +231,7 @@ SECTIONS: Final = {
     ),
     "helsenorge": ("her_id", "service_her_id"),
     "http": ("enabled", "listen", "tokens", "webhooks"),
+    "metrics": ("enabled", "listen"),
 }
 
 
@@ -291,6 +312,7 @@ def read_settings(data: Table, reader: Reader, config_dir: Path) -> Settings:
         service_her_id=_her(reader, hn, "service_her_id", "8093248"),
     )
     http = _http(reader, t["http"], config_dir)
+    metrics = _metrics(reader, t["metrics"])
     return Settings(
         config_dir=config_dir,
         state_dir=state,
@@ -308,6 +330,22 @@ def read_settings(data: Table, reader: Reader, config_dir: Path) -> Settings:
         cms=cms,
         helsenorge=helsenorge,
         http=http,
+        metrics=metrics,
+    )
+
+
+def _metrics(reader: Reader, table: Table) -> MetricsSettings:
+    listen = reader.text(table, ("metrics",), "listen") or METRICS_LISTEN
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        reader.issue(
+            ("metrics", "listen"),
+            f"listen '{listen}' is not host:port",
+            f'e.g. listen = "{METRICS_LISTEN}"',
+        )
+        listen = METRICS_LISTEN
+    return MetricsSettings(
+        enabled=reader.flag(table, ("metrics",), "enabled", False), listen=listen
     )
 
 

@@ -72,7 +72,9 @@ class AdapterScheduler:
         refresh_slots: Callable[[datetime], object] | None = None,
         refresh_at: time | None = None,
         intervals: JobIntervals | None = None,
+        leading: Callable[[], bool] | None = None,
     ) -> None:
+        self._leading = leading or (lambda: True)
         self._release = release
         self._deadlines = deadlines
         self._outbox = outbox
@@ -110,7 +112,7 @@ class AdapterScheduler:
             next_run_time=now,
         )
         s.add_job(
-            self._guard(DEADLINE_JOB, lambda: self._deadlines(self._clock())),
+            self._led(DEADLINE_JOB, lambda: self._deadlines(self._clock())),
             IntervalTrigger(seconds=self.intervals.deadlines.total_seconds()),
             id=DEADLINE_JOB,
             replace_existing=True,
@@ -123,7 +125,7 @@ class AdapterScheduler:
             replace_existing=True,
         )
         s.add_job(
-            self._guard(HOUSEKEEPING_JOB, lambda: self._housekeeping(self._clock())),
+            self._led(HOUSEKEEPING_JOB, lambda: self._housekeeping(self._clock())),
             IntervalTrigger(seconds=self.intervals.housekeeping.total_seconds()),
             id=HOUSEKEEPING_JOB,
             replace_existing=True,
@@ -132,7 +134,7 @@ class AdapterScheduler:
         if self._refresh_slots is not None:
             refresh = self._refresh_slots
             s.add_job(
-                self._guard(SLOTS_JOB, lambda: refresh(self._clock())),
+                self._led(SLOTS_JOB, lambda: refresh(self._clock())),
                 CronTrigger(
                     hour=self._refresh_at.hour, minute=self._refresh_at.minute, timezone=OSLO_TZ
                 ),
@@ -144,8 +146,9 @@ class AdapterScheduler:
     def run_release(self) -> None:
         """Run due releases (the whole backlog after downtime, batch by batch), then
         move the job to the next release instant."""
-        next_due: datetime | None
-        for _batch in range(1000):  # 1,000 batches of 1,000 releases at most per run
+        next_due: datetime | None = None
+        # 1,000 batches of 1,000 releases at most per run; none while following.
+        for _batch in range(1000 if self._leading() else 0):
             try:
                 next_due = self._release(self._clock())
             except Exception:
@@ -167,9 +170,16 @@ class AdapterScheduler:
             if self._stopping:
                 return
             with contextlib.suppress(JobLookupError):
-                self.scheduler.modify_job(
-                    RELEASE_JOB, next_run_time=datetime.now(UTC) + delay
-                )
+                self.scheduler.modify_job(RELEASE_JOB, next_run_time=datetime.now(UTC) + delay)
+
+    def run_leader_jobs_soon(self, delay: float = 0.0) -> None:
+        """Run the releases, the deadlines and the housekeeping ``delay`` seconds from
+        now (an instance that has just started leading catches up at once)."""
+        at = datetime.now(UTC) + timedelta(seconds=delay)
+        for job in (RELEASE_JOB, DEADLINE_JOB, HOUSEKEEPING_JOB):
+            with self._reschedule, contextlib.suppress(JobLookupError):
+                if not self._stopping:
+                    self.scheduler.modify_job(job, next_run_time=at)
 
     def next_release(self) -> datetime | None:
         """When the release job runs next."""
@@ -182,6 +192,10 @@ class AdapterScheduler:
             self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+
+    def _led(self, name: str, fn: Callable[[], object]) -> Callable[[], None]:
+        """``fn`` as a job that runs only while this instance leads."""
+        return self._guard(name, lambda: fn() if self._leading() else None)
 
     @staticmethod
     def _guard(name: str, fn: Callable[[], object]) -> Callable[[], None]:

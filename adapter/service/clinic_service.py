@@ -4,11 +4,18 @@
 in one unit of work, writes its outgoing messages to the outbox in the same commit,
 then tries to send them at once and tells the event subscribers. The Python API, the
 CLI, the HTTP API and the daemon's jobs all go through it, so none can skip a step.
+
+What the configuration gives the service (the clinic's context, the replies built
+from it, the slot templates) is one :class:`ClinicSetup`, held by one reference:
+:meth:`ClinicService.reconfigure` replaces it whole (a reload of ``clinic.toml`` and
+``rules.toml``), and each use case reads it once, so a call in flight finishes on the
+setup it started with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TypeVar, cast
 
@@ -33,6 +40,20 @@ R = TypeVar("R")
 SlotTemplates = Callable[[date, date], list[Slot]]
 
 
+@dataclass(frozen=True)
+class ClinicSetup:
+    """What one configuration gives the service layer, replaced whole on a reload.
+
+    ``replies`` builds its messages from ``ctx`` (the same context); ``templates`` are
+    the opening-hours templates of the same configuration (None: slots come only from
+    the EPJ).
+    """
+
+    ctx: ClinicContext
+    replies: Replies
+    templates: SlotTemplates | None = None
+
+
 class ClinicService:
     """One clinic's use cases, each one transaction with its outgoing messages."""
 
@@ -47,21 +68,47 @@ class ClinicService:
         clock: Callable[[], datetime],
         templates: SlotTemplates | None = None,
     ) -> None:
-        self.ctx = ctx
+        self._setup = ClinicSetup(ctx=ctx, replies=replies, templates=templates)
         self.clock = clock
         self.views = Views(store, ctx.clinic.key)
         self.feed = EventFeed(self.views)
         self._store = store
-        self._replies = replies
         self._outbox = outbox
         self._dispatch = dispatch
-        self._templates = templates
+
+    @property
+    def ctx(self) -> ClinicContext:
+        """The clinic as configured now (the setup's context)."""
+        return self._setup.ctx
+
+    @property
+    def setup(self) -> ClinicSetup:
+        """The configuration's parts the use cases run on now."""
+        return self._setup
+
+    def reconfigure(self, setup: ClinicSetup) -> None:
+        """Serve ``setup`` from the next call on: its catalog (clinic, practitioners,
+        appointment types) is written to the store first, then the one reference is
+        replaced. A call in flight finishes on the setup it started with.
+
+        Raises:
+            ValueError: ``setup`` is another clinic (its key names other rows).
+        """
+        if setup.ctx.clinic.key != self._setup.ctx.clinic.key:
+            raise ValueError(
+                f"a service of clinic {self._setup.ctx.clinic.key!r} cannot serve "
+                f"{setup.ctx.clinic.key!r}"
+            )
+        self._run(c.SyncCatalog(), setup, self.clock())
+        self._setup = setup
 
     def handle(self, command: c.Command[R], *, now: datetime | None = None) -> R:
         """Run ``command``'s use case at ``now`` (the clock by default) and commit; then
         send what it wrote to the outbox (a failed send is retried by the outbox job)."""
-        at = now or self.clock()
-        scope = Scope(ctx=self.ctx, replies=self._replies, now=at)
+        return self._run(command, self._setup, now or self.clock())
+
+    def _run(self, command: c.Command[R], setup: ClinicSetup, at: datetime) -> R:
+        scope = Scope(ctx=setup.ctx, replies=setup.replies, now=at)
         with self._store.uow() as uow:
             result = CLINIC.run(command, uow, scope)
             self._outbox.write(uow, scope.outgoing, at)
@@ -80,25 +127,29 @@ class ClinicService:
     @property
     def has_templates(self) -> bool:
         """True when slots can be generated from opening-hours templates."""
-        return self._templates is not None
+        return self._setup.templates is not None
 
     def generate_slots(self, start: date, end: date) -> UpsertResult:
         """Slots from the templates for local days ``start``..``end`` (inclusive), loaded
         (idempotent)."""
-        if self._templates is None:
+        return self._generate(self._setup, start, end)
+
+    def _generate(self, setup: ClinicSetup, start: date, end: date) -> UpsertResult:
+        if setup.templates is None:
             raise ValueError("generating slots needs the clinic's configuration (templates)")
-        slots = self._templates(start, end)
-        return self.handle(c.LoadSlots(tuple(slots), source="template"))
+        slots = setup.templates(start, end)
+        return self._run(c.LoadSlots(tuple(slots), source="template"), setup, self.clock())
 
     def refresh_slots(self, now: datetime | None = None) -> UpsertResult | None:
         """The templates' slots from today to a week past the longest horizon; None
         when there are no templates (slots then come only from the EPJ)."""
-        if self._templates is None:
+        setup = self._setup
+        if setup.templates is None:
             return None
         today = (now or self.clock()).astimezone(OSLO).date()
-        rules = self.ctx.rules
+        rules = setup.ctx.rules
         horizon = max(
             [rules.default_horizon]
             + [r.horizon for r in rules.release_rules if r.horizon is not None]
         )
-        return self.generate_slots(today, today + horizon + timedelta(days=7))
+        return self._generate(setup, today, today + horizon + timedelta(days=7))

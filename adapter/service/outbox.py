@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from adapter.logs import get_logger
 from adapter.service.outgoing import Outgoing, Sender
+from adapter.store.messaging import CLAIM_LEASE
 from adapter.store.records import OutboxMessage, SentMessage
 
 if TYPE_CHECKING:
@@ -118,18 +119,28 @@ class OutboxDispatcher:
             log.info("outbox.sent", count=sent)
         return sent
 
-    def resume(self) -> int:
+    def resume(self, *, claimed_before: datetime | None = None) -> int:
         """Make entries a crashed dispatcher left in flight due again (call on start,
-        holding the scheduler lock); returns how many."""
+        holding the scheduler lock; with several instances, only those claimed before
+        ``claimed_before``); returns how many."""
         with self.store.uow() as uow:
-            resumed = uow.outbox.resume_claims()
+            resumed = uow.outbox.resume_claims(claimed_before=claimed_before)
             uow.commit()
         if resumed:
             log.warning("outbox.resumed_in_flight", count=resumed)
         return resumed
 
     def _send(self, entry: OutboxMessage, now: datetime) -> int:
-        """Send one claimed entry and record the outcome at once; 1 if it was sent."""
+        """Send one claimed entry and record the outcome at once; 1 if it was sent.
+
+        The claim is held again first: an entry whose claim ran out while the batch was
+        being sent (another dispatcher may have taken it) is left alone."""
+        with self.store.uow() as uow:
+            held = uow.outbox.hold(entry, self.clock() + CLAIM_LEASE)
+            uow.commit()
+        if not held:
+            log.info("outbox.claim_taken_over", msg_id=entry.msg_id)
+            return 0
         try:
             message = self.sender.message(
                 body=entry.body,

@@ -11,9 +11,11 @@ answers every refusal: an error-queue report, a negative AppRec (once per MsgId)
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
@@ -56,6 +58,30 @@ UNKNOWN_SUBJECT: Final = "UNKNOWN"
 
 SYNC_REFUSALS: Final[Mapping[Foresporsel, Svar]] = {Foresporsel.HB: Svar.GENERELL_FEIL}
 
+#: The function of a delivery nothing could be read from (a :class:`Handled`).
+UNKNOWN_FUNCTION: Final = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """What became of one delivery, for the pipeline's observer (the metrics).
+
+    Codes and names only, never a person or free text: ``function`` is the request's
+    7601 code (``HLT``, ``RT``...), ``AppRecReceived``, the MsgInfo/Type of a refused
+    message, or :data:`UNKNOWN_FUNCTION`; ``result`` is ``ok``, ``rejected:<8221 code>``
+    (a negative AppRec was the answer), ``refused:<answer code>`` (a refusal such as
+    26), ``duplicate``, ``expired`` (a sync request past its TTL, unanswered),
+    ``report`` (an error-queue report), ``dropped`` or ``error`` (an exception, raised
+    on); ``seconds`` from taking the delivery to settling it; ``apprec`` the 8258
+    status of an AppRec received (``"1"`` OK, ``"2"`` rejected), else None.
+    """
+
+    function: str
+    result: str
+    sync: bool = False
+    seconds: float = 0.0
+    apprec: str | None = None
+
 
 class Pipeline:
     """Processes one delivery at a time; safe to call again for a redelivery."""
@@ -73,8 +99,10 @@ class Pipeline:
         unprotect: Unprotect | None = None,
         check_process: Callable[[TransportMessage], None] | None = None,
         peek: Unprotect | None = None,
+        observer: Callable[[Handled], None] | None = None,
     ) -> None:
         self.store = store
+        self.observer = observer  # told what became of each delivery; must not raise
         self.contexts = contexts  # by every HER-id that addresses the clinic
         self.router = router
         self.replies = replies
@@ -89,50 +117,77 @@ class Pipeline:
             peek=peek,
         )
 
+    def reconfigured(self, contexts: Mapping[str, ClinicContext], replies: Replies) -> Pipeline:
+        """A copy of this pipeline on other clinic contexts and replies (a reload of
+        ``clinic.toml`` and ``rules.toml``); everything else (store, router, outbox,
+        sender, protection, process check) is shared. The caller replaces its one
+        reference to the pipeline, so a delivery in flight finishes on this one."""
+        old = self.admission
+        other = copy.copy(self)
+        other.contexts = contexts
+        other.replies = replies
+        other.admission = Admission(
+            contexts=contexts,
+            router=old.router,
+            unprotect=old.unprotect,
+            check_process=old.check_process,
+            peek=old.peek,
+        )
+        return other
+
     # -- entry point -------------------------------------------------------------------
 
     def process(self, delivery: Delivery) -> None:
-        """Handle one delivery; accept it once its effect (if any) has committed."""
+        """Handle one delivery; accept it once its effect (if any) has committed.
+
+        The observer, when there is one, is told what became of it (:class:`Handled`),
+        of a delivery whose handling raised too (``error``; the exception goes on)."""
+        started = time.perf_counter()
         msg = delivery.message
         now = self.clock()
         bound = log.bind(amqp_message_id=msg.message_id, queue=delivery.queue)
-        admitted = self.admission.admit(delivery, now)
-        if isinstance(admitted, Admitted):
-            inbound = admitted.inbound
-            bound = bound.bind(msg_id=inbound.envelope.msg_id, function=_function(inbound))
-            req = Request(
-                inbound=admitted.inbound,
-                ctx=admitted.ctx,
-                now=now,
-                reply_queue=admitted.reply_queue,
-                correlation_id=admitted.correlation_id,
-                sync=admitted.sync,
-            )
-            if admitted.sync:
-                self._sync(req, bound, msg.expires_at)
+        seen = Handled(UNKNOWN_FUNCTION, "error")
+        try:
+            admitted = self.admission.admit(delivery, now)
+            if isinstance(admitted, Admitted):
+                inbound = admitted.inbound
+                seen = Handled(_function(inbound), "error", admitted.sync, apprec=_status(inbound))
+                bound = bound.bind(msg_id=inbound.envelope.msg_id, function=_function(inbound))
+                req = Request(
+                    inbound=admitted.inbound,
+                    ctx=admitted.ctx,
+                    now=now,
+                    reply_queue=admitted.reply_queue,
+                    correlation_id=admitted.correlation_id,
+                    sync=admitted.sync,
+                )
+                if admitted.sync:
+                    result = self._sync(req, bound, msg.expires_at)
+                else:
+                    result = self._async(req, admitted.body, msg.message_id, bound)
             else:
-                self._async(req, admitted.body, msg.message_id, bound)
-        else:
-            self._refuse(msg, admitted, now, bound)
-        delivery.accept()
+                seen = Handled(_refused(admitted), "error", isinstance(admitted, SyncRefusal))
+                result = self._refuse(msg, admitted, now, bound)
+            delivery.accept()
+            seen = replace(seen, result=result)
+        finally:
+            if self.observer is not None:
+                self.observer(replace(seen, seconds=time.perf_counter() - started))
 
     # -- sync and async paths ----------------------------------------------------------
 
-    def _sync(
-        self, req: Request, bound: FilteringBoundLogger, expires_at: datetime | None
-    ) -> None:
+    def _sync(self, req: Request, bound: FilteringBoundLogger, expires_at: datetime | None) -> str:
         with self.store.uow(read_only=True) as uow:
             out = self._dispatch(uow, req, req.inbound.command)
         if _expired(self.clock(), expires_at):
             bound.warning("sync.expired_before_answer")
-            return  # Helsenorge has given up: an answer now would only confuse it
+            return "expired"  # Helsenorge has given up: an answer now would only confuse it
         for item in out:
             self.sender.send(item, req.now)
         bound.info("sync.answered", replies=[o.function for o in out])
+        return _result(out)
 
-    def _async(
-        self, req: Request, body: bytes, amqp_id: str, bound: FilteringBoundLogger
-    ) -> None:
+    def _async(self, req: Request, body: bytes, amqp_id: str, bound: FilteringBoundLogger) -> str:
         env = req.inbound.envelope
         digest = hashlib.sha256(body).hexdigest()
         clinic = req.ctx.clinic.key
@@ -142,11 +197,11 @@ class Pipeline:
                 # HITS 1216 §2.2.3: "Duplikat AMQP MessageID ... Melding logges av mottager,
                 # ingen respons på error kø og ingen apprec"; it is not handled again.
                 bound.warning("message.duplicate_amqp_message_id")
-                return
+                return "duplicate"
             seen = uow.messages.seen(clinic, env.msg_id)
             if seen is not None:
                 self._again(uow, req, seen.body_sha256 == digest, bound)
-                return
+                return "duplicate"
             out = self._dispatch(uow, req, req.inbound.command)
             try:
                 uow.messages.record(
@@ -159,10 +214,11 @@ class Pipeline:
                 )
             except AlreadyProcessed:
                 bound.info("message.duplicate")  # another worker committed it first
-                return
+                return "duplicate"
             self.outbox.write(uow, out, req.now)
             uow.commit()
         bound.info("async.handled", replies=[o.function for o in out])
+        return _result(out)
 
     def _again(
         self, uow: UnitOfWork, req: Request, same_body: bool, bound: FilteringBoundLogger
@@ -198,17 +254,20 @@ class Pipeline:
 
     def _refuse(
         self, msg: TransportMessage, refusal: Refusal, now: datetime, bound: FilteringBoundLogger
-    ) -> None:
+    ) -> str:
+        """Answer a refusal; what became of the delivery (:attr:`Handled.result`)."""
         match refusal:
             case Dropped(event=event):
                 bound.warning(event)
+                return "dropped"
             case Report():
                 self._report(msg, refusal, now)
                 bound.warning("transport.rejected", condition=refusal.condition)
+                return "report"
             case SyncRefusal():
                 if _expired(self.clock(), refusal.expires_at):
                     bound.warning("sync.expired_before_answer")
-                    return
+                    return "expired"
                 code = SYNC_REFUSALS.get(refusal.query, Svar.AVVIST)
                 reply = self.replies.refusal_for(
                     refusal.envelope,
@@ -219,14 +278,14 @@ class Pipeline:
                     query=refusal.query,
                 )
                 self.sender.send(reply, now)
-                bound.warning(
-                    "message.rejected", msg_id=refusal.envelope.msg_id, code=code.value
-                )
+                bound.warning("message.rejected", msg_id=refusal.envelope.msg_id, code=code.value)
+                return f"refused:{code.value}"
             case NegativeAppRec():
                 self._negative_apprec(refusal, now)
                 bound.warning(
                     "message.rejected", msg_id=refusal.envelope.msg_id, code=refusal.code.value
                 )
+                return f"rejected:{refusal.code.value}"
 
     def _report(self, msg: TransportMessage, report: Report, now: datetime) -> None:
         """An error-queue report to the sender (HITS 1216 §2.2.6)."""
@@ -289,3 +348,33 @@ def _function(inbound: cmd.Inbound) -> str:
     return (
         inbound.function.value if inbound.function is not None else type(inbound.command).__name__
     )
+
+
+def _status(inbound: cmd.Inbound) -> str | None:
+    """The 8258 status of an AppRec received, else None."""
+    command = inbound.command
+    return command.status.value if isinstance(command, cmd.AppRecReceived) else None
+
+
+def _refused(refusal: Refusal) -> str:
+    """The function of a refused delivery, as far as it was read."""
+    match refusal:
+        case SyncRefusal():
+            return refusal.query.value
+        case NegativeAppRec():
+            return refusal.envelope.msg_type.value
+        case _:
+            return UNKNOWN_FUNCTION
+
+
+def _result(out: list[Outgoing]) -> str:
+    """``rejected:<code>`` when a negative AppRec answers, ``refused:<code>`` when a
+    refusal does (the Outgoing functions ``AppRec/2/<code>``, ``Refusal/<code>``),
+    else ``ok``."""
+    for item in out:
+        name, _, rest = item.function.partition("/")
+        if name == "AppRec" and rest.startswith(("2/", "3/")):
+            return f"rejected:{rest.partition('/')[2]}"
+        if name == "Refusal":
+            return f"refused:{rest}"
+    return "ok"

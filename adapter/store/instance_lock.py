@@ -9,9 +9,18 @@ process lives and released by the system when the process dies.
   process died, or the connection was cut).
 * An in-memory SQLite database is private to its process: its lock always succeeds.
 
-The ``scheduler_lock`` row is only a name plate: who holds the lock and since when, so
-that a second instance can say whom it found. The system lock decides; the row never
-expires and is never stolen.
+The ``scheduler_lock`` row is a name plate: who holds the lock and since when, so
+that a second instance can say whom it found. The system lock decides; the row is never
+stolen.
+
+**Several instances (PostgreSQL).** :attr:`InstanceLock.several` is True for the
+advisory lock: other processes wait as followers and take the lock when its holder's
+session ends. The holder also keeps a **lease** (:data:`LEASE`): :meth:`renew` writes
+the server's time on the name plate every second or so, and a holder that has not
+renewed within :data:`LEASE` minus a margin must stop leading (a network partition can
+keep its session looking alive to it while the server has already ended it). A new
+holder finds the plate of its predecessor and waits until that lease has run out
+(:attr:`InstanceLock.inherited_wait`) before it leads, so the two never lead at once.
 """
 
 from __future__ import annotations
@@ -20,18 +29,29 @@ import contextlib
 import fcntl
 import hashlib
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Final, Protocol
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapter.store.tables import SchedulerLockRow
 
+#: How long a holder's last renewal keeps others from leading (see the module docstring).
+LEASE: Final = timedelta(seconds=6)
+
 
 class InstanceLock(Protocol):
     """A named lock that lives as long as the process holding it."""
+
+    several: bool
+    """True when other processes may run beside the holder, waiting for the lock
+    (PostgreSQL); False when the database serves one process (SQLite)."""
+
+    inherited_wait: float
+    """Seconds, as of :meth:`acquire`, until the previous holder's lease runs out (0
+    when it had none left): the new holder leads only after them."""
 
     def acquire(self, holder: str, now: datetime) -> bool:
         """Take the lock without waiting; True if this process now holds it."""
@@ -43,6 +63,11 @@ class InstanceLock(Protocol):
 
     def alive(self) -> bool:
         """True while this process still holds the lock (PostgreSQL: the session lives)."""
+        ...
+
+    def renew(self) -> bool:
+        """Renew the holder's lease (the server's time on the name plate); False when
+        the lock is no longer held or the database did not answer."""
         ...
 
     def release(self) -> None:
@@ -93,6 +118,9 @@ def _clear_plate(engine: Engine | Connection, name: str, holder: str) -> None:
 class FileLock:
     """``flock`` on a file beside the SQLite database (see the module docstring)."""
 
+    several = False
+    inherited_wait = 0.0
+
     def __init__(self, engine: Engine, name: str, database: Path) -> None:
         self.engine = engine
         self.name = name
@@ -132,6 +160,10 @@ class FileLock:
     def alive(self) -> bool:
         return self._file is not None
 
+    def renew(self) -> bool:
+        # The kernel holds the lock for the process: nothing to renew.
+        return self._file is not None
+
     def release(self) -> None:
         handle, holder = self._file, self._holder
         self._file = self._holder = None
@@ -147,7 +179,9 @@ class FileLock:
 
 
 class AdvisoryLock:
-    """A PostgreSQL session advisory lock on a connection of its own."""
+    """A PostgreSQL session advisory lock on a connection of its own, with a lease."""
+
+    several = True
 
     def __init__(self, engine: Engine, name: str) -> None:
         self.engine = engine
@@ -155,6 +189,7 @@ class AdvisoryLock:
         self.key = lock_key(name)
         self._conn: Connection | None = None
         self._holder: str | None = None
+        self.inherited_wait = 0.0
 
     def acquire(self, holder: str, now: datetime) -> bool:
         if self._conn is not None:
@@ -168,6 +203,7 @@ class AdvisoryLock:
             if not got:
                 conn.close()
                 return False
+            self.inherited_wait = self._lease_left(conn, holder)
             _write_plate(conn, self.name, holder, now)
         except SQLAlchemyError:
             conn.invalidate()
@@ -175,7 +211,41 @@ class AdvisoryLock:
             raise
         self._conn = conn
         self._holder = holder
+        self.renew()  # the lease, by the server's clock
         return True
+
+    def _lease_left(self, conn: Connection, holder: str) -> float:
+        """Seconds until the lease on the plate (another holder's) runs out, by the
+        server's clock."""
+        table = SchedulerLockRow.__table__  # type: ignore[attr-defined]
+        found = conn.execute(
+            select(table.c.holder, table.c.heartbeat_at, func.now()).where(
+                table.c.name == self.name
+            )
+        ).first()
+        conn.commit()
+        if found is None or found[0] == holder or found[1] is None:
+            return 0.0
+        beat: datetime = found[1]
+        server_now: datetime = found[2]
+        left = (beat + LEASE - server_now).total_seconds()
+        return max(0.0, min(left, LEASE.total_seconds()))
+
+    def renew(self) -> bool:
+        conn, holder = self._conn, self._holder
+        if conn is None or holder is None:
+            return False
+        table = SchedulerLockRow.__table__  # type: ignore[attr-defined]
+        try:
+            done = conn.execute(
+                table.update()
+                .where(table.c.name == self.name, table.c.holder == holder)
+                .values(heartbeat_at=func.now())
+            )
+            conn.commit()
+        except SQLAlchemyError:
+            return False
+        return bool(getattr(done, "rowcount", 0))
 
     def holder(self) -> str | None:
         return self._holder or _read_plate(self.engine, self.name)
@@ -212,6 +282,9 @@ class AdvisoryLock:
 class ProcessLock:
     """The lock of an in-memory database: private to the process, always free."""
 
+    several = False
+    inherited_wait = 0.0
+
     def __init__(self) -> None:
         self._holder: str | None = None
 
@@ -223,6 +296,9 @@ class ProcessLock:
         return self._holder
 
     def alive(self) -> bool:
+        return self._holder is not None
+
+    def renew(self) -> bool:
         return self._holder is not None
 
     def release(self) -> None:

@@ -194,8 +194,11 @@ def _outbox_from_mapping(row: RowMapping) -> OutboxMessage:
     )
 
 
-#: How long a dispatcher's claim on an outbox entry lasts before another may take it.
-CLAIM_LEASE = timedelta(minutes=10)
+#: How long a claim keeps other dispatchers off an entry. Short, so that what an
+#: instance that died mid-batch held is sent by another within seconds; a dispatcher
+#: holds each entry again just before sending it (:meth:`OutboxRepository.hold`), so a
+#: slow batch never sends an entry someone else has taken meanwhile.
+CLAIM_LEASE = timedelta(seconds=10)
 
 
 class OutboxRepository(Repository):
@@ -295,12 +298,17 @@ class OutboxRepository(Repository):
             )
             .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.created_at, _OUTBOX.c.id)
             .limit(limit)
-            .scalar_subquery()
+            # PostgreSQL: rows another dispatcher is claiming are skipped, not waited
+            # for (nothing on SQLite, whose writers take turns). A CTE, evaluated once:
+            # as a sub-select of the UPDATE's IN, PostgreSQL may run a locking LIMIT
+            # again per row and take more than ``limit``.
+            .with_for_update(skip_locked=True)
+            .cte("due")
         )
         claim = (
             update(_OUTBOX)
             .where(
-                _OUTBOX.c.id.in_(due),
+                _OUTBOX.c.id.in_(select(due.c.id)),
                 _OUTBOX.c.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
                 _OUTBOX.c.next_attempt_at <= bindparam("c_now", type_=UTCDateTime()),
             )
@@ -315,13 +323,41 @@ class OutboxRepository(Repository):
         taken.sort(key=lambda m: (m.created_at, m.id))
         return taken
 
-    def resume_claims(self) -> int:
-        """Make every ``sending`` message due again (after a crash: the one scheduler,
-        on start, holding the instance lock). Returns how many were in flight."""
+    def hold(self, entry: OutboxMessage, until: datetime) -> bool:
+        """Extend this dispatcher's claim on ``entry`` to ``until`` just before sending
+        it; False when the claim is no longer ours (it ran out and another dispatcher
+        took the entry, or it was sent): then do not send it. A compare-and-set on the
+        claim's instant, which only the claimer knows."""
         result = self.session.execute(
             update(_OUTBOX)
-            .where(_OUTBOX.c.state == OutboxState.SENDING.value)
-            .values(state=OutboxState.PENDING.value, next_attempt_at=_OUTBOX.c.created_at)
+            .where(
+                _OUTBOX.c.id == entry.id,
+                _OUTBOX.c.state == OutboxState.SENDING.value,
+                _OUTBOX.c.next_attempt_at == bindparam("c_claimed", type_=UTCDateTime()),
+            )
+            .values(next_attempt_at=bindparam("c_until", type_=UTCDateTime()))
+            .execution_options(synchronize_session=False),
+            {"c_claimed": entry.next_attempt_at, "c_until": until},
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def resume_claims(
+        self, *, claimed_before: datetime | None = None, lease: timedelta = CLAIM_LEASE
+    ) -> int:
+        """Make ``sending`` messages due again: every one (after a crash: the one
+        scheduler of a single-instance database, on start), or, with
+        ``claimed_before``, those claimed before it (several instances: a new leader
+        takes back what a dead instance held, leaving the claims of live ones, which
+        are younger). Returns how many were in flight."""
+        query = update(_OUTBOX).where(_OUTBOX.c.state == OutboxState.SENDING.value)
+        if claimed_before is not None:
+            # A claim sets next_attempt_at to its instant plus the lease.
+            query = query.where(
+                _OUTBOX.c.next_attempt_at < bindparam("c_until", type_=UTCDateTime())
+            )
+        result = self.session.execute(
+            query.values(state=OutboxState.PENDING.value, next_attempt_at=_OUTBOX.c.created_at),
+            {"c_until": claimed_before + lease} if claimed_before is not None else {},
         )
         return int(getattr(result, "rowcount", 0) or 0)
 

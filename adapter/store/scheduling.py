@@ -57,6 +57,9 @@ class ReleaseRepository(Repository):
             )
             .order_by(col(ReleaseRow.due_at), col(ReleaseRow.clinic), col(ReleaseRow.slot_id))
             .limit(limit)
+            # PostgreSQL: a release another leader is marking done is skipped, never
+            # done twice (the leader's lease keeps two from leading at once anyway).
+            .with_for_update(skip_locked=True)
         ).all()
         return [_release(r) for r in rows]
 

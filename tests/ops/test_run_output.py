@@ -101,16 +101,15 @@ def test_every_line_run_writes_off_a_terminal_is_json(service: Service) -> None:
     assert serving["transport"] == "directory"
 
 
-def test_sighup_logs_that_configuration_changes_need_a_restart(service: Service) -> None:
+def test_sighup_reloads_the_configuration_and_keeps_serving(service: Service) -> None:
     service.wait_for("daemon.started")
     service.process.send_signal(signal.SIGHUP)
-    event = service.wait_for("config.reload_unsupported")
-    assert "configuration changes need a restart" in event["message"]
-    assert event["level"] == "warning"
+    event = service.wait_for("config.reloaded")
+    assert event["level"] == "info"
     time.sleep(0.5)
     assert service.process.poll() is None  # still serving
     assert service.stop() == 0
-    assert [e["event"] for e in service.events()].count("config.reload_unsupported") == 1
+    assert [e["event"] for e in service.events()].count("config.reloaded") == 1
 
 
 def test_on_a_terminal_run_prints_the_plain_serving_line(tmp_path: Path) -> None:

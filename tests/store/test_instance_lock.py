@@ -15,7 +15,13 @@ import time
 from sqlalchemy import text
 
 from adapter.store import Store
-from adapter.store.instance_lock import AdvisoryLock, FileLock, ProcessLock, instance_lock
+from adapter.store.instance_lock import (
+    LEASE,
+    AdvisoryLock,
+    FileLock,
+    ProcessLock,
+    instance_lock,
+)
 from tests.store.conftest import T0
 
 NAME = "scheduler"
@@ -74,9 +80,7 @@ _HOLD = textwrap.dedent(
 
 def test_a_lock_whose_holder_was_killed_is_free_at_once(store: Store) -> None:
     url = store.engine.url.render_as_string(hide_password=False)
-    child = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, url], stdout=subprocess.PIPE, text=True
-    )
+    child = subprocess.Popen([sys.executable, "-c", _HOLD, url], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "held"
@@ -123,3 +127,57 @@ def test_a_postgres_lock_knows_when_its_session_was_cut(store: Store) -> None:
     assert other.acquire("host-b:2", T0)
     other.release()
     lock.release()
+
+
+def _cut(lock: AdvisoryLock, store: Store) -> None:
+    """End the lock's session from the server side (what a SIGKILL or a cut does)."""
+    assert lock._conn is not None
+    pid = lock._conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    lock._conn.commit()
+    with store.engine.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        conn.commit()
+
+
+def test_a_new_postgres_holder_waits_out_the_previous_holders_lease(store: Store) -> None:
+    if store.dialect != "postgresql":
+        return
+    first = store.instance_lock(NAME)
+    assert first.several is True
+    assert first.acquire("host-a:1", T0)
+    assert first.inherited_wait == 0.0  # nobody led before
+    assert first.renew() is True
+    assert isinstance(first, AdvisoryLock)
+    _cut(first, store)
+    assert first.renew() is False
+    second = store.instance_lock(NAME)
+    assert second.acquire("host-b:2", T0)
+    # The first holder renewed a moment ago: most of its lease is still to run.
+    assert LEASE.total_seconds() - 2 < second.inherited_wait <= LEASE.total_seconds()
+    assert second.holder() == "host-b:2"
+    second.release()
+    first.release()
+
+
+def test_a_holder_that_gave_the_lock_back_leaves_no_lease_to_wait_for(store: Store) -> None:
+    if store.dialect != "postgresql":
+        return
+    first = store.instance_lock(NAME)
+    assert first.acquire("host-a:1", T0)
+    first.release()  # a clean stop clears the name plate
+    second = store.instance_lock(NAME)
+    assert second.acquire("host-b:2", T0)
+    assert second.inherited_wait == 0.0
+    second.release()
+
+
+def test_a_sqlite_lock_serves_one_instance_and_has_no_lease(store: Store) -> None:
+    if store.dialect != "sqlite":
+        return
+    lock = store.instance_lock(NAME)
+    assert lock.several is False
+    assert lock.acquire("host-a:1", T0)
+    assert lock.inherited_wait == 0.0
+    assert lock.renew() is True
+    lock.release()
+    assert lock.renew() is False

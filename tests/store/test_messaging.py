@@ -246,3 +246,22 @@ def test_a_failed_claimed_entry_is_pending_again_for_its_backoff(store: Store) -
         assert uow.outbox.claim(T0 + timedelta(seconds=29)) == []
         (retry,) = uow.outbox.claim(T0 + timedelta(seconds=30))
         assert (retry.id, retry.attempts) == (a.id, 1)
+
+
+def test_a_dispatcher_holds_its_claim_before_sending_and_loses_it_once_taken(
+    store: Store,
+) -> None:
+    with store.uow() as uow:
+        uow.outbox.add(clinic=CLINIC, queue="q", subject="s", body=b"x", now=T0)
+        uow.commit()
+    with store.uow() as uow:
+        [mine] = uow.outbox.claim(T0)
+        uow.commit()
+    with store.uow() as uow:
+        # The claim ran out (a slow batch); another dispatcher takes the entry.
+        [theirs] = uow.outbox.claim(T0 + CLAIM_LEASE)
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.outbox.hold(mine, T0 + 2 * CLAIM_LEASE) is False  # not ours: not sent
+        assert uow.outbox.hold(theirs, T0 + 3 * CLAIM_LEASE) is True
+        uow.commit()

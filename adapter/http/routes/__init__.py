@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from adapter.http.routes import appointments, health, patients, reservations, slots, wishes
+from adapter.http.routes import (
+    appointments,
+    health,
+    metrics,
+    patients,
+    reservations,
+    slots,
+    wishes,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -14,4 +22,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     reservations.router,
     wishes.router,
     patients.router,
+    metrics.router,
 )

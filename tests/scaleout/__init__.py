@@ -1,0 +1,1 @@
+"""Several instances on one PostgreSQL and one RabbitMQ (issue 14)."""
