@@ -116,12 +116,7 @@ def test_a_postgres_lock_knows_when_its_session_was_cut(store: Store) -> None:
     lock = store.instance_lock(NAME)
     assert lock.acquire("host-a:1", T0)
     assert isinstance(lock, AdvisoryLock)
-    assert lock._conn is not None
-    pid = lock._conn.execute(text("SELECT pg_backend_pid()")).scalar()
-    lock._conn.commit()
-    with store.engine.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        conn.commit()
+    _cut(lock, store)
     assert not lock.alive()
     other = store.instance_lock(NAME)
     assert other.acquire("host-b:2", T0)
