@@ -61,9 +61,6 @@ LEADER_POLL = 1.0
 #: so that it has stopped before a follower may start).
 LEAD_MARGIN = 2.0
 
-#: What the outbox claims of a dead instance look like to a new leader: older than this.
-STALE_CLAIM = timedelta(seconds=30)
-
 
 class AlreadyRunning(Exception):
     """Another instance holds the scheduler lock for this database."""
@@ -90,8 +87,8 @@ class Daemon:
         start_work_delay: float = 3.0,
         on_stop: Callable[[], None] | None = None,
     ) -> None:
-        """``on_start`` runs once beside the loop (on the leader), ``start_work_delay`` s after the
-        start; ``on_stop`` runs first when the loop ends, before the jobs stop and the
+        """``on_start`` runs once beside the loop (on the leader), ``start_work_delay`` s
+        after the start; ``on_stop`` runs first when the loop ends, before the jobs stop and the
         runtime closes (``run`` stops its HTTP server there)."""
         self.runtime = runtime
         self.poll_timeout = poll_timeout
@@ -198,11 +195,10 @@ class Daemon:
         self._leader = True
         self._renewed = now
         self._lead_from = now + lock.inherited_wait
-        if lock.several:
-            # Only what a dead instance held: a live one's claims are younger.
-            self.runtime.resume_outbox(claimed_before=self.runtime.clock() - STALE_CLAIM)
-        else:
-            # The one scheduler now: what a killed predecessor was sending is due again.
+        if not lock.several:
+            # The one instance now: what a killed predecessor was sending is due again.
+            # (With several, a dead instance's claims run out within the claim lease and
+            # any instance takes them; a live one's must be left alone.)
             self.runtime.resume_outbox()
         if self._scheduler is not None:
             self._scheduler.run_leader_jobs_soon(lock.inherited_wait + 0.05)

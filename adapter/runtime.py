@@ -265,12 +265,11 @@ class Runtime:
         """Send what the outbox holds; how many were sent."""
         return self.dispatcher.dispatch()
 
-    def resume_outbox(self, *, claimed_before: datetime | None = None) -> int:
+    def resume_outbox(self) -> int:
         """Make what a crashed process left in flight in the outbox due again; the
-        daemon calls it when it starts leading (with several instances, only what was
-        claimed before ``claimed_before``: a live instance's claims are younger).
-        Returns how many."""
-        return self.dispatcher.resume(claimed_before=claimed_before)
+        daemon of a single-instance database calls it on start, holding the scheduler
+        lock. Returns how many."""
+        return self.dispatcher.resume()
 
     # -- jobs ---------------------------------------------------------------------------
 

@@ -119,12 +119,11 @@ class OutboxDispatcher:
             log.info("outbox.sent", count=sent)
         return sent
 
-    def resume(self, *, claimed_before: datetime | None = None) -> int:
+    def resume(self) -> int:
         """Make entries a crashed dispatcher left in flight due again (call on start,
-        holding the scheduler lock; with several instances, only those claimed before
-        ``claimed_before``); returns how many."""
+        holding the scheduler lock of a single-instance database); returns how many."""
         with self.store.uow() as uow:
-            resumed = uow.outbox.resume_claims(claimed_before=claimed_before)
+            resumed = uow.outbox.resume_claims()
             uow.commit()
         if resumed:
             log.warning("outbox.resumed_in_flight", count=resumed)

@@ -341,23 +341,14 @@ class OutboxRepository(Repository):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def resume_claims(
-        self, *, claimed_before: datetime | None = None, lease: timedelta = CLAIM_LEASE
-    ) -> int:
-        """Make ``sending`` messages due again: every one (after a crash: the one
-        scheduler of a single-instance database, on start), or, with
-        ``claimed_before``, those claimed before it (several instances: a new leader
-        takes back what a dead instance held, leaving the claims of live ones, which
-        are younger). Returns how many were in flight."""
-        query = update(_OUTBOX).where(_OUTBOX.c.state == OutboxState.SENDING.value)
-        if claimed_before is not None:
-            # A claim sets next_attempt_at to its instant plus the lease.
-            query = query.where(
-                _OUTBOX.c.next_attempt_at < bindparam("c_until", type_=UTCDateTime())
-            )
+    def resume_claims(self) -> int:
+        """Make every ``sending`` message due again (after a crash: the one scheduler of
+        a single-instance database, on start, holding the instance lock). Returns how
+        many were in flight."""
         result = self.session.execute(
-            query.values(state=OutboxState.PENDING.value, next_attempt_at=_OUTBOX.c.created_at),
-            {"c_until": claimed_before + lease} if claimed_before is not None else {},
+            update(_OUTBOX)
+            .where(_OUTBOX.c.state == OutboxState.SENDING.value)
+            .values(state=OutboxState.PENDING.value, next_attempt_at=_OUTBOX.c.created_at)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
