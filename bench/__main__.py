@@ -43,6 +43,9 @@ class Sizes:
         self.http_slots = 2_000 if quick else 10_000
         self.http_per_client = 5 if quick else 50
         self.http_serial = 20 if quick else 100
+        self.scaleout_hlt_seconds = 4.0 if quick else 15.0
+        self.scaleout_rt = 40 if quick else 150
+        self.scaleout_takeover_rt = 30 if quick else 80
 
 
 def _timed(report: Report, name: str, fn: Callable[[], None]) -> None:
@@ -76,6 +79,7 @@ def run(quick: bool, profile: bool, out: Path) -> int:
         _timed(report, "scale", lambda: _scale(report, sizes, state))
         _timed(report, "directory at scale", lambda: _directory(report, sizes, state, "scale"))
         _timed(report, "http api", lambda: _http(report, sizes, tmp))
+        _timed(report, "scale-out", lambda: _scaleout(report, sizes, tmp))
         if profile:
             _timed(report, "profile", lambda: _profile(sizes, tmp))
     finally:
@@ -282,6 +286,18 @@ def _http(report: Report, sizes: Sizes, tmp: Path) -> None:
 
     result = httpapi.run(tmp, sizes.http_slots, sizes.http_per_client, sizes.http_serial)
     httpapi.record(report, result)
+
+
+def _scaleout(report: Report, sizes: Sizes, tmp: Path) -> None:
+    from bench import scaleout
+
+    try:
+        result = scaleout.run(tmp / "scaleout", sizes)
+    except scaleout.ScaleoutUnavailable as exc:
+        for key in scaleout.KEYS:
+            report.not_measured(key, str(exc))
+        return
+    scaleout.record(report, result)
 
 
 def _profile(sizes: Sizes, tmp: Path) -> None:
