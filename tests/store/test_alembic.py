@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -41,7 +43,14 @@ from adapter.store import (
 )
 from adapter.store import db as store_db
 from adapter.store.alembic import baseline
-from adapter.store.db import BASELINE, PAST_BASELINE_VERSION, SCHEMA_VERSION, schema_version
+from adapter.store.db import (
+    BASELINE,
+    HEAD,
+    PAST_BASELINE_VERSION,
+    SCHEMA_VERSION,
+    head_revision,
+    schema_version,
+)
 from adapter.store.tables import TABLES
 from tests.store.conftest import CLINIC, T0, seed, slot
 
@@ -302,3 +311,22 @@ def test_tables_without_any_version_are_refused(store: Store) -> None:
         store.create_schema()
     with pytest.raises(SchemaMismatch, match="no schema version"):
         upgrade_schema(store.engine)
+
+
+def test_the_code_names_its_head_revision_as_the_script_directory_does() -> None:
+    # A start on a database at HEAD takes a fast path without Alembic: a new revision
+    # must move HEAD too, or every start would take the slow path (and refuse nothing).
+    assert head_revision() == HEAD
+
+
+def test_a_start_on_a_database_at_the_head_needs_no_alembic_import(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'adapter.db'}"
+    Store(url).create_schema()
+    code = (
+        "import sys\n"
+        "from adapter.store import Store\n"
+        f"Store({url!r}).create_schema()\n"
+        "assert 'alembic' not in sys.modules, 'alembic was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
