@@ -184,16 +184,8 @@ def reserve(
         text=text,
         accepts_other_practitioner=accepts_other_practitioner,
     )
-    queue = runtime.router.async_queue(ctx.clinic.her_id)
-    message = helsenorge_message(built.body, MsgType.TIMERESERVASJON.value, queue=queue, now=now)
-    transport.send(queue, message)
-    while runtime.process_one(timeout=0):
-        pass
-    runtime.dispatch_outbox()
-    replies = [read_reply(sent.body) for sent in transport.sent.get(message.reply_to or "", [])]
-    apprec = next(
-        (r for r in replies if r.kind == "apprec" and r.original_msg_id == built.msg_id), None
-    )
+    replies = _exchange(runtime, transport, built.body, MsgType.TIMERESERVASJON, now)
+    apprec = _apprec_for(replies, built.msg_id)
     answer = next(
         (r for r in replies if r.kind == "msghead" and r.ref_to_parent == built.msg_id), None
     )
@@ -244,22 +236,33 @@ def wish(
         subject=subject,
         text=text,
     )
-    queue = runtime.router.async_queue(ctx.clinic.her_id)
-    message = helsenorge_message(built.body, MsgType.TIMEONSKE.value, queue=queue, now=now)
-    transport.send(queue, message)
-    while runtime.process_one(timeout=0):
-        pass
-    runtime.dispatch_outbox()
-    replies = [read_reply(sent.body) for sent in transport.sent.get(message.reply_to or "", [])]
-    apprec = next(
-        (r for r in replies if r.kind == "apprec" and r.original_msg_id == built.msg_id), None
-    )
+    replies = _exchange(runtime, transport, built.body, MsgType.TIMEONSKE, now)
+    apprec = _apprec_for(replies, built.msg_id)
     made = [
         w
         for w in runtime.adapter.open_wishes()
         if w.patient.ident == patient.ident and w.practitioner == practitioner
     ]
     return SentWish(built.msg_id, apprec, made[-1] if made else None)
+
+
+def _exchange(
+    runtime: Runtime, transport: MemoryTransport, body: bytes, subject: MsgType, now: datetime
+) -> list[ReplySummary]:
+    """Send ``body`` to the clinic's async queue as Helsenorge does (every field HITS 1216
+    §2.1.2 marks R), let the runtime handle what waits and send its outbox; everything
+    on the reply queue so far, read."""
+    queue = runtime.router.async_queue(runtime.ctx.clinic.her_id)
+    message = helsenorge_message(body, subject.value, queue=queue, now=now)
+    transport.send(queue, message)
+    while runtime.process_one(timeout=0):
+        pass
+    runtime.dispatch_outbox()
+    return [read_reply(sent.body) for sent in transport.sent.get(message.reply_to or "", [])]
+
+
+def _apprec_for(replies: list[ReplySummary], msg_id: str) -> ReplySummary | None:
+    return next((r for r in replies if r.kind == "apprec" and r.original_msg_id == msg_id), None)
 
 
 def _stored_slot(runtime: Runtime, slot_id: str) -> Slot:

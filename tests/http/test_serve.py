@@ -136,15 +136,7 @@ def test_serve_runs_the_api_on_the_listen_address_until_sigterm(tmp_path: Path) 
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        health = _wait_for(f"{url}/healthz", process)
         assert health.json() == {"status": "ok"}
         listed = httpx.get(
             f"{url}/clinics/ddfl/reservations", headers={"Authorization": f"Bearer {TOKEN}"}
