@@ -46,6 +46,8 @@ class Sizes:
         self.scaleout_hlt_seconds = 4.0 if quick else 15.0
         self.scaleout_rt = 40 if quick else 150
         self.scaleout_takeover_rt = 30 if quick else 80
+        self.mixed_hlt_per_requester = 5 if quick else 15
+        self.mixed_rt = 100 if quick else 300
 
 
 def _timed(report: Report, name: str, fn: Callable[[], None]) -> None:
@@ -74,6 +76,7 @@ def run(quick: bool, profile: bool, out: Path) -> int:
         _timed(report, "rt sqlite", lambda: _rt_sqlite(report, sizes, state))
         _timed(report, "rt postgres", lambda: _rt_postgres(report, sizes, tmp, state))
         _timed(report, "directory", lambda: _directory(report, sizes, state, "one clinic"))
+        _timed(report, "directory hlt + rts", lambda: _mixed(report, sizes, state))
         _timed(report, "amqp + cms", lambda: _amqp(report, sizes, tmp))
         _timed(report, "release", lambda: _release(report, sizes, tmp))
         _timed(report, "scale", lambda: _scale(report, sizes, state))
@@ -104,8 +107,11 @@ def _hlt(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> None
     setup = hlt.setup(world, 8)
     state["hlt"] = setup
     state["rt"] = rt.setup(
-        world, sizes.rt + 2 * sizes.directory + 4 * sizes.rt_stage + 5 * rt.WARMUP
+        world, sizes.rt + 2 * sizes.directory + 4 * sizes.rt_stage + 5 * rt.WARMUP + 5
     )
+    # Arna's book (the jordmor: open to patients on no list) for the RTs that flow
+    # while the daemon answers HLTs for Benedikte, on the HLT's own clock.
+    state["rt_arna"] = rt.setup(world, sizes.mixed_rt, seed=3, practitioner="arna", base=w.BASE_NOW)
     hlt.serial(setup, 20)  # warm-up: schema, caches, compiled statements
     code, offered, size = hlt.check_reply(setup)
     wall_per_s, times = hlt.serial(setup, sizes.hlt_serial)
@@ -114,6 +120,15 @@ def _hlt(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> None
     request = setup.deliveries(1)[0].message.body
     reply = hlt.last_reply(setup)
     fl = floor.measure(request, [reply], cms=state.get("cms"), seconds=sizes.floor_seconds)
+    _, after_change = hlt.serial_after_change(setup, sizes.hlt_serial)
+    report.hlt15(
+        cached_ms=stats.median(times),
+        uncached_ms=stats.median(after_change),
+        floor_ms=floor.hlt_floor(request, reply, seconds=sizes.floor_seconds),
+        n_cached=len(times),
+        n_uncached=len(after_change),
+        cache_on=_cache_on(world),
+    )
     adapter_ms = 1000 / per_s
     report.hlt(
         slots=setup.slots,
@@ -133,6 +148,12 @@ def _hlt(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> None
         ratio=adapter_ms / fl.xml_ms,
         ratio_cms=(adapter_ms + (fl.cms_ms or 0)) / fl.total_ms if fl.cms_ms else None,
     )
+
+
+def _cache_on(world: w.World) -> bool:
+    """Whether the adapter under test caches HLT answers (the switch in adapter.toml)."""
+    perf = getattr(world.runtime.settings, "performance", None)
+    return bool(getattr(perf, "hlt_cache", False))
 
 
 def _growth(report: Report, sizes: Sizes, tmp: Path) -> None:
@@ -156,6 +177,22 @@ def _rt_sqlite(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
     fl = floor.measure(request, replies, cms=state.get("cms"), seconds=sizes.floor_seconds)
     state["rt_floor"] = fl
     report.rt("sqlite", result, fl, db_slots=scale.count_slots(_db(state)))
+    rows = rt.capture_one(setup, _db(state))
+    honest = floor.rt_floor(
+        request,
+        replies,
+        floor.RowCapture(_db(state)),
+        rows,
+        _db(state).parent,
+        seconds=sizes.floor_seconds,
+    )
+    report.rt15(
+        per_s=result.per_s,
+        floor_xml_ms=honest.xml_ms,
+        commit_ms=honest.commit_ms,
+        rows=honest.rows,
+        tables=honest.tables,
+    )
 
 
 def _rt_postgres(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> None:
@@ -219,6 +256,8 @@ def _directory(report: Report, sizes: Sizes, state: dict[str, Any], label: str) 
     seconds = sum(r.seconds for r in rt_runs)
     rt_per_s = len(bookings) / seconds
     rss = max([hlt_run.peak_rss_mb] + [r.peak_rss_mb for r in rt_runs])
+    if label == "one clinic":
+        report.targets_directory(rt_per_s, len(bookings))
     report.directory(
         label,
         hlt_per_s=hlt_run.per_s,
@@ -228,6 +267,22 @@ def _directory(report: Report, sizes: Sizes, state: dict[str, Any], label: str) 
         peak_rss=rss,
         db_slots=scale.count_slots(_db(state)),
     )
+
+
+def _mixed(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
+    from bench import directory
+
+    world: w.World = state["main"]
+    hlt_setup: hlt.HltSetup = state["hlt"]
+    arna: rt.RtSetup = state["rt_arna"]
+    requesters = 20
+    batches = [
+        [d.message for d in hlt_setup.deliveries(sizes.mixed_hlt_per_requester)]
+        for _ in range(requesters)
+    ]
+    rts = [d.message for _, d in arna.deliveries(arna.take(sizes.mixed_rt))]
+    run = directory.hlt_under_rt(world.root, world.clinic_her, batches, rts, w.BASE_NOW)
+    report.mixed(run, requesters)
 
 
 def _amqp(report: Report, sizes: Sizes, tmp: Path) -> None:

@@ -4,8 +4,10 @@ Reuses the AMQP integration tests' helpers (``tests/servers/rabbitmq.py`` starts
 throwaway RabbitMQ with the AMQP 1.0 plugin; ``tests/amqp/conftest.py`` writes the
 example clinic's configuration with ``[transport] kind = "amqp"`` and ``[cms] enabled``
 and a routing file pointing at a throwaway PKI, and plays Helsenorge with its own keys
-on its own connection). The daemon (:class:`adapter.daemon.Daemon`, built by
-``bootstrap``) runs in a thread of this process on the benchmark's fixed clock.
+on its own connection). The daemon runs in its own process (``bench.daemon_child``:
+:class:`adapter.daemon.Daemon` built by ``bootstrap`` from that configuration), as ops
+run it, on the benchmark's fixed clock: one for the HLTs (4 January 2027) and one for
+the RTs (15 February 2027); the parent reads each one's peak RSS.
 
 * HLT: one requester, request after request: the round trip includes Helsenorge
   signing and encrypting the request, the broker both ways, the adapter's decrypt +
@@ -19,13 +21,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from adapter.bootstrap import bootstrap
-from adapter.daemon import Daemon
 from adapter.messages.codes import MsgType
 from adapter.messages.read_replies import ReplySummary, read_reply
 from bench import hlt, rt, stats
@@ -45,6 +48,33 @@ class AmqpRun:
     rt_per_s: float
     rt_n: int
     rt_answers: dict[str, int]
+    daemon_peak_rss_mb: float
+
+
+def _daemon(root: Path, config_dir: Path, now: datetime) -> subprocess.Popen[bytes]:
+    """``bench.daemon_child`` on the AMQP configuration at ``now``, once it serves."""
+    ready = root / f"ready-{time.monotonic_ns()}"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.daemon_child", str(config_dir), now.isoformat(), str(ready)],
+        cwd=w.REPO,
+    )
+    deadline = time.monotonic() + 120
+    while not ready.exists() or not ready.read_text():
+        if child.poll() is not None or time.monotonic() > deadline:
+            child.kill()
+            raise RuntimeError("the AMQP daemon did not start")
+        time.sleep(0.005)
+    time.sleep(0.5)  # its links attach after the loop starts
+    return child
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def run(root: Path, n_hlt: int, n_rt: int) -> AmqpRun:
@@ -72,8 +102,6 @@ def run(root: Path, n_hlt: int, n_rt: int) -> AmqpRun:
         server.stop()
         server.kill_epmd()
         raise AmqpUnavailable(f"RabbitMQ did not start: {exc}") from None
-    daemon: Daemon | None = None
-    runner: threading.Thread | None = None
     sim = None
     try:
         pki = make_test_pki(
@@ -89,17 +117,24 @@ def run(root: Path, n_hlt: int, n_rt: int) -> AmqpRun:
         clock = w.FixedClock(w.BASE_NOW)
         runtime = bootstrap(config_dir, clock=clock)
         world = w.World(root / "amqp", runtime, clock, None)
-        hlt_setup = hlt.setup(world, 8)
-        rt_setup = rt.setup(world, min(n_rt, 400))
-        daemon = Daemon(runtime, poll_timeout=0.005)
-        runner = threading.Thread(target=daemon.run, name="bench-amqp-daemon", daemon=True)
-        runner.start()
+        clinic = world.clinic_her
+        try:
+            hlt_setup = hlt.setup(world, 8)
+            rt_setup = rt.setup(world, min(n_rt, 400))
+            hlt_built = [
+                w.hlt_request(world, hlt_setup.patients[i % len(hlt_setup.patients)])
+                for i in range(n_hlt + 5)
+            ]
+            clock.now = rt.RT_BASE  # every booking of the first round is bookable now
+            bookings = rt_setup.take(min(n_rt, len(rt_setup.bookings)))
+            requests = [w.rt_request(world, patient, slot) for _, patient, slot in bookings]
+        finally:
+            runtime.close()  # the daemon runs in its own process, as ops run it
         sim = helsenorge(server, amqp_pki, config_dir / "routing.toml", clock)
 
         transport, protector = sim.transport, sim.protector
         assert transport is not None
         assert protector is not None
-        clinic = world.clinic_her
 
         def take(queue: str) -> ReplySummary:
             """The next message on ``queue``, opened as Helsenorge opens it."""
@@ -114,41 +149,46 @@ def run(root: Path, n_hlt: int, n_rt: int) -> AmqpRun:
         # apprec_for: those poll with sleeps of 50 ms, which would be what we measure.
         times: list[float] = []
         codes: set[str] = set()
-        for i in range(n_hlt + 5):
-            built = w.hlt_request(world, hlt_setup.patients[i % len(hlt_setup.patients)])
-            t0 = time.perf_counter()
-            message = replace(
-                w.sync_message(built, clinic, clock()),
-                body=protector.protect(built.body, clinic),
-                content_type=protector.content_type,
-                reply_to=sim.reply_queue,
-            )
-            transport.send(f"{clinic}_sync", message)
-            reply = take(sim.reply_queue)
-            if i >= 5:  # the first few warm up both sides
-                times.append((time.perf_counter() - t0) * 1000)
-                codes.add(reply.code)
-            if reply.ref_to_parent != built.msg_id:
-                raise RuntimeError("a reply to another request")
+        rss: list[float] = []
+        clock.now = w.BASE_NOW
+        child = _daemon(root, config_dir, w.BASE_NOW)
+        try:
+            for i, built in enumerate(hlt_built):
+                t0 = time.perf_counter()
+                message = replace(
+                    w.sync_message(built, clinic, clock()),
+                    body=protector.protect(built.body, clinic),
+                    content_type=protector.content_type,
+                    reply_to=sim.reply_queue,
+                )
+                transport.send(f"{clinic}_sync", message)
+                reply = take(sim.reply_queue)
+                if i >= 5:  # the first few warm up both sides
+                    times.append((time.perf_counter() - t0) * 1000)
+                    codes.add(reply.code)
+                if reply.ref_to_parent != built.msg_id:
+                    raise RuntimeError("a reply to another request")
+            rss.append(stats.peak_rss_mb(child.pid))
+        finally:
+            _stop(child)
 
-        clock.now = rt.RT_BASE  # every booking of the first round is bookable now
-        bookings = rt_setup.take(min(n_rt, len(rt_setup.bookings)))
-        requests = [w.rt_request(world, patient, slot) for _, patient, slot in bookings]
-        answers: dict[str, int] = {}
-        started = time.perf_counter()
-        for built in requests:
-            sim.send(built, MsgType.TIMERESERVASJON)
-        for _ in range(2 * len(requests)):
-            got = take(sim.async_queue)
-            label = f"AppRec/{got.code}" if got.kind == "apprec" else f"Svar/{got.code}"
-            answers[label] = answers.get(label, 0) + 1
-        elapsed = time.perf_counter() - started
-        return AmqpRun(times, codes, len(requests) / elapsed, len(requests), answers)
+        clock.now = rt.RT_BASE
+        child = _daemon(root, config_dir, rt.RT_BASE)
+        try:
+            answers: dict[str, int] = {}
+            started = time.perf_counter()
+            for built in requests:
+                sim.send(built, MsgType.TIMERESERVASJON)
+            for _ in range(2 * len(requests)):
+                got = take(sim.async_queue)
+                label = f"AppRec/{got.code}" if got.kind == "apprec" else f"Svar/{got.code}"
+                answers[label] = answers.get(label, 0) + 1
+            elapsed = time.perf_counter() - started
+            rss.append(stats.peak_rss_mb(child.pid))
+        finally:
+            _stop(child)
+        return AmqpRun(times, codes, len(requests) / elapsed, len(requests), answers, max(rss))
     finally:
-        if daemon is not None:
-            daemon.stop()
-        if runner is not None:
-            runner.join(timeout=30)
         if sim is not None and sim.transport is not None:
             sim.transport.close()
         server.stop()
@@ -166,4 +206,5 @@ def summary(result: AmqpRun) -> dict[str, object]:
         "rt_reservations": result.rt_n,
         "rt_per_s": round(result.rt_per_s, 1),
         "rt_answers": result.rt_answers,
+        "daemon_peak_rss_mb": round(result.daemon_peak_rss_mb, 1),
     }

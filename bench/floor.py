@@ -1,6 +1,21 @@
 """The floor: the least work any adapter must do for the same messages, timed in this run.
 
-* XML floor: bare lxml parse of the request bytes and validation with the project's
+Two generations of floors live here. The honest floors (issue 15) are what the targets
+are measured against:
+
+* HLT floor (:func:`hlt_floor`): parse + validate the request with the profile schema,
+  and serialize a tree of the same reply built before the timing (no reply build, no
+  reply validation: the adapter validates nothing it sends on its hot path).
+* RT floor (:func:`rt_floor`): parse + validate the request, build + serialize both
+  replies from a prepared plan (no reply validation), and one durable commit of the
+  same rows the adapter's RT wrote (:class:`RowCapture`), with bare ``sqlite3`` on the
+  same disk, with the same schema and the adapter's pragmas (WAL, ``synchronous=FULL``).
+
+The issue-6 floors (:func:`measure`) stay for comparison: they validate every reply
+too and have no commit at all, which flattered the HLT ratio and said nothing about
+the RT's avoidable cost.
+
+* XML floor (issue 6): bare lxml parse of the request bytes and validation with the project's
   profile schema (``adapter/schemas/profile.xsd``), plus, for each reply the adapter
   produced, building the same tree with bare ``etree.SubElement`` calls from a plan
   prepared outside the timing (tags, attributes and texts already computed), serializing
@@ -12,9 +27,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -44,8 +61,9 @@ def plan_of(body: bytes) -> Plan:
     return plan
 
 
-def build(plan: Plan) -> bytes:
-    """Build, serialize and validate the tree of ``plan``; the serialized bytes."""
+def build(plan: Plan, *, validate: bool = True) -> bytes:
+    """Build, serialize and (unless ``validate`` is False) validate the tree of
+    ``plan``; the serialized bytes."""
     _, tag, attrib, text, nsmap = plan[0]
     root = etree.Element(tag, attrib, nsmap=nsmap)
     root.text = text
@@ -57,7 +75,7 @@ def build(plan: Plan) -> bytes:
             child.text = text
         elems.append(child)
     body: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    if not profile_schema().validate(root):
+    if validate and not profile_schema().validate(root):
         raise AssertionError("floor reply does not validate")
     return body
 
@@ -154,3 +172,171 @@ def measure(
 
         cms_ms = per_call_ms(crypto, seconds=seconds)
     return Floor(xml_ms, cms_ms)
+
+
+# --- the honest floors (issue 15) --------------------------------------------------------
+
+
+def hlt_floor(request: bytes, reply: bytes, *, seconds: float) -> float:
+    """ms: parse + validate ``request``, serialize a prebuilt tree of ``reply``."""
+    tree = etree.fromstring(reply, _PARSER)
+
+    def work() -> None:
+        parse_validate(request)
+        etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+
+    return per_call_ms(work, seconds=seconds)
+
+
+#: The adapter's SQLite settings (adapter.store.db), applied to the floor's database.
+_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=FULL")
+
+
+class RowCapture:
+    """The rows one exchange inserted into the adapter's SQLite database.
+
+    :meth:`mark` notes the highest rowid of every table; :meth:`taken` reads the rows
+    inserted since (each table's new rows with their column names). Rows updated in
+    place (a slot, a claim) are not counted: the floor is the inserts.
+    """
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self._marks: dict[str, int] = {}
+
+    def _tables(self, con: sqlite3.Connection) -> list[str]:
+        rows = con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' "
+            "AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE '%WITHOUT ROWID%'"
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def mark(self) -> None:
+        """Note where every table ends now."""
+        con = sqlite3.connect(self.db)
+        try:
+            self._marks = {
+                t: int(con.execute(f'SELECT coalesce(max(rowid), 0) FROM "{t}"').fetchone()[0])
+                for t in self._tables(con)
+            }
+        finally:
+            con.close()
+
+    def taken(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+        """The rows inserted since :meth:`mark`, by table: (columns, rows)."""
+        con = sqlite3.connect(self.db)
+        try:
+            out: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
+            for table, last in self._marks.items():
+                cur = con.execute(f'SELECT * FROM "{table}" WHERE rowid > ?', (last,))
+                rows = cur.fetchall()
+                if rows:
+                    out[table] = ([d[0] for d in cur.description], rows)
+            return out
+        finally:
+            con.close()
+
+    def schema(self) -> list[str]:
+        """The DDL of the adapter's tables and indexes. Not its triggers: they guard the
+        audit against UPDATE and DELETE only (inserts never fire them), and the floor
+        deletes its rows between rounds."""
+        con = sqlite3.connect(self.db)
+        try:
+            rows = con.execute(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL "
+                "AND type IN ('table', 'index') AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END"
+            ).fetchall()
+            return [str(r[0]) for r in rows]
+        finally:
+            con.close()
+
+
+@dataclass(frozen=True)
+class RtFloor:
+    """The RT floor's parts, in ms (medians of individually timed calls)."""
+
+    xml_ms: float
+    commit_ms: float
+    rows: int
+    tables: list[str]
+
+    @property
+    def total_ms(self) -> float:
+        """lxml work plus the durable commit."""
+        return self.xml_ms + self.commit_ms
+
+
+def commit_floor_ms(
+    folder: Path,
+    schema: list[str],
+    rows: dict[str, tuple[list[str], list[tuple[Any, ...]]]],
+    *,
+    seconds: float,
+) -> float:
+    """ms: one durable commit of ``rows`` with bare sqlite3 (the adapter's pragmas and
+    schema, a fresh database in ``folder``, beside the adapter's on the same disk).
+
+    Only the insert + commit is timed; the rows are deleted again after each timed
+    commit (untimed), so unique indexes never refuse the next round."""
+    path = folder / "floor-commit.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        for pragma in _PRAGMAS:
+            con.execute(pragma)
+        con.execute("PRAGMA foreign_keys=OFF")  # the parents (slots, clinics) are not copied
+        for ddl in schema:
+            con.execute(ddl)
+        statements = [
+            (
+                f'INSERT INTO "{t}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+                f"VALUES ({', '.join('?' for _ in cols)})",
+                data,
+                t,
+            )
+            for t, (cols, data) in rows.items()
+        ]
+        times: list[float] = []
+        started = time.perf_counter()
+        while len(times) < 20 or time.perf_counter() - started < seconds:
+            t0 = time.perf_counter()
+            con.execute("BEGIN")
+            for sql, data, _table in statements:
+                con.executemany(sql, data)
+            con.execute("COMMIT")
+            times.append(time.perf_counter() - t0)
+            con.execute("BEGIN")
+            for _sql, _data, table in statements:
+                con.execute(f'DELETE FROM "{table}"')
+            con.execute("COMMIT")
+        times.sort()
+        return times[len(times) // 2] * 1000
+    finally:
+        con.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def rt_floor(
+    request: bytes,
+    replies: Sequence[bytes],
+    capture: RowCapture,
+    rows: dict[str, tuple[list[str], list[tuple[Any, ...]]]],
+    folder: Path,
+    *,
+    seconds: float,
+) -> RtFloor:
+    """The honest RT floor: lxml work (parse + validate the request, build + serialize
+    the replies, no reply validation) plus one durable commit of ``rows``."""
+    plans = [plan_of(r) for r in replies]
+
+    def xml() -> None:
+        parse_validate(request)
+        for plan in plans:
+            build(plan, validate=False)
+
+    xml_ms = per_call_ms(xml, seconds=seconds)
+    commit_ms = commit_floor_ms(folder, capture.schema(), rows, seconds=seconds)
+    return RtFloor(xml_ms, commit_ms, sum(len(r) for _c, r in rows.values()), sorted(rows))

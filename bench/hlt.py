@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from adapter.domain.model import Person
 from adapter.messages.read_replies import read_reply
@@ -25,6 +25,9 @@ class HltSetup:
     world: w.World
     patients: list[Person]
     slots: int
+    #: Benedikte's slot ids in the window: :func:`serial_after_change` withdraws and
+    #: restores the last one, a change of her book before every request.
+    slot_ids: list[str] = field(default_factory=list)
 
     def deliveries(self, n: int) -> list[w.Delivery]:
         """``n`` HLT requests (distinct MsgIds), built before any timing."""
@@ -44,7 +47,7 @@ def setup(world: w.World, per_day: int, *, seed: int = 1) -> HltSetup:
     days = w.weekdays(w.WINDOW_FROM, 28)
     slots = w.day_slots(rng, world.runtime.ctx.clinic.key, "benedikte", "oppmote", days, per_day)
     world.adapter.load_slots(slots)
-    return HltSetup(world, w.people(50, seed=seed), len(slots))
+    return HltSetup(world, w.people(50, seed=seed), len(slots), [s.id for s in slots])
 
 
 def check_reply(setup: HltSetup) -> tuple[str, int, int]:
@@ -76,6 +79,33 @@ def serial(setup: HltSetup, n: int) -> tuple[float, list[float]]:
         times.append((time.perf_counter() - t0) * 1000)
     elapsed = time.perf_counter() - started
     return n / elapsed, times
+
+
+def serial_after_change(setup: HltSetup, n: int) -> tuple[float, list[float]]:
+    """As :func:`serial`, but Benedikte's book changes before every request (one of her
+    slots late in the window is withdrawn, then restored, in turn; untimed): each reply
+    is computed afresh, whatever the adapter caches. Times are of the requests only."""
+    pipeline = setup.world.runtime.pipeline
+    adapter = setup.world.adapter
+    deliveries = setup.deliveries(n)
+    changed = setup.slot_ids[-1]
+    times = []
+    withdrawn = False
+    spent = 0.0
+    for d in deliveries:
+        if withdrawn:
+            adapter.restore_slot(changed)
+        else:
+            adapter.withdraw_slot(changed)
+        withdrawn = not withdrawn
+        t0 = time.perf_counter()
+        pipeline.process(d)
+        took = time.perf_counter() - t0
+        spent += took
+        times.append(took * 1000)
+    if withdrawn:
+        adapter.restore_slot(changed)
+    return n / spent, times
 
 
 def concurrent(setup: HltSetup, n_per_thread: int, threads: int = 20) -> tuple[float, list[float]]:

@@ -14,9 +14,12 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from adapter.domain.model import Person, Slot
+from adapter.domain.codes import Rolle
+from adapter.domain.model import OSLO, Person, Slot
 from adapter.domain.release import evaluate
 from adapter.messages.read_replies import read_reply
 from bench import world as w
@@ -38,6 +41,12 @@ class RtSetup:
     world: w.World
     bookings: list[Booking] = field(default_factory=list)
     last_request: bytes = b""
+    #: The first round's ``now`` (each round is :data:`ROUND` later).
+    base: datetime = RT_BASE
+
+    def now_of(self, rnd: int) -> datetime:
+        """The clock of round ``rnd``: every booking of that round is bookable then."""
+        return self.base + rnd * ROUND
 
     def deliveries(self, bookings: list[Booking]) -> list[tuple[int, w.Delivery]]:
         """One RT per booking, built before any timing (clock set per round)."""
@@ -45,7 +54,7 @@ class RtSetup:
         queue = f"{self.world.clinic_her}_async"
         saved = self.world.clock.now
         for rnd, patient, slot in bookings:
-            self.world.clock.now = RT_BASE + rnd * ROUND
+            self.world.clock.now = self.now_of(rnd)
             built = w.rt_request(self.world, patient, slot)
             message = w.async_message(built, self.world.clinic_her, self.world.clock())
             out.append((rnd, w.Delivery(queue, message)))
@@ -60,25 +69,45 @@ class RtSetup:
         return taken
 
 
-def book_slots(rng: random.Random, clinic: str, rounds: int) -> list[Slot]:
-    """Benedikte's ordinary 20-minute slots, 08:00-15:40 every weekday, ``rounds`` x 6 weeks."""
-    days = w.weekdays(RT_BASE.date(), rounds * ROUND.days + 1)
-    return w.day_slots(rng, clinic, "benedikte", "oppmote", days, 23, step=timedelta(minutes=20))
+def book_slots(
+    rng: random.Random,
+    clinic: str,
+    rounds: int,
+    *,
+    practitioner: str = "benedikte",
+    base: datetime = RT_BASE,
+) -> list[Slot]:
+    """``practitioner``'s ordinary 20-minute slots, 08:00-15:40 every weekday from
+    ``base``, ``rounds`` x 6 weeks (Benedikte's from 15 February 2027 by default)."""
+    days = w.weekdays(base.astimezone(OSLO).date(), rounds * ROUND.days + 1)
+    return w.day_slots(rng, clinic, practitioner, "oppmote", days, 23, step=timedelta(minutes=20))
 
 
-def setup(world: w.World, n: int, *, seed: int = 2) -> RtSetup:
-    """Add ``n`` reservations to make, each on a slot bookable at its round's ``now``."""
+def setup(
+    world: w.World,
+    n: int,
+    *,
+    seed: int = 2,
+    practitioner: str = "benedikte",
+    base: datetime = RT_BASE,
+) -> RtSetup:
+    """Add ``n`` reservations to make, each on a slot bookable at its round's ``now``.
+
+    By default Benedikte's (a fastlege: the patients go on her list) from 15 February
+    2027; ``practitioner`` and ``base`` put them in another book (Arna, the jordmor,
+    takes patients not on any list) and time."""
     ctx = world.runtime.ctx
     rng = random.Random(seed)
     rounds = max(1, -(-n // 400))
-    slots = book_slots(rng, ctx.clinic.key, rounds)
+    slots = book_slots(rng, ctx.clinic.key, rounds, practitioner=practitioner, base=base)
     world.adapter.load_slots(slots)
     patients = w.people(n, seed=seed)
-    world.adapter.set_patient_list("benedikte", [p.ident for p in patients])
-    out = RtSetup(world)
+    if ctx.practitioners[practitioner].role is Rolle.FASTLEGE:
+        world.adapter.set_patient_list(practitioner, [p.ident for p in patients])
+    out = RtSetup(world, base=base)
     used: set[str] = set()
     for rnd in range(rounds):
-        now = RT_BASE + rnd * ROUND
+        now = out.now_of(rnd)
         horizon = [s for s in slots if now <= s.start < now + ROUND and s.id not in used]
         seen = evaluate(horizon, ctx.rules, now, calendar=ctx.calendar)
         for slot in horizon:
@@ -120,7 +149,7 @@ def run(setup: RtSetup, n: int) -> RtRun:
     runtime = setup.world.runtime
     assert setup.world.transport is not None
     for rnd, d in setup.deliveries(setup.take(WARMUP)):
-        setup.world.clock.now = RT_BASE + rnd * ROUND
+        setup.world.clock.now = setup.now_of(rnd)
         runtime.pipeline.process(d)
         runtime.dispatch_outbox()
     setup.world.transport.clear()
@@ -129,7 +158,7 @@ def run(setup: RtSetup, n: int) -> RtRun:
     latencies = []
     started = time.perf_counter()
     for rnd, d in deliveries:
-        setup.world.clock.now = RT_BASE + rnd * ROUND
+        setup.world.clock.now = setup.now_of(rnd)
         t0 = time.perf_counter()
         runtime.pipeline.process(d)
         runtime.dispatch_outbox()
@@ -156,3 +185,19 @@ def sample_exchange(setup: RtSetup) -> tuple[bytes, list[bytes]]:
     assert setup.world.transport is not None
     sent = setup.world.transport.sent[f"{w.HELSENORGE_HER}_async"]
     return setup.last_request, [sent[-2].body, sent[-1].body]
+
+
+def capture_one(setup: RtSetup, db: Path) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    """The rows one reservation inserts, read back from the SQLite database ``db``:
+    one more RT made as :func:`run` makes them (process + dispatch), between two marks."""
+    from bench.floor import RowCapture
+
+    capture = RowCapture(db)
+    ((rnd, d),) = setup.deliveries(setup.take(1))
+    capture.mark()
+    saved = setup.world.clock.now
+    setup.world.clock.now = setup.now_of(rnd)
+    setup.world.runtime.pipeline.process(d)
+    setup.world.runtime.dispatch_outbox()
+    setup.world.clock.now = saved
+    return capture.taken()

@@ -243,10 +243,11 @@ def hlt_request(world: World, patient: Person) -> Built:
 
 
 def rt_request(world: World, patient: Person, slot: Slot) -> Built:
-    """ReserverTime for ``slot`` with a short reason, as a patient sends it."""
+    """ReserverTime for ``slot`` with a short reason, as a patient sends it (addressed
+    to the slot's practitioner)."""
     contact = world.runtime.ctx.practitioners[slot.practitioner].her_id
     return rq.reserver_time(
-        world.parties(patient),
+        world.parties(patient, slot.practitioner),
         world.clock(),
         slot,
         contact,
