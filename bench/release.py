@@ -3,8 +3,8 @@
 The releases are written straight into ``release_schedule`` (SQLAlchemy Core,
 executemany), due over the two days before ``now``; the timing covers what the
 release job does after a restart: ``Adapter.run_due_releases(now)`` until nothing is
-due (it handles at most 1,000 per call, one transaction each, and the scheduler fires
-it again at once while releases are overdue).
+due (each call takes one batch of up to 10,000 in bulk statements, one transaction,
+and the scheduler fires it again at once while releases are overdue).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def seed_releases(world: w.World, n: int, seed: int = 4) -> None:
 
 def catch_up(root: Path, n: int) -> tuple[float, int]:
     """Seconds to release ``n`` overdue slots (``Adapter.run_due_releases`` in batches of
-    1,000, as the release job runs after downtime), and how many events say so."""
+    10,000, as the release job runs after downtime), and how many events say so."""
     world = w.make_world(root)
     try:
         seed_releases(world, n)

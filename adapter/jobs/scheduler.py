@@ -147,7 +147,7 @@ class AdapterScheduler:
         """Run due releases (the whole backlog after downtime, batch by batch), then
         move the job to the next release instant."""
         next_due: datetime | None = None
-        # 1,000 batches of 1,000 releases at most per run; none while following.
+        # 1,000 batches (RunDueReleases.batch, 10,000 each) at most per run; none while following.
         for _batch in range(1000 if self._leading() else 0):
             try:
                 next_due = self._release(self._clock())

@@ -458,18 +458,24 @@ def complete(command: c.Complete, uow: UnitOfWork, scope: Scope) -> None:
 
 
 def run_due_releases(command: c.RunDueReleases, uow: UnitOfWork, scope: Scope) -> datetime | None:
-    """One ``slot.released`` event per due release, each marked done in the same commit."""
+    """One ``slot.released`` event per due release, each marked done in the same commit.
+
+    In bulk, never row by row: the store marks a batch done (``command.batch`` at
+    most, the oldest due first; on PostgreSQL releases another instance is taking are
+    skipped) and returns it, one INSERT ... SELECT adds its events in that order
+    (``seq`` as the per-row way gave). The caller's commit keeps both or neither: a
+    crash redoes only the batch it lost, and no event is written twice.
+    """
     clinic, now = scope.ctx.clinic.key, scope.now
-    due = uow.releases.due(clinic, now)
-    uow.releases.mark_done_many(due, now)
-    uow.events.append_many(
-        clinic=clinic,
-        kind="slot.released",
-        at=now,
-        payloads=[{"slot": r.slot_id, "due_at": r.due_at.isoformat()} for r in due],
-    )
-    if due:
-        log.info("release.done", count=len(due))
+    done = uow.releases.take_due(clinic, now, command.batch)
+    if done:
+        uow.events.append_bulk(
+            clinic=clinic,
+            kind="slot.released",
+            at=now,
+            columns={"slot": done.slot_ids, "due_at": done.due_at},
+        )
+        log.info("release.done", count=len(done))
     return uow.releases.next_due(clinic)
 
 

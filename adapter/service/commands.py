@@ -194,9 +194,11 @@ class ExpireReservations(Command[int]):
 
 @dataclass(frozen=True)
 class RunDueReleases(Command[datetime | None]):
-    """Record the releases due by now (a batch of at most 1,000), each exactly once
-    (``slot.released`` events); returns the next due instant, still in the past while
-    a backlog remains."""
+    """Record the releases due by now (a batch of at most ``batch``, oldest first), each
+    exactly once (``slot.released`` events); returns the next due instant, still in
+    the past while a backlog remains."""
+
+    batch: int = 10_000
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from json.encoder import encode_basestring_ascii
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, func, insert, update
+from sqlalchemy import (
+    Boolean,
+    CursorResult,
+    Table,
+    TextClause,
+    bindparam,
+    func,
+    insert,
+    text,
+    update,
+)
 from sqlmodel import col, select
 
 from adapter.privacy import has_person_number
@@ -14,6 +27,7 @@ from adapter.store.base import Repository
 from adapter.store.errors import PersonalDataRefused
 from adapter.store.records import AuditEntry, Event, JsonValue
 from adapter.store.tables import AuditRow, EventRow
+from adapter.store.types import UTCDateTime
 
 _EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
 _INSERT_EVENT = insert(_EVENTS)
@@ -31,6 +45,61 @@ def _refuse_person_numbers(where: str, value: object) -> None:
             _refuse_person_numbers(where, item)
     elif isinstance(value, str | int) and has_person_number(str(value)):
         raise PersonalDataRefused(where)
+
+
+#: A run of 11 or more digits: where a fødselsnummer-shaped match can be (see below).
+_DIGIT_RUN = re.compile(r"\d{11,}")
+#: Bytes as 1 (an ASCII digit) or 0 (anything else), and eleven digits in a row.
+_DIGIT_MARKS = bytes(49 if 48 <= b <= 57 else 48 for b in range(256))
+_ELEVEN = b"1" * 11
+
+
+def _any_person_number(texts: Sequence[str]) -> bool:
+    """``any(has_person_number(t) for t in texts)``, in one pass over them all.
+
+    The texts are joined by NUL (not alphanumeric, so each is tested as if alone).
+    A match lies inside a maximal run of 11 or more digits; only such runs, with the
+    character on either side, go to :func:`has_person_number` (few: ids such as UUIDs
+    seldom have one). ASCII text (all ids) finds its runs by a byte translation and
+    a substring search, not by trying a pattern at every position.
+    """
+    joined = "\x00".join(texts)
+    if not joined.isascii():
+        runs = ((run.start(), run.end()) for run in _DIGIT_RUN.finditer(joined))
+        return any(has_person_number(joined[max(a - 1, 0) : e + 1]) for a, e in runs)
+    marks = joined.encode("ascii").translate(_DIGIT_MARKS)
+    start = marks.find(_ELEVEN)
+    while start != -1:
+        end = start + 11
+        while end < len(marks) and marks[end] == 49:  # to the end of the run
+            end += 1
+        if has_person_number(joined[max(start - 1, 0) : end + 1]):
+            return True
+        start = marks.find(_ELEVEN, end)
+    return False
+
+
+def _bulk_insert_event(from_rows: str, payload: str) -> TextClause:
+    """INSERT ... SELECT of one event per element of the JSON array ``:payloads`` (each
+    a payload's JSON text), in array order (so ``seq`` follows it)."""
+    return text(
+        "INSERT INTO events (clinic, kind, at, payload, appointment_id, wish_id, consumed) "
+        f"SELECT :clinic, :kind, :at, {payload}, :appointment_id, NULL, :consumed {from_rows}"
+    ).bindparams(
+        bindparam("at", type_=UTCDateTime()),
+        bindparam("consumed", type_=Boolean()),
+    )
+
+
+#: :meth:`EventRepository.append_bulk` by dialect: the array is unpacked by the database.
+_BULK_INSERT_EVENTS: dict[str, TextClause] = {
+    "sqlite": _bulk_insert_event("FROM json_each(:payloads) ORDER BY key", "value"),
+    "postgresql": _bulk_insert_event(
+        "FROM json_array_elements_text(CAST(:payloads AS JSON)) WITH ORDINALITY AS u(p, n) "
+        "ORDER BY u.n",
+        "CAST(u.p AS JSON)",
+    ),
+}
 
 
 def _audit(row: AuditRow) -> AuditEntry:
@@ -211,6 +280,62 @@ class EventRepository(Repository):
             )
         if rows:
             self.session.execute(_INSERT_EVENT, rows)
+
+    def append_bulk(
+        self,
+        *,
+        clinic: str,
+        kind: str,
+        at: datetime,
+        columns: Mapping[str, Sequence[str]],
+        appointment_id: str | None = None,
+    ) -> int:
+        """Add one event of ``kind`` per row of ``columns`` in one INSERT ... SELECT;
+        returns how many. Event ``i`` has the payload ``{key: column[i]}`` (keys in the
+        order given), events in row order (``seq`` follows it).
+
+        The same rows as :meth:`append_many` with those payloads (their JSON text
+        too), for thousands of events with string payloads at once, such as release
+        catch-up: the payloads travel as one JSON array the database unpacks, so no
+        per-row statement parameters. Checked for person numbers first, as in
+        :meth:`append`; a refusal writes nothing. Raises ValueError when the columns
+        differ in length.
+        """
+        keys = list(columns)
+        values = [columns[key] for key in keys]
+        count = len(values[0]) if values else 0
+        if any(len(column) != count for column in values):
+            raise ValueError("the columns of a bulk append differ in length")
+        if count == 0:
+            return 0
+        _refuse_person_numbers("event payload", keys)
+        if any(_any_person_number(column) for column in values):
+            raise PersonalDataRefused("event payload")
+        # The text json.dumps gives the payload (as the JSON column would store it),
+        # by a template of the quoted keys and the quoted values of each row.
+        quote = encode_basestring_ascii
+        template = "{" + ", ".join(quote(key).replace("%", "%%") + ": %s" for key in keys) + "}"
+        quoted = [map(quote, column) for column in values]
+        texts = [template % row for row in zip(*quoted, strict=True)]
+        statement = _BULK_INSERT_EVENTS.get(self.session.get_bind().dialect.name)
+        if statement is None:  # pragma: no cover - the store runs on SQLite or PostgreSQL
+            payloads = [json.loads(t) for t in texts]
+            self.append_many(
+                clinic=clinic, kind=kind, at=at, payloads=payloads, appointment_id=appointment_id
+            )
+            return count
+        self.session.execute(
+            statement,
+            {
+                "clinic": clinic,
+                "kind": kind,
+                "at": at,
+                "appointment_id": appointment_id,
+                "consumed": False,
+                "payloads": json.dumps(texts),
+            },
+        )
+        return count
 
     def since(self, clinic: str, seq: int = 0, limit: int = 1000) -> list[Event]:
         """The clinic's events with a ``seq`` greater than ``seq``, in order."""
