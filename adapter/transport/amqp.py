@@ -25,6 +25,14 @@ What it does (HITS 1216 §2.1.2, §2.1.3):
   (with ``x-dead-letter-reason`` and ``x-delivery-attempts``) and only then accepted,
   so it is never dropped. A delivery is settled once: a second accept or release is
   logged (``transport.settled_twice``) and ignored;
+- receiving: each queue's link keeps up to ``prefetch`` messages coming (credit
+  topped up when half is used), so a burst takes what waits without a round trip per
+  message; :meth:`AmqpTransport.receive` takes the queues in the order given (the
+  daemon gives its sync queue first) after reading what the connection has brought
+  in, without waiting: a sync request that arrived is taken before async ones
+  already fetched. Messages fetched and not yet taken go back to the broker when
+  the connection closes (or the process dies), as unsettled ones do;
+  :meth:`AmqpTransport.accept_many` settles a burst with one flush;
 - a received TTL becomes ``expires_at`` (the earlier of applicationTimeStamp + TTL and
   receive time + TTL; the broker drops expired messages itself);
 - :meth:`AmqpTransport.count` says None: RabbitMQ 3.x's AMQP 1.0 plugin answers a
@@ -53,14 +61,22 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from proton import (
+    ConnectionException,
+    LinkException,
+    Message,
+    ProtonException,
+    SSLDomain,
+    Terminus,
+    Timeout,
+)
 from proton import Delivery as ProtonDelivery
-from proton import LinkException, Message, ProtonException, SSLDomain, Terminus, Timeout
 from proton.reactor import LinkOption
 from proton.utils import BlockingConnection, BlockingReceiver, BlockingSender
 
@@ -70,6 +86,7 @@ from adapter.transport.amqp_reading import BoundedFetcher, bounded_receiver
 from adapter.transport.base import (
     MAX_BODY_BYTES,
     SYSTEM_IDENTIFIER,
+    Delivery,
     TransportError,
     TransportMessage,
     first_settlement,
@@ -94,6 +111,8 @@ DEAD_LETTER_SUFFIX = "_dl"
 _MAX_TRACKED = 10_000
 #: Longest wait for a sync reply while holding the lock (other threads send meanwhile).
 _REPLY_POLL = 0.25
+#: Messages each receiving link keeps coming (its credit): a burst's worth.
+PREFETCH = 32
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -298,9 +317,14 @@ class AmqpTransport:
         reply_queue: str | None = None,
         clock: Callable[[], datetime] | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        prefetch: int = PREFETCH,
     ) -> None:
+        """``prefetch``: messages each receiving link keeps coming (see the module doc)."""
         if max_delivery_attempts < 1:
             raise ValueError("max_delivery_attempts must be at least 1")
+        if prefetch < 1:
+            raise ValueError("prefetch must be at least 1")
+        self.prefetch = prefetch
         self.max_body_bytes = max_body_bytes
         self.url = url
         self.address_format = AddressFormat(address_format)
@@ -535,9 +559,12 @@ class AmqpTransport:
                 conn = self._connection(deadline)
                 receivers = [(q, self._receiver(conn, q)) for q in queues]
                 for _q, receiver in receivers:
-                    idle = receiver.fetcher is not None and not receiver.fetcher.incoming
-                    if idle and receiver.link.credit == 0:
-                        receiver.link.flow(1)
+                    self._top_up(receiver)
+                self._read_arrived(conn)
+                if conn.disconnected:
+                    # What it fetched ahead goes back to the broker with the connection:
+                    # never handed out from a dead one.
+                    raise ConnectionException("the connection was lost")
                 found = self._first_ready(receivers)
                 if found is None:
                     remaining = deadline - time.monotonic()
@@ -586,6 +613,30 @@ class AmqpTransport:
             return AmqpDelivery(
                 self, queue, message, proton_delivery, self._generation, attempts=attempts
             )
+
+    def _top_up(self, receiver: BlockingReceiver) -> None:
+        """Give the link credit back up to :attr:`prefetch` once half of it is used
+        (fetched messages not yet taken count as used)."""
+        fetcher = receiver.fetcher
+        if fetcher is None:
+            return
+        outstanding = receiver.link.credit + len(fetcher.incoming)
+        if outstanding <= self.prefetch // 2:
+            receiver.link.flow(self.prefetch - outstanding)
+
+    @staticmethod
+    def _read_arrived(conn: BlockingConnection) -> None:
+        """Process what the connection has received so far, without waiting for more."""
+        container = conn.container
+        saved = container.timeout
+        container.timeout = 0.0
+        try:
+            # One turn dispatches what is queued and ends at the reactor's "quiesced"
+            # event; the next selects (timeout 0) and reads; the third hands it out.
+            for _ in range(3):
+                container.process()
+        finally:
+            container.timeout = saved
 
     @staticmethod
     def _first_ready(
@@ -698,6 +749,49 @@ class AmqpTransport:
                 conn.close()
 
     # -- settlement ---------------------------------------------------------------
+
+    @_locked
+    def accept_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Accept each of ``deliveries`` (taken from this transport) as
+        :meth:`AmqpDelivery.accept` does, with one flush of the dispositions for all."""
+        settled = False
+        for delivery in deliveries:
+            if not isinstance(delivery, AmqpDelivery) or delivery.transport is not self:
+                delivery.accept()
+                continue
+            if delivery._settle("accepted") and self._accept_one(delivery):
+                settled = True
+        if settled:
+            try:
+                self._pump()
+            except ProtonException as exc:
+                self._drop(f"settle failed: {type(exc).__name__}")
+
+    def _accept_one(self, delivery: AmqpDelivery) -> bool:
+        """Record and settle one acceptance without flushing; False when its link is
+        gone (the broker delivers it again)."""
+        key = (delivery.queue, delivery.message.message_id)
+        self._attempts.pop(key, None)
+        self._accepted[key] = None
+        while len(self._accepted) > _MAX_TRACKED:
+            self._accepted.popitem(last=False)
+        if delivery._generation != self._generation or self._conn is None:
+            _log.warning(
+                "transport.settle_after_reconnect",
+                queue=delivery.queue,
+                message_id=delivery.message.message_id,
+            )
+            return False
+        try:
+            delivery._delivery.update(ProtonDelivery.ACCEPTED)
+            delivery._delivery.settle()
+        except ProtonException as exc:
+            self._drop(f"settle failed: {type(exc).__name__}")
+            return False
+        _log.debug(
+            "transport.accepted", queue=delivery.queue, message_id=delivery.message.message_id
+        )
+        return True
 
     def _settle(self, delivery: AmqpDelivery, state: int) -> bool:
         if delivery._generation != self._generation or self._conn is None:

@@ -34,10 +34,10 @@ The contract every transport keeps (the in-memory fake included), checked by
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from adapter import __version__
 from adapter.logs import get_logger
@@ -148,6 +148,34 @@ class Transport(Protocol):
         """Release connections and files; deliveries still in hand go back to their
         queues (delivered again, their attempts unchanged)."""
         ...
+
+
+@runtime_checkable
+class AcceptsMany(Protocol):
+    """A transport that accepts several deliveries at once, cheaper than one by one
+    (one directory fsync, one flush of dispositions): what a burst's commit uses."""
+
+    def accept_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Accept each of ``deliveries`` (its own; each settled once, as
+        :meth:`Delivery.accept`), after their effects have committed."""
+        ...
+
+
+def accept_all(deliveries: Sequence[Delivery]) -> None:
+    """Accept every delivery of ``deliveries``, in order: together through its
+    transport when that transport :class:`AcceptsMany` (the delivery's ``transport``
+    attribute), else one by one."""
+    groups: dict[int, tuple[object, list[Delivery]]] = {}
+    for delivery in deliveries:
+        transport = getattr(delivery, "transport", None)
+        key = id(transport) if isinstance(transport, AcceptsMany) else id(delivery)
+        groups.setdefault(key, (transport, []))[1].append(delivery)
+    for transport, group in groups.values():
+        if isinstance(transport, AcceptsMany):
+            transport.accept_many(group)
+        else:
+            for delivery in group:
+                delivery.accept()
 
 
 class TransportError(Exception):

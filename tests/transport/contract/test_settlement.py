@@ -99,18 +99,22 @@ def test_attempts_count_the_earlier_releases_from_zero(harness: Harness) -> None
 
 
 def test_attempts_are_per_message(harness: Harness) -> None:
-    """A release counts for the message released, not for the others on its queue."""
+    """A release counts for the message released, not for the others on its queue.
+
+    (Which of the two comes first after the release is not part of the contract: an
+    AMQP consumer may already hold the next message, fetched ahead, when it releases
+    one.)"""
     q = harness.queue()
     a, b = message(q), message(q)
     harness.transport.send(q, a)
     harness.transport.send(q, b)
     harness.expect(q).release()
-    again = harness.expect(q)
-    assert (again.message.message_id, again.attempts) == (a.message_id, 1)
-    again.accept()
-    other = harness.expect(q)
-    assert (other.message.message_id, other.attempts) == (b.message_id, 0)
-    other.accept()
+    taken = [harness.expect(q), harness.expect(q)]
+    assert sorted((d.message.message_id, d.attempts) for d in taken) == sorted(
+        [(a.message_id, 1), (b.message_id, 0)]
+    )
+    for delivery in taken:
+        delivery.accept()
 
 
 def test_the_last_allowed_release_dead_letters_the_message(harness: Harness) -> None:
