@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+from sqlalchemy import Row, Table, bindparam, func, insert
+from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -28,10 +30,85 @@ from adapter.domain.model import (
     WishState,
 )
 from adapter.store.base import Repository
+from adapter.store.book_versions import bump_appointment_books
+from adapter.store.core import insert_new
 from adapter.store.errors import NotFound, SlotTaken
-from adapter.store.tables import LIVE_SLOT_INDEX, AppointmentRow, WishRow
+from adapter.store.tables import (
+    LIVE_SLOT_INDEX,
+    AppointmentRow,
+    BlockedPatientRow,
+    ListedPatientRow,
+    WishRow,
+)
+from adapter.store.types import UTCDateTime
 
 LIVE = (AppointmentState.REQUESTED.value, AppointmentState.CONFIRMED.value)
+
+_APPOINTMENTS: Table = AppointmentRow.__table__  # type: ignore[attr-defined]
+
+# The reservation path's statements, built once (SQLAlchemy's compiled cache is keyed by
+# the statement: one made anew per call pays for that key every time).
+_INSERT_APPOINTMENT = insert(_APPOINTMENTS)
+_LIVE_FOR_SLOT = (
+    select_columns(_APPOINTMENTS)
+    .where(
+        _APPOINTMENTS.c.clinic == bindparam("a_clinic"),
+        _APPOINTMENTS.c.slot_id == bindparam("a_slot"),
+        _APPOINTMENTS.c.state.in_(LIVE),
+    )
+    .limit(1)
+)
+_FUTURE_ONLINE = (
+    _APPOINTMENTS.c.clinic == bindparam("a_clinic"),
+    _APPOINTMENTS.c.patient_ident == bindparam("a_ident"),
+    _APPOINTMENTS.c.start_utc > bindparam("a_after", type_=UTCDateTime()),
+    _APPOINTMENTS.c.state.in_(LIVE),
+    _APPOINTMENTS.c.channel == Channel.ONLINE.value,
+)
+_COUNT_FUTURE_ONLINE = select_columns(func.count()).where(*_FUTURE_ONLINE)
+_LISTED: Table = ListedPatientRow.__table__  # type: ignore[attr-defined]
+_BLOCKED: Table = BlockedPatientRow.__table__  # type: ignore[attr-defined]
+_RESERVATION_CHECKS = select_columns(
+    select_columns(_APPOINTMENTS.c.id)
+    .where(
+        _APPOINTMENTS.c.clinic == bindparam("a_clinic"),
+        _APPOINTMENTS.c.slot_id == bindparam("a_slot"),
+        _APPOINTMENTS.c.state.in_(LIVE),
+    )
+    .exists()
+    .label("taken"),
+    select_columns(_LISTED.c.ident)
+    .where(
+        _LISTED.c.clinic == bindparam("a_clinic"),
+        _LISTED.c.practitioner == bindparam("a_owner"),
+        _LISTED.c.ident == bindparam("a_ident"),
+    )
+    .exists()
+    .label("listed"),
+    select_columns(_BLOCKED.c.ident)
+    .where(_BLOCKED.c.clinic == bindparam("a_clinic"), _BLOCKED.c.ident == bindparam("a_ident"))
+    .exists()
+    .label("blocked"),
+    select_columns(func.count())
+    .select_from(_APPOINTMENTS)
+    .where(*_FUTURE_ONLINE)
+    .scalar_subquery()
+    .label("future_online"),
+)
+
+
+class ReservationChecks(NamedTuple):
+    """What a reservation of one slot by one patient is checked against
+    (:meth:`AppointmentRepository.reservation_checks`)."""
+
+    taken: bool
+    """A live (requested or confirmed) appointment holds the slot."""
+    listed: bool
+    """The patient is on the list of the practitioner whose list counts."""
+    blocked: bool
+    """The clinic blocked the patient from digital booking."""
+    future_online: int
+    """Live online appointments the patient holds that start after ``now``."""
 
 
 def _is_live_slot_violation(error: IntegrityError) -> bool:
@@ -68,7 +145,7 @@ def _conversation_columns(conversation: Conversation | None) -> dict[str, Any]:
     }
 
 
-def _patient(row: AppointmentRow | WishRow) -> Person:
+def _patient(row: AppointmentRow | WishRow | Row[Any]) -> Person:
     return Person(
         ident=row.patient_ident,
         ident_type=IdType(row.patient_ident_type),
@@ -78,7 +155,7 @@ def _patient(row: AppointmentRow | WishRow) -> Person:
     )
 
 
-def _requester(row: AppointmentRow | WishRow) -> Requester:
+def _requester(row: AppointmentRow | WishRow | Row[Any]) -> Requester:
     person = None
     if row.requester_ident is not None:
         person = Person(
@@ -92,7 +169,7 @@ def _requester(row: AppointmentRow | WishRow) -> Requester:
     return Requester(person=person, relation=relation)
 
 
-def _conversation(row: AppointmentRow | WishRow) -> Conversation | None:
+def _conversation(row: AppointmentRow | WishRow | Row[Any]) -> Conversation | None:
     if row.msg_id is None or row.conversation_id is None:
         return None
     return Conversation(
@@ -126,7 +203,7 @@ def _appointment_columns(a: Appointment) -> dict[str, Any]:
     }
 
 
-def _appointment(row: AppointmentRow) -> Appointment:
+def _appointment(row: AppointmentRow | Row[Any]) -> Appointment:
     return Appointment(
         id=row.id,
         clinic=row.clinic,
@@ -153,23 +230,42 @@ class AppointmentRepository(Repository):
     """Reservations and appointments of every clinic."""
 
     def _write(self, appointment: Appointment, row: AppointmentRow | None) -> None:
-        """Insert or update inside a savepoint; a taken slot becomes :class:`SlotTaken`.
+        """Insert or update; a taken slot becomes :class:`SlotTaken`.
 
-        The savepoint keeps the unit of work usable after a refusal (PostgreSQL
-        would otherwise abort the whole transaction).
+        An insert that conflicts with nothing needs no savepoint (``ON CONFLICT DO
+        NOTHING``); an update, and an insert that did conflict, run in one, which keeps
+        the unit of work usable after a refusal (PostgreSQL would otherwise abort the
+        whole transaction).
         """
         values = _appointment_columns(appointment)
-        try:
-            with self.session.begin_nested():
-                if row is None:
-                    self.session.add(AppointmentRow(**values))
-                else:
-                    for name, value in values.items():
-                        setattr(row, name, value)
-        except IntegrityError as error:
-            if _is_live_slot_violation(error):
-                raise SlotTaken(appointment.slot_id or "", appointment.id) from None
-            raise
+        before = (row.practitioner, row.slot_id) if row is not None else (None, None)
+        # A new appointment (every reservation): one Core INSERT that skips a conflict,
+        # no ORM object, no flush, no savepoint. Only when it inserted nothing is the
+        # insert made again, in a savepoint, for the error that says why.
+        if row is not None or not self._inserted(values):
+            try:
+                with self.session.begin_nested():
+                    if row is None:
+                        self.session.execute(_INSERT_APPOINTMENT, values)
+                    else:
+                        for name, value in values.items():
+                            setattr(row, name, value)
+            except IntegrityError as error:
+                if _is_live_slot_violation(error):
+                    raise SlotTaken(appointment.slot_id or "", appointment.id) from None
+                raise
+        bump_appointment_books(  # book version: HLT cache
+            self.session,
+            appointment.clinic,
+            (appointment.practitioner, before[0]),
+            (appointment.slot_id, before[1]),
+        )
+
+    def _inserted(self, values: dict[str, Any]) -> bool:
+        """Insert a new appointment's row unless it conflicts (the live-slot index, or
+        its id); True when it was inserted."""
+        result = self.session.execute(insert_new(self.session, _APPOINTMENTS), values)
+        return bool(getattr(result, "rowcount", 0) == 1)
 
     def add(self, appointment: Appointment) -> None:
         """Store a new appointment. Raises :class:`SlotTaken` if its slot is held."""
@@ -193,14 +289,30 @@ class AppointmentRepository(Repository):
 
     def live_for_slot(self, clinic: str, slot_id: str) -> Appointment | None:
         """The requested or confirmed appointment holding the slot, if any."""
-        row = self.session.exec(
-            select(AppointmentRow).where(
-                AppointmentRow.clinic == clinic,
-                AppointmentRow.slot_id == slot_id,
-                col(AppointmentRow.state).in_(LIVE),
-            )
-        ).first()
-        return _appointment(row) if row else None
+        row = self.session.execute(_LIVE_FOR_SLOT, {"a_clinic": clinic, "a_slot": slot_id}).first()
+        return _appointment(row) if row is not None else None
+
+    def reservation_checks(
+        self, clinic: str, slot_id: str, ident: str, now: datetime, *, list_owner: str
+    ) -> ReservationChecks:
+        """In one query: :meth:`live_for_slot` (whether one is), whether the patient is
+        on ``list_owner``'s list (:meth:`~adapter.store.patients.PatientRepository.is_listed`)
+        and blocked (``is_blocked``), and :meth:`count_future_online`: what a
+        reservation is checked against, in one round trip rather than four."""
+        params = {
+            "a_clinic": clinic,
+            "a_slot": slot_id,
+            "a_ident": ident,
+            "a_owner": list_owner,
+            "a_after": now,
+        }
+        row = self.session.execute(_RESERVATION_CHECKS, params).one()
+        return ReservationChecks(
+            taken=bool(row.taken),
+            listed=bool(row.listed),
+            blocked=bool(row.blocked),
+            future_online=int(row.future_online or 0),
+        )
 
     def taken_slot_ids(self, clinic: str, slot_ids: Iterable[str]) -> set[str]:
         """Which of ``slot_ids`` hold a live appointment."""
@@ -244,11 +356,10 @@ class AppointmentRepository(Repository):
 
     def count_future_online(self, clinic: str, ident: str, now: datetime) -> int:
         """How many live online appointments the patient holds that start after ``now``."""
-        return sum(
-            1
-            for a in self.of_patient(clinic, ident, starting_after=now)
-            if a.state.is_live and a.channel is Channel.ONLINE
-        )
+        found = self.session.execute(
+            _COUNT_FUTURE_ONLINE, {"a_clinic": clinic, "a_ident": ident, "a_after": now}
+        ).scalar()
+        return int(found or 0)
 
     def pending(self, clinic: str) -> list[Appointment]:
         """Reservations awaiting the clinic's decision, oldest first."""

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, Table, bindparam, case, delete, func, insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Executable,
+    RowMapping,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    update,
+)
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 
 from adapter.store.base import Repository, forget_row
+from adapter.store.core import insert_new
 from adapter.store.errors import AlreadyProcessed, NotFound
 from adapter.store.records import (
     DeliveryState,
@@ -36,7 +47,8 @@ class ProcessedMessageRepository(Repository):
         Compare its ``body_sha256`` with the new body: equal is a duplicate,
         different is a reused MsgId (an alarm).
         """
-        row = self.session.get(ProcessedMessageRow, (clinic, msg_id))
+        # Core by primary key (every async message asks): no ORM object to build.
+        row = self.session.execute(_SEEN, {"p_clinic": clinic, "p_msg_id": msg_id}).first()
         if row is None:
             return None
         return ProcessedMessage(
@@ -49,14 +61,9 @@ class ProcessedMessageRepository(Repository):
 
     def seen_amqp(self, clinic: str, amqp_message_id: str) -> str | None:
         """The MsgId of an earlier message that came with this AMQP message-id, if any."""
-        found = self.session.exec(
-            select(ProcessedMessageRow.msg_id)
-            .where(
-                ProcessedMessageRow.clinic == clinic,
-                ProcessedMessageRow.amqp_message_id == amqp_message_id,
-            )
-            .limit(1)
-        ).first()
+        found = self.session.execute(
+            _SEEN_AMQP, {"p_clinic": clinic, "p_amqp": amqp_message_id}
+        ).scalar()
         return str(found) if found is not None else None
 
     def record(
@@ -69,21 +76,24 @@ class ProcessedMessageRepository(Repository):
         *,
         amqp_message_id: str | None = None,
     ) -> ProcessedMessage:
-        """Record a handled message. Raises :class:`AlreadyProcessed` if one got there first."""
-        try:
-            with self.session.begin_nested():
-                self.session.add(
-                    ProcessedMessageRow(
-                        msg_id=msg_id,
-                        clinic=clinic,
-                        body_sha256=body_sha256,
-                        received_at=received_at,
-                        result=result,
-                        amqp_message_id=amqp_message_id,
-                    )
-                )
-        except IntegrityError:
-            raise AlreadyProcessed(msg_id) from None
+        """Record a handled message. Raises :class:`AlreadyProcessed` if one got there first.
+
+        One ``INSERT ... ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL): a MsgId
+        recorded already (or being recorded by a transaction that then commits: the
+        insert waits for it) inserts nothing. No savepoint is needed, since nothing
+        fails: the transaction goes on either way.
+        """
+        values = {
+            "msg_id": msg_id,
+            "clinic": clinic,
+            "body_sha256": body_sha256,
+            "received_at": received_at,
+            "result": result,
+            "amqp_message_id": amqp_message_id,
+        }
+        inserted = self.session.execute(insert_new(self.session, _PROCESSED), values)
+        if getattr(inserted, "rowcount", 0) != 1:
+            raise AlreadyProcessed(msg_id)
         return ProcessedMessage(msg_id, clinic, body_sha256, received_at, result)
 
     def mark_reused(self, clinic: str, msg_id: str) -> bool:
@@ -126,7 +136,22 @@ class ProcessedMessageRepository(Repository):
 
 _OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
 _SENT: Table = SentMessageRow.__table__  # type: ignore[attr-defined]
-_PROCESSED = ProcessedMessageRow.__table__  # type: ignore[attr-defined]
+_PROCESSED: Table = ProcessedMessageRow.__table__  # type: ignore[attr-defined]
+
+# Statements of the reservation path, built once: SQLAlchemy keys its compiled cache
+# by the statement, and a statement made anew per call pays for that key every time.
+_SEEN = select_columns(_PROCESSED).where(
+    _PROCESSED.c.clinic == bindparam("p_clinic"), _PROCESSED.c.msg_id == bindparam("p_msg_id")
+)
+_SEEN_AMQP = (
+    select_columns(_PROCESSED.c.msg_id)
+    .where(
+        _PROCESSED.c.clinic == bindparam("p_clinic"),
+        _PROCESSED.c.amqp_message_id == bindparam("p_amqp"),
+    )
+    .limit(1)
+)
+
 _INSERT_OUTBOX = insert(_OUTBOX)
 _INSERT_SENT = insert(_SENT)
 _MARK_OUTBOX_SENT = (
@@ -148,6 +173,62 @@ _MARK_SENT_MESSAGE = (
         ),
         sent_at=bindparam("s_at", type_=UTCDateTime()),
     )
+)
+
+_TRACKED = select_columns(_SENT.c.clinic, _SENT.c.msg_id).where(
+    _SENT.c.msg_id.in_(bindparam("s_ids", expanding=True))
+)
+
+_CLAIMS: dict[int, Executable] = {}
+
+
+def _claim_statement(limit: int) -> Executable:
+    """The claim of :meth:`OutboxRepository.claim` for ``limit`` entries (built once)."""
+    found = _CLAIMS.get(limit)
+    if found is not None:
+        return found
+    due = (
+        select(_OUTBOX.c.id)
+        .where(
+            _OUTBOX.c.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
+            _OUTBOX.c.next_attempt_at <= bindparam("c_now", type_=UTCDateTime()),
+        )
+        .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.created_at, _OUTBOX.c.id)
+        .limit(limit)
+        # PostgreSQL: rows another dispatcher is claiming are skipped, not waited
+        # for (nothing on SQLite, whose writers take turns). A CTE, evaluated once:
+        # as a sub-select of the UPDATE's IN, PostgreSQL may run a locking LIMIT
+        # again per row and take more than ``limit``.
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    claim = (
+        update(_OUTBOX)
+        .where(
+            _OUTBOX.c.id.in_(select(due.c.id)),
+            _OUTBOX.c.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
+            _OUTBOX.c.next_attempt_at <= bindparam("c_now", type_=UTCDateTime()),
+        )
+        .values(
+            state=OutboxState.SENDING.value,
+            next_attempt_at=bindparam("c_until", type_=UTCDateTime()),
+        )
+        .returning(*_OUTBOX.c)
+    )
+    _CLAIMS[limit] = claim
+    return claim
+
+
+#: The compare-and-set of :meth:`OutboxRepository.hold`.
+_HOLD = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id == bindparam("c_id"),
+        _OUTBOX.c.state == OutboxState.SENDING.value,
+        _OUTBOX.c.next_attempt_at == bindparam("c_claimed", type_=UTCDateTime()),
+    )
+    .values(next_attempt_at=bindparam("c_until", type_=UTCDateTime()))
+    .execution_options(synchronize_session=False)
 )
 
 
@@ -196,7 +277,8 @@ def _outbox_from_mapping(row: RowMapping) -> OutboxMessage:
 
 #: How long a claim keeps other dispatchers off an entry. Short, so that what an
 #: instance that died mid-batch held is sent by another within seconds; a dispatcher
-#: holds each entry again just before sending it (:meth:`OutboxRepository.hold`), so a
+#: holds an entry again just before sending it (:meth:`OutboxRepository.hold`) once its
+#: claim is no longer fresh (``FRESH_CLAIM`` of :mod:`adapter.service.outbox`), so a
 #: slow batch never sends an entry someone else has taken meanwhile.
 CLAIM_LEASE = timedelta(seconds=10)
 
@@ -259,6 +341,37 @@ class OutboxRepository(Repository):
             reply_to=reply_to,
         )
 
+    def add_many(self, messages: Sequence[OutboxMessage]) -> None:
+        """Queue ``messages`` as they are (id, state, due time and all) in one statement.
+
+        The writer of a reservation's replies makes its entries itself
+        (:class:`~adapter.service.outbox.OutboxWriter`); one executemany then writes the
+        AppRec and the answer together.
+        """
+        rows = [
+            {
+                "id": m.id,
+                "clinic": m.clinic,
+                "queue": m.queue,
+                "subject": m.subject,
+                "msg_id": m.msg_id,
+                "message_id": m.message_id,
+                "correlation_id": m.correlation_id,
+                "reply_to": m.reply_to,
+                "properties": dict(m.properties),
+                "body": m.body,
+                "created_at": m.created_at,
+                "attempts": m.attempts,
+                "next_attempt_at": m.next_attempt_at,
+                "sent_at": m.sent_at,
+                "state": m.state.value,
+                "last_error": m.last_error,
+            }
+            for m in messages
+        ]
+        if rows:
+            self.session.execute(_INSERT_OUTBOX, rows)
+
     def get(self, id: str) -> OutboxMessage | None:
         """One outbox entry."""
         row = self.session.get(OutboxRow, id)
@@ -290,34 +403,7 @@ class OutboxRepository(Repository):
         older than ``lease`` is taken again by any dispatcher. So at most the message
         in flight is sent twice, with the same AMQP message-id (HITS 1216 §2.2.5).
         """
-        due = (
-            select(_OUTBOX.c.id)
-            .where(
-                _OUTBOX.c.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
-                _OUTBOX.c.next_attempt_at <= bindparam("c_now", type_=UTCDateTime()),
-            )
-            .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.created_at, _OUTBOX.c.id)
-            .limit(limit)
-            # PostgreSQL: rows another dispatcher is claiming are skipped, not waited
-            # for (nothing on SQLite, whose writers take turns). A CTE, evaluated once:
-            # as a sub-select of the UPDATE's IN, PostgreSQL may run a locking LIMIT
-            # again per row and take more than ``limit``.
-            .with_for_update(skip_locked=True)
-            .cte("due")
-        )
-        claim = (
-            update(_OUTBOX)
-            .where(
-                _OUTBOX.c.id.in_(select(due.c.id)),
-                _OUTBOX.c.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
-                _OUTBOX.c.next_attempt_at <= bindparam("c_now", type_=UTCDateTime()),
-            )
-            .values(
-                state=OutboxState.SENDING.value,
-                next_attempt_at=bindparam("c_until", type_=UTCDateTime()),
-            )
-            .returning(*_OUTBOX.c)
-        )
+        claim = _claim_statement(limit)
         rows = self.session.execute(claim, {"c_now": now, "c_until": now + lease}).all()
         taken = [_outbox_from_mapping(r._mapping) for r in rows]
         taken.sort(key=lambda m: (m.created_at, m.id))
@@ -329,15 +415,7 @@ class OutboxRepository(Repository):
         took the entry, or it was sent): then do not send it. A compare-and-set on the
         claim's instant, which only the claimer knows."""
         result = self.session.execute(
-            update(_OUTBOX)
-            .where(
-                _OUTBOX.c.id == entry.id,
-                _OUTBOX.c.state == OutboxState.SENDING.value,
-                _OUTBOX.c.next_attempt_at == bindparam("c_claimed", type_=UTCDateTime()),
-            )
-            .values(next_attempt_at=bindparam("c_until", type_=UTCDateTime()))
-            .execution_options(synchronize_session=False),
-            {"c_claimed": entry.next_attempt_at, "c_until": until},
+            _HOLD, {"c_id": entry.id, "c_claimed": entry.next_attempt_at, "c_until": until}
         )
         return bool(getattr(result, "rowcount", 0))
 
@@ -465,6 +543,29 @@ class SentMessageRepository(Repository):
         if getattr(result, "rowcount", 0) != 1:
             raise NotFound("sent message", msg_id)
         forget_row(self.session, SentMessageRow, msg_id)
+
+    def tracked(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of ``keys`` (clinic, MsgId) are messages whose delivery is tracked (an
+        AppRec is awaited); one query for a claimed batch, so that the send of each
+        AppRec we send (never tracked) needs no UPDATE here."""
+        wanted = {(clinic, msg_id) for clinic, msg_id in keys if msg_id}
+        if not wanted:
+            return set()
+        rows = self.session.execute(
+            _TRACKED, {"s_ids": sorted({msg_id for _clinic, msg_id in wanted})}
+        ).all()
+        return {(row.clinic, row.msg_id) for row in rows} & wanted
+
+    def mark_sent_if_tracked(self, clinic: str, msg_id: str, at: datetime) -> bool:
+        """:meth:`mark_sent` for a message that may not be tracked (an outbox entry whose
+        payload expects no AppRec): one UPDATE, no read first; True when it was."""
+        result = self.session.execute(
+            _MARK_SENT_MESSAGE, {"s_id": msg_id, "s_clinic": clinic, "s_at": at}
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            return False
+        forget_row(self.session, SentMessageRow, msg_id)
+        return True
 
     def record_apprec(
         self,

@@ -9,11 +9,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 
 from adapter.store.base import Repository
 from adapter.store.tables import BlockedPatientRow, ListedPatientRow, NotDigitalPatientRow
+
+_LISTED: Table = ListedPatientRow.__table__  # type: ignore[attr-defined]
+_BLOCKED: Table = BlockedPatientRow.__table__  # type: ignore[attr-defined]
+
+# Asked by every reservation: statements built once (SQLAlchemy's compiled cache).
+_IS_LISTED = select_columns(_LISTED.c.ident).where(
+    _LISTED.c.clinic == bindparam("p_clinic"),
+    _LISTED.c.practitioner == bindparam("p_practitioner"),
+    _LISTED.c.ident == bindparam("p_ident"),
+)
+_IS_BLOCKED = select_columns(_BLOCKED.c.ident).where(
+    _BLOCKED.c.clinic == bindparam("p_clinic"), _BLOCKED.c.ident == bindparam("p_ident")
+)
 
 
 class PatientRepository(Repository):
@@ -68,7 +82,9 @@ class PatientRepository(Repository):
 
     def is_listed(self, clinic: str, practitioner: str, ident: str) -> bool:
         """True when the patient is on the practitioner's list."""
-        return self.session.get(ListedPatientRow, (clinic, practitioner, ident)) is not None
+        # Core by primary key (every reservation asks): no ORM object to build.
+        params = {"p_clinic": clinic, "p_practitioner": practitioner, "p_ident": ident}
+        return self.session.execute(_IS_LISTED, params).first() is not None
 
     def practitioners_of(self, clinic: str, ident: str) -> list[str]:
         """Keys of the practitioners whose list holds the patient (their fastlege)."""
@@ -136,7 +152,8 @@ class PatientRepository(Repository):
 
     def is_blocked(self, clinic: str, ident: str) -> bool:
         """True when the patient is blocked from digital booking at the clinic."""
-        return self.session.get(BlockedPatientRow, (clinic, ident)) is not None
+        params = {"p_clinic": clinic, "p_ident": ident}
+        return self.session.execute(_IS_BLOCKED, params).first() is not None
 
     def block_reason(self, clinic: str, ident: str) -> str | None:
         """The clinic's reason for a block (for the clinic's eyes only), or None."""

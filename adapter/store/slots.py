@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from adapter.domain.model import AppointmentState, Slot, SlotState
 from adapter.store.base import Repository
+from adapter.store.book_versions import bump_book_versions
 from adapter.store.errors import StoreError
 from adapter.store.records import SlotSource, UpsertResult
 from adapter.store.tables import AppointmentRow, SlotRow
@@ -58,6 +59,7 @@ class SlotRepository(Repository):
         slots = list(slots)
         self._preload([s.id for s in slots])
         added = updated = unchanged = 0
+        touched: dict[str, set[str]] = {}  # the books changed, by clinic
         for slot in slots:
             row = self.session.get(SlotRow, slot.id)  # from the identity map after _preload
             if row is None:
@@ -73,6 +75,7 @@ class SlotRepository(Repository):
                         active=True,
                     )
                 )
+                touched.setdefault(slot.clinic, set()).add(slot.practitioner)
                 added += 1
                 continue
             if row.clinic != slot.clinic:
@@ -81,6 +84,7 @@ class SlotRepository(Repository):
             if _slot(row) == slot and row.source == source.value and row.active == active:
                 unchanged += 1
                 continue
+            touched.setdefault(slot.clinic, set()).update((row.practitioner, slot.practitioner))
             row.practitioner = slot.practitioner
             row.appointment_type = slot.appointment_type
             row.start_utc = slot.start
@@ -89,6 +93,8 @@ class SlotRepository(Repository):
             row.active = active
             updated += 1
         self.session.flush()
+        for clinic, practitioners in touched.items():
+            bump_book_versions(self.session, clinic, practitioners)  # book version: HLT cache
         return UpsertResult(added, updated, unchanged)
 
     def _preload(self, ids: list[str], chunk: int = 500) -> None:
@@ -148,6 +154,7 @@ class SlotRepository(Repository):
             return False
         row.active = True
         self.session.flush()
+        bump_book_versions(self.session, clinic, [row.practitioner])  # book version: HLT cache
         return True
 
     def deactivate(self, clinic: str, slot_id: str) -> bool:
@@ -157,6 +164,7 @@ class SlotRepository(Repository):
             return False
         row.active = False
         self.session.flush()
+        bump_book_versions(self.session, clinic, [row.practitioner])  # book version: HLT cache
         return True
 
     def in_window(

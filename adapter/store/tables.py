@@ -136,6 +136,22 @@ class SlotRow(SQLModel, table=True):
     active: bool = True
 
 
+class BookVersionRow(SQLModel, table=True):
+    """A practitioner's book version: a counter raised in the same transaction as every
+    write that changes their slots or appointments (:mod:`adapter.store.book_versions`).
+
+    A process that keeps an answer computed from a practitioner's book (the HLT cache,
+    :mod:`adapter.service.availability`) compares the versions it was computed at with
+    the committed ones, so it notices another process's writes too. No row: version 0.
+    """
+
+    __tablename__ = "book_versions"
+
+    clinic: str = Field(primary_key=True)
+    practitioner: str = Field(primary_key=True)
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class AppointmentRow(SQLModel, table=True):
     """A reservation or appointment, with everything the patient sent."""
 
@@ -470,5 +486,6 @@ TABLES: tuple[Table, ...] = tuple(
         IdempotencyRow,
         WebhookCursorRow,
         WebhookDeliveryRow,
+        BookVersionRow,
     )
 )

@@ -16,11 +16,19 @@ events and every outgoing message (the outbox).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from sqlalchemy import Engine
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
+from adapter.store.book_versions import (
+    BookVersionRepository,
+    discard_book_versions,
+    flush_book_versions,
+)
 from adapter.store.bookings import AppointmentRepository, WishRepository
 from adapter.store.catalog import (
     AppointmentTypeRepository,
@@ -40,6 +48,20 @@ from adapter.store.messaging import (
 from adapter.store.patients import PatientRepository
 from adapter.store.scheduling import ReleaseRepository
 from adapter.store.slots import SlotRepository
+
+
+class Savepoint:
+    """A savepoint of :meth:`UnitOfWork.savepoint`: :meth:`discard` rolls back to it when
+    its block ends."""
+
+    __slots__ = ("discarded",)
+
+    def __init__(self) -> None:
+        self.discarded = False
+
+    def discard(self) -> None:
+        """Undo what was done inside the savepoint when its block ends (no exception)."""
+        self.discarded = True
 
 
 class UnitOfWork:
@@ -65,6 +87,7 @@ class UnitOfWork:
     releases: ReleaseRepository
     idempotency: IdempotencyRepository
     webhooks: WebhookRepository
+    book_versions: BookVersionRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
@@ -97,6 +120,7 @@ class UnitOfWork:
         self.releases = ReleaseRepository(session)
         self.idempotency = IdempotencyRepository(session)
         self.webhooks = WebhookRepository(session)
+        self.book_versions = BookVersionRepository(session)
         return self
 
     def __exit__(
@@ -112,13 +136,57 @@ class UnitOfWork:
             session.close()
             self._session = None
 
+    @property
+    def active(self) -> bool:
+        """True while the unit of work is open and its transaction can go on (none
+        begun yet counts); False once it failed beyond a savepoint's rollback."""
+        session = self._session
+        if session is None:
+            return False
+        transaction = session.get_transaction()
+        return transaction is None or transaction.is_active
+
     def commit(self) -> None:
-        """Make everything done so far durable, at once."""
+        """Make everything done so far durable, at once (the book versions its writes
+        raised included: :func:`~adapter.store.book_versions.flush_book_versions`)."""
+        flush_book_versions(self.session)
         self.session.commit()
 
     def rollback(self) -> None:
         """Undo everything since the last commit."""
+        discard_book_versions(self.session)
         self.session.rollback()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[Savepoint]:
+        """A savepoint inside this unit of work's transaction (``SAVEPOINT``).
+
+        Leaving the block normally releases it: what was done inside stays part of
+        the transaction (and is visible to what follows in it), to be committed or
+        rolled back with the rest. Leaving by an exception, or after
+        :meth:`Savepoint.discard`, rolls back to it: only what was done inside is
+        undone, and the transaction goes on. The exception goes on too; an error
+        while rolling back (the connection is gone) raises instead, and then the
+        whole unit of work must be rolled back.
+
+        Afterwards the session forgets the rows it loaded (``expunge_all``): what
+        comes next in the transaction reads them again, as a new unit of work would.
+        """
+        session = self.session
+        nested = session.begin_nested()
+        point = Savepoint()
+        try:
+            yield point
+            if point.discarded:
+                nested.rollback()
+            else:
+                nested.commit()  # flushes, then RELEASE SAVEPOINT
+        except BaseException:
+            if nested.is_active:
+                nested.rollback()
+            raise
+        finally:
+            session.expunge_all()
 
 
 class Store:
@@ -141,6 +209,12 @@ class Store:
         if self.read_only:
             raise StoreError("the database was opened read-only: its schema is not created")
         create_schema(self.engine)
+
+    @property
+    def one_connection(self) -> bool:
+        """True when every unit of work shares one connection (in-memory SQLite): a
+        second unit of work must not be opened while one is in a transaction."""
+        return isinstance(self.engine.pool, StaticPool)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work. ``read_only`` lets SQLite readers run beside the writer."""

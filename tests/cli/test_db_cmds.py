@@ -2,8 +2,8 @@
 behind or ahead of the code (exit 2, naming the command to run), on SQLite and
 PostgreSQL.
 
-"Behind" is made as in :mod:`tests.store.test_alembic`: a test-only revision ``0002``
-in a copy of the script directory, which :data:`adapter.store.db.SCRIPT_LOCATION` is
+"Behind" is made as in :mod:`tests.store.test_alembic`: a test-only revision after the
+head in a copy of the script directory, which :data:`adapter.store.db.SCRIPT_LOCATION` is
 pointed at; or a database of the release before Alembic (version 2, filled with rows).
 "Ahead" is a database stamped with a revision this code does not know.
 """
@@ -20,9 +20,15 @@ from sqlalchemy.engine import make_url
 from adapter.cli import config_cmds, main
 from adapter.store import SchemaKind, Store, schema_state
 from adapter.store import db as store_db
+from adapter.store.db import HEAD
 from adapter.tools.demo import prepare
-from tests.store.test_alembic import assert_rows_kept, fill, scripts_with_a_second_revision
-from tests.store.test_migrations import _as_version_2
+from tests.store.test_alembic import (
+    TEST_REVISION,
+    assert_rows_kept,
+    fill,
+    scripts_with_a_second_revision,
+)
+from tests.store.test_migrations import FROM_LEGACY, _as_version_2
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +78,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 
 def _behind(install: Install, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
-    store = _filled(install)  # at the baseline
+    store = _filled(install)  # at the head
     monkeypatch.setattr(store_db, "SCRIPT_LOCATION", scripts_with_a_second_revision(tmp_path))
     return store
 
@@ -85,18 +91,18 @@ def test_upgrade_creates_the_schema_of_an_empty_database_and_current_says_so(
 ) -> None:
     code, out, err = _cli(capsys, "db", "upgrade", "--config", str(install.config))
     assert code == 0, err
-    assert "upgraded from empty (no schema yet) to revision 0001 (current)" in out
+    assert f"upgraded from empty (no schema yet) to revision {HEAD} (current)" in out
 
     code, out, _ = _cli(capsys, "db", "current", "--config", str(install.config))
     assert code == 0
-    assert out.strip().endswith("revision 0001 (current)")
+    assert out.strip().endswith(f"revision {HEAD} (current)")
     code, out, _ = _cli(capsys, "db", "current", "--json", "--config", str(install.config))
     shown = json.loads(out)
-    assert (shown["revision"], shown["head"], shown["current"]) == ("0001", "0001", True)
+    assert (shown["revision"], shown["head"], shown["current"]) == (HEAD, HEAD, True)
 
     code, out, _ = _cli(capsys, "db", "upgrade", "--config", str(install.config))
     assert code == 0
-    assert "already at revision 0001 (current); nothing to do" in out
+    assert f"already at revision {HEAD} (current); nothing to do" in out
 
 
 def test_history_lists_the_revisions_newest_first_marking_head_and_current(
@@ -109,16 +115,18 @@ def test_history_lists_the_revisions_newest_first_marking_head_and_current(
     code, out, _ = _cli(capsys, "db", "history", "--config", str(install.config))
     assert code == 0
     lines = out.splitlines()
-    assert (
-        lines[0]
-        == "0001 -> 0002 (head): Test only: a nickname for practitioners, an index on clinics."
+    assert lines[0] == (
+        f"{HEAD} -> {TEST_REVISION} (head): "
+        "Test only: a nickname for practitioners, an index on clinics."
     )
-    assert lines[1].startswith("<base> -> 0001 (current): Baseline: schema version 3")
+    assert lines[1].startswith(f"0001 -> {HEAD} (current): Book versions")
+    assert lines[-1].startswith("<base> -> 0001: Baseline: schema version 3")
     code, out, _ = _cli(capsys, "db", "history", "--json", "--config", str(install.config))
     rows = json.loads(out)
     assert [(r["revision"], r["head"], r["current"]) for r in rows] == [
-        ("0002", True, False),
-        ("0001", False, True),
+        (TEST_REVISION, True, False),
+        (HEAD, False, True),
+        ("0001", False, False),
     ]
 
 
@@ -158,7 +166,7 @@ def test_a_version_2_database_is_refused_by_run_and_upgraded_by_db_upgrade(
     assert code == 0, err
     done = json.loads(out)
     assert done["before"]["schema_version"] == 2
-    assert done["applied"] == ["0001"]
+    assert done["applied"] == list(FROM_LEGACY)
     assert done["after"]["current"] is True
     assert_rows_kept(store)
     store.dispose()
@@ -178,7 +186,7 @@ def test_run_refuses_a_database_behind_the_code_naming_db_upgrade(
 
     code, _, err = _cli(capsys, "run", "--config", config)
     assert code == 2
-    assert "revision 0001, this adapter needs revision 0002" in err
+    assert f"revision {HEAD}, this adapter needs revision {TEST_REVISION}" in err
     assert "the database is behind the code" in err
     assert f"epj-adapter db upgrade --config {config}" in err
 
@@ -188,15 +196,15 @@ def test_run_refuses_a_database_behind_the_code_naming_db_upgrade(
     code, out, _ = _cli(capsys, "doctor", "--config", config)
     database = next(line for line in out.splitlines() if "database" in line[:20])
     assert database.startswith("fail")
-    assert "behind the code's 0002" in database
+    assert f"behind the code's {TEST_REVISION}" in database
 
     code, out, err = _cli(capsys, "db", "upgrade", "--config", config)
     assert code == 0, err
-    assert "to revision 0002 (current) (applied 0002)" in out
+    assert f"to revision {TEST_REVISION} (current) (applied {TEST_REVISION})" in out
     assert_rows_kept(store)
     code, out, _ = _cli(capsys, "status", "--json", "--config", config)
     assert code == 0
-    assert json.loads(out)["schema"]["revision"] == "0002"
+    assert json.loads(out)["schema"]["revision"] == TEST_REVISION
     store.dispose()
 
 

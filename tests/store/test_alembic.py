@@ -1,13 +1,15 @@
 """Schema migrations with Alembic, on SQLite and PostgreSQL.
 
 * an empty database gets the head at start (and is stamped);
-* the baseline (revision 0001) is today's schema: Alembic's autogenerate comparison
-  with the models finds nothing, and its DDL is the models' DDL, table by table;
+* the head is today's schema: Alembic's autogenerate comparison with the models finds
+  nothing; the baseline (revision 0001) is frozen: its DDL is the models' DDL, table by
+  table, for every table it has (later revisions add the others, :data:`AFTER_BASELINE`);
+* a database at the baseline gets revision 0002 (``book_versions``) with its rows kept;
 * a database behind the code is refused at start and upgraded by ``upgrade_schema``
-  with its rows. "Behind" is made with a test-only second revision: the package's
-  script directory is copied to a temporary folder with ``r0002_test.py`` added (a
-  column on ``practitioners``, rebuilt by a batch operation on SQLite, and an index),
-  and :data:`adapter.store.db.SCRIPT_LOCATION` is pointed at the copy;
+  with its rows. "Behind" is made with a test-only revision after the head: the
+  package's script directory is copied to a temporary folder with ``r9999_test.py``
+  added (a column on ``practitioners``, rebuilt by a batch operation on SQLite, and an
+  index), and :data:`adapter.store.db.SCRIPT_LOCATION` is pointed at the copy;
 * a database ahead of the code (stamped with a revision this code does not know) is
   refused at start and by the upgrade;
 * two upgrades at once: one applies, the other waits (advisory lock or SQLite's write
@@ -54,11 +56,17 @@ from adapter.store.db import (
 from adapter.store.tables import TABLES
 from tests.store.conftest import CLINIC, T0, seed, slot
 
-#: A revision after the baseline, for tests only.
-SECOND_REVISION = '''"""Test only: a nickname for practitioners, an index on clinics.
+#: The tables revisions after the baseline add (the baseline itself stays frozen).
+AFTER_BASELINE = frozenset({"book_versions"})
 
-Revision ID: 0002
-Revises: 0001
+#: The test-only revision after the code's head (:data:`SECOND_REVISION`).
+TEST_REVISION = "9999"
+
+#: A revision after the head, for tests only.
+SECOND_REVISION = f'''"""Test only: a nickname for practitioners, an index on clinics.
+
+Revision ID: {TEST_REVISION}
+Revises: {HEAD}
 """
 
 from __future__ import annotations
@@ -66,8 +74,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "{TEST_REVISION}"
+down_revision = "{HEAD}"
 branch_labels = None
 depends_on = None
 
@@ -86,10 +94,12 @@ def downgrade() -> None:
 
 
 def scripts_with_a_second_revision(folder: Path) -> Path:
-    """A copy of the package's script directory with the test revision ``0002``."""
+    """A copy of the package's script directory with the test revision after the head."""
     target = folder / "alembic"
     shutil.copytree(store_db.SCRIPT_LOCATION, target, ignore=shutil.ignore_patterns("__pycache__"))
-    (target / "versions" / "r0002_test.py").write_text(SECOND_REVISION, encoding="utf-8")
+    (target / "versions" / f"r{TEST_REVISION}_test.py").write_text(
+        SECOND_REVISION, encoding="utf-8"
+    )
     return target
 
 
@@ -114,7 +124,7 @@ def assert_rows_kept(store: Store) -> None:
 
 @pytest.fixture
 def behind(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Store, Path]:
-    """A store filled at the baseline, and the code's head moved on to ``0002``."""
+    """A store filled at the head, and the code's head moved on to the test revision."""
     fill(store)
     scripts = scripts_with_a_second_revision(tmp_path)
     monkeypatch.setattr(store_db, "SCRIPT_LOCATION", scripts)
@@ -127,10 +137,10 @@ def behind(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tup
 def test_an_empty_database_gets_the_head_at_start(store: Store) -> None:
     state = schema_state(store.engine)
     assert state.kind is SchemaKind.CURRENT
-    assert state.revision == state.head == BASELINE
-    assert schema_version(store.engine) == SCHEMA_VERSION == 3
+    assert state.revision == state.head == HEAD
+    assert schema_version(store.engine) == PAST_BASELINE_VERSION  # past the baseline
     with store.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_heads() == (BASELINE,)
+        assert MigrationContext.configure(conn).get_current_heads() == (HEAD,)
     store.create_schema()  # a second start: nothing to do
     assert schema_state(store.engine).current
 
@@ -142,7 +152,7 @@ def test_an_empty_database_at_start_gets_every_revision_up_to_the_head(
     store = Store(f"sqlite:///{tmp_path / 'new.db'}")
     try:
         store.create_schema()
-        assert schema_state(store.engine).revision == "0002"
+        assert schema_state(store.engine).revision == TEST_REVISION
         assert schema_version(store.engine) == PAST_BASELINE_VERSION
         columns = {c["name"] for c in inspect(store.engine).get_columns("practitioners")}
         assert "nickname" in columns
@@ -150,10 +160,10 @@ def test_an_empty_database_at_start_gets_every_revision_up_to_the_head(
         store.dispose()
 
 
-# --- the baseline is today's schema -----------------------------------------------------
+# --- the head is today's schema, the baseline is frozen ------------------------------------
 
 
-def test_the_baseline_matches_the_models_by_alembics_comparison(store: Store) -> None:
+def test_the_head_matches_the_models_by_alembics_comparison(store: Store) -> None:
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
@@ -174,9 +184,48 @@ DIALECTS: dict[str, Dialect] = {
 @pytest.mark.parametrize("name", sorted(DIALECTS))
 def test_the_baseline_ddl_is_the_models_ddl(name: str) -> None:
     dialect = DIALECTS[name]
-    assert set(baseline.METADATA.tables) == {t.name for t in TABLES}
+    models = {t.name for t in TABLES}
+    assert set(baseline.METADATA.tables) == models - AFTER_BASELINE
     for table in TABLES:
-        assert _ddl(baseline.METADATA.tables[table.name], dialect) == _ddl(table, dialect)
+        if table.name not in AFTER_BASELINE:
+            assert _ddl(baseline.METADATA.tables[table.name], dialect) == _ddl(table, dialect)
+
+
+def _as_at_the_baseline(store: Store) -> None:
+    """Turn a database at the head back into one at the baseline, as the release before
+    revision 0002 left it: without ``book_versions``, stamped 0001, schema version 3."""
+    with store.engine.begin() as conn:
+        for table in AFTER_BASELINE:
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": BASELINE})
+        conn.execute(text("UPDATE schema_version SET version = :v"), {"v": SCHEMA_VERSION})
+
+
+def test_a_database_at_the_baseline_gets_the_book_versions_and_keeps_its_rows(
+    store: Store,
+) -> None:
+    fill(store)
+    _as_at_the_baseline(store)
+    assert schema_state(store.engine).pending == ("0002",)
+    with pytest.raises(SchemaBehind, match="behind the code"):
+        store.create_schema()
+
+    done = upgrade_schema(store.engine)
+
+    assert done.before.revision == BASELINE
+    assert done.applied == ("0002",)
+    assert done.after.current
+    assert schema_version(store.engine) == PAST_BASELINE_VERSION
+    assert_rows_kept(store)
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, SQLModel.metadata) == []
+    with store.uow() as uow:  # the new table works: a first raise makes the row
+        assert uow.book_versions.of(CLINIC, ["benedikte"]) == (0,)
+        uow.book_versions.bump(CLINIC, ["benedikte"])
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.book_versions.of(CLINIC, ["benedikte"]) == (1,)
 
 
 def test_the_baseline_has_the_partial_unique_index_and_the_audit_triggers(
@@ -213,23 +262,23 @@ def test_a_database_behind_the_code_is_refused_at_start_and_left_alone(
     store, _ = behind
     with pytest.raises(SchemaBehind, match="behind the code") as caught:
         store.create_schema()
-    assert caught.value.found == BASELINE
-    assert caught.value.expected == "0002"
-    assert caught.value.pending == ("0002",)
+    assert caught.value.found == HEAD
+    assert caught.value.expected == TEST_REVISION
+    assert caught.value.pending == (TEST_REVISION,)
     state = schema_state(store.engine)
     assert state.kind is SchemaKind.BEHIND
-    assert state.revision == BASELINE
-    assert "behind the code's 0002 (1 to apply)" in state.describe()
+    assert state.revision == HEAD
+    assert f"behind the code's {TEST_REVISION} (1 to apply)" in state.describe()
 
 
-def test_an_upgrade_from_the_baseline_keeps_the_rows(behind: tuple[Store, Path]) -> None:
+def test_an_upgrade_from_the_head_keeps_the_rows(behind: tuple[Store, Path]) -> None:
     store, _ = behind
     done = upgrade_schema(store.engine)
 
-    assert done.before.revision == BASELINE
-    assert done.applied == ("0002",)
+    assert done.before.revision == HEAD
+    assert done.applied == (TEST_REVISION,)
     assert done.after.current
-    assert done.after.revision == "0002"
+    assert done.after.revision == TEST_REVISION
     assert schema_version(store.engine) == PAST_BASELINE_VERSION  # older releases refuse it
     assert_rows_kept(store)
     with store.uow() as uow:
@@ -275,8 +324,8 @@ def test_two_upgrades_at_once_apply_the_revision_once(behind: tuple[Store, Path]
     for s in stores:
         s.dispose()
     assert errors == []
-    assert sorted(results) == [(), ("0002",)]
-    assert schema_state(store.engine).revision == "0002"
+    assert sorted(results) == [(), (TEST_REVISION,)]
+    assert schema_state(store.engine).revision == TEST_REVISION
 
 
 # --- ahead of the code --------------------------------------------------------------------

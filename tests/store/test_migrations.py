@@ -15,16 +15,26 @@ from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 from adapter.store import SCHEMA_VERSION, SchemaBehind, SchemaKind, Store, upgrade_schema
-from adapter.store.db import BASELINE, schema_state, schema_version
+from adapter.store.db import BASELINE, PAST_BASELINE_VERSION, schema_state, schema_version
 from tests.store.conftest import CLINIC, T0, seed
+
+#: The tables revisions after the baseline add: no release before Alembic had them.
+AFTER_BASELINE = ("book_versions",)
+
+#: What an upgrade from before Alembic applies: the baseline (stamped), then the rest.
+FROM_LEGACY = (BASELINE, "0002")
 
 
 def _before_alembic(conn: object) -> None:
-    """What the releases before Alembic did not have: the ``alembic_version`` table."""
+    """What the releases before Alembic did not have: the ``alembic_version`` table and
+    what later revisions add; their ``schema_version`` said 3 at most."""
     from sqlalchemy.engine import Connection
 
     assert isinstance(conn, Connection)
     conn.exec_driver_sql("DROP TABLE alembic_version")
+    for table in AFTER_BASELINE:
+        conn.exec_driver_sql(f"DROP TABLE {table}")
+    conn.execute(text("UPDATE schema_version SET version = :v"), {"v": SCHEMA_VERSION})
 
 
 def _same_as_the_models(store: Store) -> list[object]:
@@ -89,9 +99,9 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_outbox(store: Store) -> 
     done = upgrade_schema(store.engine)  # epj-adapter db upgrade
 
     assert done.before.kind is SchemaKind.LEGACY
-    assert done.applied == (BASELINE,)
+    assert done.applied == FROM_LEGACY
     assert done.after.current
-    assert schema_version(store.engine) == SCHEMA_VERSION == 3
+    assert schema_version(store.engine) == PAST_BASELINE_VERSION
     assert _same_as_the_models(store) == []
     with store.uow() as uow:
         pending = uow.outbox.get("pending-1")
@@ -150,7 +160,7 @@ def test_a_version_2_database_gets_the_http_tables_and_keeps_its_data(store: Sto
     upgrade_schema(store.engine)
 
     inspector = inspect(store.engine)
-    assert schema_version(store.engine) == SCHEMA_VERSION == 3
+    assert schema_version(store.engine) == PAST_BASELINE_VERSION
     assert set(V3_TABLES) <= set(inspector.get_table_names())
     assert V3_INDEX in {i["name"] for i in inspector.get_indexes("sent_messages")}
     with store.uow() as uow:
@@ -166,7 +176,7 @@ def test_a_start_refuses_a_database_of_a_release_before_alembic(store: Store) ->
     with pytest.raises(SchemaBehind, match="schema version 2 of a release before") as caught:
         store.create_schema()
     assert caught.value.legacy
-    assert caught.value.pending == (BASELINE,)
+    assert caught.value.pending == FROM_LEGACY
     # Refused means unchanged: still version 2, no HTTP tables, no alembic_version.
     assert schema_version(store.engine) == 2
     assert "alembic_version" not in inspect(store.engine).get_table_names()
@@ -182,7 +192,7 @@ def _columns(store: Store) -> dict[str, list[tuple[str, str, bool]]]:
     }
 
 
-def test_a_version_3_database_is_stamped_with_the_baseline_and_changes_nothing_else(
+def test_a_version_3_database_is_stamped_with_the_baseline_and_gets_only_the_new_tables(
     store: Store,
 ) -> None:
     seed(store)
@@ -194,8 +204,10 @@ def test_a_version_3_database_is_stamped_with_the_baseline_and_changes_nothing_e
 
     done = upgrade_schema(store.engine)
 
-    assert done.applied == (BASELINE,)
+    assert done.applied == FROM_LEGACY
     assert schema_state(store.engine).current
-    assert _columns(store) == before
+    after = _columns(store)
+    assert set(after) - set(before) == set(AFTER_BASELINE)
+    assert {table: after[table] for table in before} == before
     with store.uow() as uow:
         assert uow.clinics.get(CLINIC) is not None
