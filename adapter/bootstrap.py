@@ -28,6 +28,7 @@ from adapter.registry.registry import UnknownParty
 from adapter.registry.router import NamingRouter, RegistryRouter
 from adapter.registry.routing import UnsupportedMessage, check_process
 from adapter.runtime import Runtime
+from adapter.service.availability import AvailabilityCache
 from adapter.service.clinic_service import ClinicService, ClinicSetup
 from adapter.service.commands import SyncCatalog
 from adapter.service.context import ClinicContext
@@ -58,16 +59,25 @@ def clinic_context(config: AdapterConfig) -> ClinicContext:
     )
 
 
-def clinic_setup(config: AdapterConfig, *, helsenorge: Party, router: Router) -> ClinicSetup:
+def clinic_setup(
+    config: AdapterConfig,
+    *,
+    helsenorge: Party,
+    router: Router,
+    availability: AvailabilityCache | None = None,
+) -> ClinicSetup:
     """What ``clinic.toml`` and ``rules.toml`` give the service layer: the clinic's
-    context, the replies built from it (to ``helsenorge``, addressed by ``router``) and
-    the opening-hours templates. Built once at the start and again on each reload
-    (:meth:`~adapter.runtime.Runtime.reload`), which keeps the running Helsenorge party
-    and router: ``adapter.toml`` and ``routing.toml`` need a restart."""
+    context, the replies built from it (to ``helsenorge``, addressed by ``router``, with
+    the HLT cache ``availability`` when there is one) and the opening-hours templates.
+    Built once at the start and again on each reload
+    (:meth:`~adapter.runtime.Runtime.reload`), which keeps the running Helsenorge party,
+    router and HLT cache (its answers name the context they were computed with, so a
+    new one serves none of the old): ``adapter.toml`` and ``routing.toml`` need a
+    restart."""
     ctx = clinic_context(config)
     return ClinicSetup(
         ctx=ctx,
-        replies=Replies(ctx=ctx, helsenorge=helsenorge, router=router),
+        replies=Replies(ctx=ctx, helsenorge=helsenorge, router=router, availability=availability),
         templates=partial(generate_slots, config),
     )
 
@@ -237,7 +247,11 @@ def bootstrap(
     protector = make_protector(config, registry, clock)
     store = store or open_store(config)
     transport = transport or make_transport(config, clock)
-    configure = partial(clinic_setup, helsenorge=helsenorge_party(config), router=router)
+    # One HLT cache for the process, kept across reloads ([performance] hlt_cache).
+    cache = AvailabilityCache() if settings.performance.hlt_cache else None
+    configure = partial(
+        clinic_setup, helsenorge=helsenorge_party(config), router=router, availability=cache
+    )
     setup = configure(config)
     ctx, replies = setup.ctx, setup.replies
     plain = protector.content_type == CONTENT_TYPE_XML
@@ -288,6 +302,8 @@ def bootstrap(
     )
     runtime.allow_reload(config, configure)
     metrics.watch(runtime)
+    if cache is not None:
+        metrics.count_hlt_cache(cache)
     return runtime
 
 

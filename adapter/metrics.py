@@ -24,6 +24,9 @@ Counted as it happens (since the process started):
                                             ``partly_rejected``)
 ``epj_adapter_sync_seconds``                histogram: a sync request's time from taking it
                                             off the queue to answering it, by ``function``
+``epj_adapter_hlt_cache_total``             HLT answers by ``outcome``: ``hit`` (served
+                                            from the HLT cache), ``miss`` (computed and
+                                            kept); absent with ``hlt_cache = false``
 ==========================================  ==============================================
 
 Read from the store and the transport at each scrape (a few counting queries):
@@ -77,7 +80,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -87,6 +90,7 @@ from adapter.crypto.certs import CertificateLoadError, load_certificates
 from adapter.logs import get_logger
 from adapter.registry.certificates import CertificateStore
 from adapter.registry.file import FileRegistry
+from adapter.service.availability import AvailabilityCache
 from adapter.service.pipeline import Handled
 from adapter.store.records import OutboxState
 from adapter.store.tables import OutboxRow
@@ -209,6 +213,10 @@ class Metrics:
         self.registry.register(_State(self, runtime, certificates))
         _BY_RUNTIME[runtime] = self
 
+    def count_hlt_cache(self, cache: AvailabilityCache) -> None:
+        """Report ``cache``'s hits and misses (``epj_adapter_hlt_cache_total``)."""
+        self.registry.register(_HltCache(cache))
+
     def scrape(self) -> bytes:
         """The metrics in the Prometheus text format, as ``/metrics`` serves them."""
         from prometheus_client import generate_latest
@@ -230,6 +238,26 @@ def metrics_for(runtime: object) -> Metrics:
     if found is None:
         raise LookupError("no metrics watch this runtime (build it with bootstrap())")
     return found
+
+
+class _HltCache(Collector):
+    """The HLT cache's counters, read at scrape time (the cache counts as it serves)."""
+
+    def __init__(self, cache: AvailabilityCache) -> None:
+        self.cache = cache
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing: the family is made at each scrape."""
+        return ()
+
+    def collect(self) -> Iterable[Metric]:
+        """Hits and misses since the process started."""
+        family = CounterMetricFamily(
+            f"{PREFIX}_hlt_cache", "HLT answers by outcome of the HLT cache.", labels=["outcome"]
+        )
+        family.add_metric(["hit"], float(self.cache.hits))
+        family.add_metric(["miss"], float(self.cache.misses))
+        yield family
 
 
 class _State(Collector):

@@ -158,6 +158,16 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PerformanceSettings:
+    """``[performance]``: switches of what makes answers faster without changing them."""
+
+    hlt_cache: bool = True
+    """Keep each HentLedigeTimer answer's xCal and serve it again while it is provably
+    what computing it would give (:mod:`adapter.service.availability`); false: every
+    HLT is computed from the book."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything ``adapter.toml`` says, with defaults filled in."""
 
@@ -178,6 +188,7 @@ class Settings:
     helsenorge: HelsenorgeSettings = field(default_factory=HelsenorgeSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    performance: PerformanceSettings = field(default_factory=PerformanceSettings)
 
     @classmethod
     def defaults(cls, config_dir: Path) -> Settings:
@@ -232,6 +243,7 @@ SECTIONS: Final = {
     "helsenorge": ("her_id", "service_her_id"),
     "http": ("enabled", "listen", "tokens", "webhooks"),
     "metrics": ("enabled", "listen"),
+    "performance": ("hlt_cache",),
 }
 
 
@@ -313,6 +325,9 @@ def read_settings(data: Table, reader: Reader, config_dir: Path) -> Settings:
     )
     http = _http(reader, t["http"], config_dir)
     metrics = _metrics(reader, t["metrics"])
+    performance = PerformanceSettings(
+        hlt_cache=reader.flag(t["performance"], ("performance",), "hlt_cache", True)
+    )
     return Settings(
         config_dir=config_dir,
         state_dir=state,
@@ -331,6 +346,7 @@ def read_settings(data: Table, reader: Reader, config_dir: Path) -> Settings:
         helsenorge=helsenorge,
         http=http,
         metrics=metrics,
+        performance=performance,
     )
 
 

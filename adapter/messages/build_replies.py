@@ -21,6 +21,7 @@ from adapter.messages.build_envelope import (
     SYNC_QUERIES,
     Built,
     Document,
+    Prebuilt,
     build_msghead,
     notat,
     reply_envelope,
@@ -195,18 +196,22 @@ def build_svar_ledige_timer(
     *,
     now: datetime,
     msg_id: str | None = None,
+    xcal: bytes | None = None,
 ) -> Built:
     """SvarLedigeTimer (HLT): 03 with one vevent per offered slot, or 04 (no iCalendar).
 
     When the request was addressed to one practitioner and slots of others are
     offered (a vikar, say), a Helsepersonell document names those others (3.4.2.2).
+    ``xcal``: the iCalendar of ``offered`` serialised before
+    (:func:`~adapter.messages.xcal_out.offered_calendar`), put in as it is (the HLT
+    cache's); the envelope, its ids and timestamps are this answer's own.
     """
     envelope = reply_envelope(request, now=now, sync=True, msg_id=msg_id)
     description = "Svar på hent ledige timer"
     if not offered:
         doc = Document(notat(Svar.INGEN_LEDIGE_TIMER), content_description=description)
         return build_msghead(envelope, [doc])
-    calendar = icalendar([offered_event(o) for o in offered])
+    calendar = icalendar([offered_event(o) for o in offered]) if xcal is None else Prebuilt(xcal)
     documents = [
         Document(notat(Svar.LEDIGE_TIMER), content_description=description),
         Document(calendar, description="iCalendarLedigeTimer"),

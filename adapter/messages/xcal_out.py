@@ -303,6 +303,16 @@ def offered_event(offer: OfferedSlot) -> VEvent:
     )
 
 
+def offered_calendar(offered: Sequence[OfferedSlot]) -> bytes:
+    """The iCalendar of SvarLedigeTimer (one vevent per offered slot, in order) as UTF-8
+    bytes without an XML declaration: the same bytes the answer carries when
+    :func:`icalendar` is built into it, for :class:`~adapter.messages.build_envelope.Prebuilt`
+    (the HLT cache keeps them, see :mod:`adapter.service.availability`)."""
+    root = icalendar([offered_event(o) for o in offered])
+    xml: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+    return xml
+
+
 def status_of(appointment: Appointment) -> EventStatus:
     """The xcal:status an appointment's state shows."""
     if appointment.state is AppointmentState.REQUESTED:

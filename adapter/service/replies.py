@@ -21,6 +21,7 @@ from adapter.messages.build_envelope import SYNC_QUERIES, Built
 from adapter.messages.codes import AppRecError, AppRecStatus, Foresporsel, MsgType
 from adapter.messages.envelope import Envelope, Party
 from adapter.messages.xcal_out import AppointmentDetails, OfferedSlot
+from adapter.service.availability import AvailabilityCache
 from adapter.service.context import ClinicContext
 from adapter.service.outgoing import Outgoing, as_uuid
 from adapter.service.routing import Router
@@ -31,11 +32,16 @@ if TYPE_CHECKING:
 
 @dataclass
 class Replies:
-    """Builds every outgoing message of one clinic."""
+    """Builds every outgoing message of one clinic.
+
+    ``availability``: the HLT cache, whose xCal SvarLedigeTimer reuses (None: every
+    answer is built afresh; ``adapter.toml`` ``[performance] hlt_cache``).
+    """
 
     ctx: ClinicContext
     helsenorge: Party
     router: Router
+    availability: AvailabilityCache | None = None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -162,9 +168,12 @@ class Replies:
         built = br.build_svar_behandlere(req.inbound.envelope, practitioners, now=req.now)
         return self._answer(req, built, "SvarBehandlere")
 
-    def ledige_timer(self, req: Request, offered: Sequence[OfferedSlot]) -> Outgoing:
-        """SvarLedigeTimer 03 / 04."""
-        built = br.build_svar_ledige_timer(req.inbound.envelope, offered, now=req.now)
+    def ledige_timer(
+        self, req: Request, offered: Sequence[OfferedSlot], *, xcal: bytes | None = None
+    ) -> Outgoing:
+        """SvarLedigeTimer 03 / 04; ``xcal``: the offered slots' iCalendar serialised
+        before (the HLT cache's, :mod:`adapter.service.availability`)."""
+        built = br.build_svar_ledige_timer(req.inbound.envelope, offered, now=req.now, xcal=xcal)
         return self._answer(req, built, "SvarLedigeTimer/03" if offered else "SvarLedigeTimer/04")
 
     def planlagte_timer(self, req: Request, appointments: Sequence[Appointment]) -> Outgoing:

@@ -9,7 +9,7 @@ audited in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -76,7 +76,37 @@ def offered(
     hold at all yet (by id), as the daemon's slot refresh will. Shares of a day are decided
     over the whole day's slots, taken or not.
     """
+    return offered_book(uow, ctx, practitioners, start, end, now, planned=planned).offers
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedBook:
+    """What HLT offers at one instant (:func:`offered`) and until when that holds.
+
+    ``valid_until``: the earliest instant after the one asked at which a slot of the
+    window may be offered otherwise by time alone: the next change of any slot's
+    visibility (a release, a horizon opening, a lead-time cut-off; taken slots
+    included) or the start of a slot not begun. None: time alone changes nothing. A
+    write to the book (a booking, a cancellation, an import) changes it at any time.
+    """
+
+    offers: list[Offer]
+    valid_until: datetime | None
+
+
+def offered_book(
+    uow: UnitOfWork,
+    ctx: ClinicContext,
+    practitioners: Iterable[str],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    planned: Sequence[Slot] = (),
+) -> OfferedBook:
+    """:func:`offered` with the instant its answer holds until (:class:`OfferedBook`)."""
     found: list[Offer] = []
+    changes: list[datetime] = []
     clinic = ctx.clinic.key
     for key in practitioners:
         slots = uow.slots.in_window(clinic, start, end, practitioner=key)
@@ -94,13 +124,27 @@ def offered(
             slots = sorted([*slots, *extra], key=lambda s: (s.start, s.id))
         seen = evaluate(slots, ctx.rules, now, calendar=ctx.calendar)
         taken = uow.appointments.taken_slot_ids(clinic, [s.id for s in slots])
+        changes.extend(_changes(slots, seen, now))
         for slot in slots:
             vis = seen[slot.id]
             if not vis.shown or slot.id in taken or slot.start < now:
                 continue
             found.append(Offer(slot, vis, stored=slot.id in stored))
     found.sort(key=lambda o: (o.slot.start, o.slot.practitioner))
-    return found
+    return OfferedBook(found, min(changes, default=None))
+
+
+def _changes(
+    slots: Sequence[Slot], seen: Mapping[str, Visibility], now: datetime
+) -> Iterable[datetime]:
+    """The instants at which these slots may be offered otherwise by time alone: each
+    visibility's next change and each start not yet passed."""
+    for slot in slots:
+        change = seen[slot.id].next_change
+        if change is not None:
+            yield change
+        if slot.start >= now:
+            yield slot.start
 
 
 @dataclass(frozen=True, slots=True)

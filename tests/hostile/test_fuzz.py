@@ -456,8 +456,10 @@ def generic_problems(m: Mutation, got: Handled) -> list[str]:
 
 def _granted_tables(got: Handled, allowed: dict[str, int]) -> list[str]:
     """Changes beyond what a granted request may make: its appointment (RT) or wish
-    (OT), the EPJ's events about it and the audit of it."""
-    ok = (*(f"{t}:" for t in allowed), "events:", "audit:")
+    (OT), the EPJ's events about it and the audit of it; an appointment also raises its
+    practitioner's book version (the HLT cache's ``book_versions``, one row)."""
+    books = ("book_versions:",) if "appointments" in allowed else ()
+    ok = (*(f"{t}:" for t in allowed), *books, "events:", "audit:")
     return [c for c in got.db_changes if not c.startswith(ok)]
 
 

@@ -13,7 +13,13 @@ from adapter.domain.errors import InvalidValue
 from adapter.domain.model import OSLO, Appointment, Slot
 from adapter.messages import ns
 from adapter.messages.build_avtale import build_avtale, build_kommunikasjonstest
-from adapter.messages.build_envelope import clinic_party
+from adapter.messages.build_envelope import (
+    Document,
+    Prebuilt,
+    build_msghead,
+    clinic_party,
+    reply_envelope,
+)
 from adapter.messages.build_replies import (
     build_refusal,
     build_svar_avbestilling,
@@ -26,7 +32,7 @@ from adapter.messages.build_replies import (
 )
 from adapter.messages.codes import Foresporsel, MsgType
 from adapter.messages.envelope import Envelope
-from adapter.messages.xcal_out import AppointmentDetails, OfferedSlot
+from adapter.messages.xcal_out import AppointmentDetails, OfferedSlot, offered_calendar
 from adapter.tools.samples import HELSENORGE, PATIENT, example_clinic
 
 N = ns.NSMAP
@@ -349,3 +355,31 @@ def test_each_build_gets_a_new_msg_id() -> None:
         Svar.MELDING_OM_AVTALE, _details(), receiver=HELSENORGE, now=NOW + timedelta(seconds=1)
     )
     assert first.msg_id != second.msg_id
+
+
+def test_ledige_timer_with_the_prebuilt_calendar_is_the_same_message() -> None:
+    # The HLT cache keeps offered_calendar's bytes; the answer built around them must be
+    # the answer built from the slots, byte for byte (non-ASCII texts, x-available-at,
+    # MustCall and the other practitioners' document included).
+    later = START + timedelta(hours=1)
+    offered = [
+        OfferedSlot(SLOT, S.fastlege, S.ordinary, available_at=START - timedelta(days=2)),
+        OfferedSlot(VIKAR_SLOT, S.vikar, S.ordinary, must_call=True),
+        OfferedSlot(replace(SLOT, id="ø-3", start=later, end=later + timedelta(minutes=60)),
+                    S.jordmor, S.first_midwife),
+    ]  # fmt: skip
+    request = _request(MsgType.TIMERESERVASJON)
+    msg_id = "5f0c3a52-7f39-4b8a-9d7a-3c1f1b2e4d60"
+    built = build_svar_ledige_timer(request, offered, now=NOW, msg_id=msg_id)
+    again = build_svar_ledige_timer(
+        request, offered, now=NOW, msg_id=msg_id, xcal=offered_calendar(offered)
+    )
+    assert again.body == built.body
+    assert S.first_midwife.name.encode() in again.body
+    assert not S.first_midwife.name.isascii()
+
+
+def test_a_prebuilt_content_is_never_the_first_document() -> None:
+    envelope = reply_envelope(_request(MsgType.TIMERESERVASJON), now=NOW, sync=True)
+    with pytest.raises(InvalidValue, match="Dialogmelding"):
+        build_msghead(envelope, [Document(Prebuilt(b"<x/>"))])
