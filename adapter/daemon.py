@@ -4,6 +4,18 @@ One thread takes messages from our queues and runs them through the pipeline; th
 scheduler thread runs the jobs. A stop request (SIGTERM/SIGINT) lets the message in
 hand finish and commit, then the scheduler stops and the loop returns.
 
+**Bursts (group commit).** Each turn of the loop takes what waits, up to
+:data:`BURST` deliveries and :data:`BURST_SECONDS` seconds, and hands them to one
+:class:`~adapter.service.pipeline.Burst`: each async message runs in a savepoint of one
+write transaction, the burst commits once, then its deliveries are accepted, then the
+outbox is dispatched once for the burst (each entry marked sent on its own, so a crash
+re-sends only the entry in flight), on a thread of its own while the loop answers the
+sync requests that come meanwhile. A crash before the commit leaves nothing of the
+burst committed and all of it on the queues; after the commit and before the accepts,
+the redeliveries find their MsgIds recorded and get no second answer. Sync requests
+are taken ahead of queued async ones (each receive asks the sync queue first) and
+answered at once, never held for the commit.
+
 One scheduler per database: the instance that holds the database's instance lock
 (:mod:`adapter.store.instance_lock`) leads, and only the leader runs the releases, the
 deadlines, the housekeeping and the slot refresh; the system releases the lock when the
@@ -55,11 +67,63 @@ LOCK_NAME = "scheduler"
 LOCK_TRIES = 3
 LOCK_RETRY_PAUSE = 0.05
 
+#: Most deliveries one burst takes (:meth:`adapter.runtime.Runtime.process_burst`):
+#: they are committed together, then accepted, then their replies sent.
+BURST = 32
+#: Most seconds one burst goes on taking deliveries: its write transaction (SQLite's
+#: write lock) stays open that long at most, plus the use case in hand.
+BURST_SECONDS = 0.2
+
+#: While the outbox is being sent after a burst, how often the loop looks for sync
+#: requests (seconds); the transport's lock is not held in between (an AMQP send needs it).
+SYNC_POLL = 0.002
+
 #: Seconds between a follower's tries of the lock and a leader's lease renewals.
 LEADER_POLL = 1.0
 #: A leader leads only this many seconds after its last renewal (less than the lease,
 #: so that it has stopped before a follower may start).
 LEAD_MARGIN = 2.0
+
+
+class _OutboxSender:
+    """A thread that sends the outbox when the loop asks (:meth:`start`), so that the
+    loop can answer sync requests meanwhile. One dispatch at a time; the outbox's
+    claims keep it apart from the scheduler's outbox job and from other instances."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._asked = threading.Event()
+        self._done = threading.Event()
+        self._done.set()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="outbox-sender", daemon=True)
+        self._thread.start()
+
+    def start(self) -> threading.Event:
+        """Start a dispatch; the event is set when it is done."""
+        self._done.clear()
+        self._asked.set()
+        return self._done
+
+    def close(self) -> None:
+        """Let the dispatch in hand finish, then end the thread."""
+        self._closing = True
+        self._asked.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while True:
+            self._asked.wait()
+            self._asked.clear()
+            if self._closing:
+                self._done.set()
+                return
+            try:
+                self._runtime.dispatch_outbox()
+            except Exception:
+                log.exception("outbox.dispatch_failed")
+            finally:
+                self._done.set()
 
 
 class AlreadyRunning(Exception):
@@ -81,7 +145,8 @@ class Daemon:
         runtime: Runtime,
         *,
         poll_timeout: float = 0.2,
-        burst: int = 20,
+        burst: int = BURST,
+        burst_seconds: float = BURST_SECONDS,
         lock_check_every: float = 5.0,
         on_start: Callable[[], None] | None = None,
         start_work_delay: float = 3.0,
@@ -89,10 +154,15 @@ class Daemon:
     ) -> None:
         """``on_start`` runs once beside the loop (on the leader), ``start_work_delay`` s
         after the start; ``on_stop`` runs first when the loop ends, before the jobs stop and the
-        runtime closes (``run`` stops its HTTP server there)."""
+        runtime closes (``run`` stops its HTTP server there). ``burst`` and
+        ``burst_seconds`` bound a burst (:meth:`adapter.runtime.Runtime.process_burst`):
+        deliveries taken, seconds its write transaction may stay open."""
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
         self.runtime = runtime
         self.poll_timeout = poll_timeout
         self.burst = burst
+        self.burst_seconds = burst_seconds
         self.lock_check_every = lock_check_every
         self.on_start = on_start
         self.on_stop = on_stop
@@ -234,6 +304,10 @@ class Daemon:
             self._lead(lock)
 
     def _run_on_start(self) -> None:
+        """The start-up work beside the loop (schema warm-up; on the leader the slot
+        refresh); ``daemon.start_work_done`` says when it is over (messages handled
+        meanwhile share the interpreter with it)."""
+        started = time.monotonic()
         try:
             self.runtime.warm_up()
             # The start-up work (the slot refresh) is the leader's: two instances
@@ -242,6 +316,17 @@ class Daemon:
                 self.on_start()
         except Exception:
             log.exception("daemon.on_start_failed")
+        log.info("daemon.start_work_done", seconds=round(time.monotonic() - started, 3))
+
+    def _send_outbox(self, sender: _OutboxSender) -> None:
+        """Send the burst's replies (the outbox) on the sender thread and, until it is
+        done, answer the sync requests that come meanwhile (taken from the sync queue
+        alone, every :data:`SYNC_POLL` s): a sync request does not wait for the sends.
+        The async ones wait: the next burst starts once the outbox is sent."""
+        done = sender.start()
+        while not done.wait(0):
+            if self.runtime.process_burst(0, limit=self.burst, sync_only=True) == 0:
+                done.wait(SYNC_POLL)
 
     def release(self) -> None:
         """Give the scheduler lock back (idempotent)."""
@@ -288,25 +373,29 @@ class Daemon:
         heartbeat = systemd.Heartbeat(interval or 30.0)
         watchdog = systemd.Watchdog(heartbeat, interval)
         watchdog.start()
+        sender = _OutboxSender(runtime)
         systemd.ready(self._systemd_status())
         try:
             while not self.stop_event.is_set():
                 heartbeat.beat()
                 self._answer_reload()
-                handled = runtime.process_one(self.poll_timeout)
-                # Take what else is waiting, then send the replies of the whole burst
-                # in one transaction (each message still commits on its own).
-                burst = 0
-                while handled and burst < self.burst and not self.stop_event.is_set():
-                    handled = runtime.process_one(0)
-                    burst += 1
+                # A burst: what waits, handled in one write transaction and committed
+                # once, then accepted; sync requests are answered as they come, ahead
+                # of the async ones. Then the burst's replies are sent (the outbox).
+                runtime.process_burst(
+                    self.poll_timeout,
+                    limit=self.burst,
+                    max_seconds=self.burst_seconds,
+                    stop=self.stop_event.is_set,
+                )
                 if runtime.outbox.take_written():
-                    runtime.dispatch_outbox()
+                    self._send_outbox(sender)
             if self.stop_signal is not None:
                 log.info("daemon.stopping", signal=self.stop_signal)
         finally:
             systemd.stopping(f"stopping ({self.stop_signal or 'loop ended'})")
             watchdog.stop()
+            sender.close()
             if self.on_stop is not None:
                 self.on_stop()
             scheduler.shutdown()

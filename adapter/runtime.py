@@ -12,6 +12,7 @@ restart.
 from __future__ import annotations
 
 import threading
+import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -40,6 +41,10 @@ from adapter.store.uow import Store
 from adapter.transport.base import Transport
 
 log = get_logger("adapter.runtime")
+
+#: Sync requests taken in a row before the async queue is asked first once
+#: (:meth:`Runtime.process_burst`): sync first, without starving the async queue.
+SYNC_STREAK = 8
 
 # -- reloading clinic.toml and rules.toml ----------------------------------------------
 
@@ -226,6 +231,7 @@ class Runtime:
         self.dispatcher = dispatcher
         self.settings = settings
         self.adapter = Adapter(service, close=self.close)
+        self._sync_streak = 0  # sync requests taken in a row (see _order)
 
     @property
     def ctx(self) -> ClinicContext:
@@ -244,22 +250,69 @@ class Runtime:
         return [self.router.sync_queue(her), self.router.async_queue(her)]
 
     def process_one(self, timeout: float) -> bool:
-        """Take one message from our queues and handle it; False when none came.
+        """Take one message from our queues and handle it, committed and settled on
+        its own; False when none came.
 
         A message whose handling fails unexpectedly is released (redelivered, and
         dead-lettered by the transport after its attempts); the loop goes on."""
-        delivery = self.transport.receive(self.listen_queues(), timeout)
+        return self.process_burst(timeout, limit=1) > 0
+
+    def process_burst(
+        self,
+        timeout: float,
+        *,
+        limit: int = 32,
+        max_seconds: float = 0.2,
+        stop: Callable[[], bool] | None = None,
+        sync_only: bool = False,
+    ) -> int:
+        """Take what waits on our queues, up to ``limit`` deliveries, and handle them as
+        one burst (:class:`~adapter.service.pipeline.Burst`): the async ones in one
+        write transaction, committed once, then accepted; how many were taken (0 when
+        none came within ``timeout`` seconds).
+
+        The first delivery is waited for up to ``timeout``; the others are only those
+        already waiting. The sync queue is asked first each time (the transports take
+        the queues in the order given), so a sync request waits for at most the one
+        use case in hand, never for the burst's commit; after :data:`SYNC_STREAK` sync
+        requests in a row one async delivery goes first, so a steady stream of sync
+        requests does not starve the async queue. The burst ends at ``limit``,
+        after ``max_seconds`` (it holds SQLite's write lock until its commit), when
+        nothing more waits, or when ``stop`` says True (a stop request: what was taken
+        is finished and committed). ``sync_only``: take from the sync queue alone (what
+        the daemon answers while the outbox is being sent)."""
+        queues = self.listen_queues()
+        if sync_only:
+            queues = queues[:1]
+        delivery = self.transport.receive(self._order(queues), timeout)
         if delivery is None:
-            return False
+            return 0
+        burst = self.pipeline.burst()
+        deadline = time.monotonic() + max_seconds
+        taken = 0
         try:
-            self.pipeline.process(delivery)
-        except Exception:
-            log.exception(
-                "message.failed", queue=delivery.queue, amqp_message_id=delivery.message.message_id
-            )
-            delivery.release()
+            while delivery is not None:
+                taken += 1
+                self._sync_streak = self._sync_streak + 1 if delivery.queue == queues[0] else 0
+                burst.process(delivery)
+                if taken >= limit or time.monotonic() >= deadline or (stop and stop()):
+                    break
+                delivery = self.transport.receive(self._order(queues), 0)
+        except BaseException:
+            burst.abort()
+            raise
+        burst.commit()
         self.service.feed.notify()
-        return True
+        return taken
+
+    def _order(self, queues: list[str]) -> list[str]:
+        """The queues to ask, in order: the sync queue first, except that after
+        :data:`SYNC_STREAK` sync requests in a row the async queue is asked first once,
+        so a steady stream of sync requests cannot starve the async ones (a sync request
+        then waits for one async use case at most)."""
+        if self._sync_streak >= SYNC_STREAK and len(queues) > 1:
+            return [*queues[1:], queues[0]]
+        return queues
 
     def dispatch_outbox(self) -> int:
         """Send what the outbox holds; how many were sent."""

@@ -27,8 +27,7 @@ from adapter.domain.model import (
 from adapter.domain.release import visibility
 from adapter.messages import commands as cmd
 from adapter.messages.codes import AppRecError
-from adapter.messages.xcal_out import OfferedSlot
-from adapter.service import journal, views
+from adapter.service import availability, journal, views
 from adapter.service.context import ClinicContext
 from adapter.service.request import Request
 from adapter.service.scope import RequestScope
@@ -71,18 +70,14 @@ def hent_ledige_timer(
         return
     start = datetime.combine(command.from_date, time.min, OSLO)
     end = datetime.combine(command.to_date, time.min, OSLO) + timedelta(days=1)
+    cache = replies.availability
+    if cache is not None:  # the same answer, kept while provably equal
+        found = cache.answer(uow, ctx, keys, start, end, req.now)
+        scope.send(replies.ledige_timer(req, found.offered, xcal=found.xcal))
+        return
     # The same read as the admin's preview (views.offered): one answer, two faces.
-    offered = [
-        OfferedSlot(
-            slot=offer.slot,
-            practitioner=ctx.practitioners[offer.slot.practitioner],
-            appointment_type=ctx.appointment_types[offer.slot.appointment_type],
-            available_at=offer.available_at,
-            must_call=offer.must_call,
-        )
-        for offer in views.offered(uow, ctx, keys, start, end, req.now)
-    ]
-    scope.send(replies.ledige_timer(req, offered))
+    offers = views.offered(uow, ctx, keys, start, end, req.now)
+    scope.send(replies.ledige_timer(req, availability.offered_slots(ctx, offers)))
 
 
 def hent_planlagte_timer(
@@ -141,18 +136,21 @@ def reserver_time(command: cmd.ReserverTime, uow: UnitOfWork, scope: RequestScop
         )
         vis = visibility(slot, ctx.rules, now, calendar=ctx.calendar, day_slots=day)
         practitioner = ctx.practitioners.get(slot.practitioner)
-        listed = practitioner is not None and (
-            practitioner.open_to_unlisted
-            or uow.patients.is_listed(ctx.clinic.key, _list_owner(practitioner), patient.ident)
+        # Taken, listed, blocked and the patient's future bookings: one query.
+        checks = uow.appointments.reservation_checks(
+            ctx.clinic.key,
+            slot.id,
+            patient.ident,
+            now,
+            list_owner=_list_owner(practitioner) if practitioner is not None else "",
         )
+        listed = practitioner is not None and (practitioner.open_to_unlisted or checks.listed)
         refusal = policy.check_reservation(
             visibility=vis,
-            taken=uow.appointments.live_for_slot(ctx.clinic.key, slot.id) is not None,
+            taken=checks.taken,
             listed=listed,
-            blocked=uow.patients.is_blocked(ctx.clinic.key, patient.ident),
-            future_online_count=uow.appointments.count_future_online(
-                ctx.clinic.key, patient.ident, now
-            ),
+            blocked=checks.blocked,
+            future_online_count=checks.future_online,
             rules=ctx.rules,
             slot_practitioner=slot.practitioner,
             addressed_practitioner=_may_book_for(ctx, addressed, slot.practitioner),

@@ -7,6 +7,18 @@ unit of work that deduplicates on MsgId, changes state and writes its AppRec and
 answers to the outbox together (HITS 1216 §2.2.1 steps 7-10). :meth:`Pipeline._refuse`
 answers every refusal: an error-queue report, a negative AppRec (once per MsgId), or a
 26 refusal to a sync request. A refusal changes nothing else.
+
+**Group commit** (:class:`Burst`, :meth:`Pipeline.burst`): the daemon hands a burst of
+deliveries to one :class:`Burst`. Every async message, and every negative AppRec
+recorded, runs in a savepoint of one write transaction; :meth:`Burst.commit` commits
+the burst once and only then accepts its deliveries. A message that fails unexpectedly
+is rolled back to its savepoint and released (redelivered) while the others commit; a
+crash before the commit leaves nothing of the burst committed and every delivery of it
+on its queue; a crash after the commit and before the accepts redelivers messages
+whose MsgIds are recorded, which get no second answer (HITS 1216 §2.2.4). A sync
+request, and a refusal that writes nothing, is answered and accepted at once, from a
+unit of work of its own: never held for the burst's commit, and it never sees what the
+burst has not committed.
 """
 
 from __future__ import annotations
@@ -15,7 +27,7 @@ import copy
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Final
 
@@ -46,7 +58,7 @@ from adapter.service.scope import RequestScope
 from adapter.store.errors import AlreadyProcessed
 from adapter.store.uow import Store, UnitOfWork
 from adapter.transport import errors as terr
-from adapter.transport.base import Delivery, TransportMessage
+from adapter.transport.base import Delivery, TransportMessage, accept_all
 
 log = get_logger("adapter.pipeline")
 
@@ -138,41 +150,21 @@ class Pipeline:
     # -- entry point -------------------------------------------------------------------
 
     def process(self, delivery: Delivery) -> None:
-        """Handle one delivery; accept it once its effect (if any) has committed.
+        """Handle one delivery alone (a burst of one, committed and settled at once).
 
-        The observer, when there is one, is told what became of it (:class:`Handled`),
-        of a delivery whose handling raised too (``error``; the exception goes on)."""
-        started = time.perf_counter()
-        msg = delivery.message
-        now = self.clock()
-        bound = log.bind(amqp_message_id=msg.message_id, queue=delivery.queue)
-        seen = Handled(UNKNOWN_FUNCTION, "error")
+        A delivery whose handling fails unexpectedly is released (redelivered) and the
+        failure logged (``message.failed``); see :class:`Burst`."""
+        burst = self.burst()
         try:
-            admitted = self.admission.admit(delivery, now)
-            if isinstance(admitted, Admitted):
-                inbound = admitted.inbound
-                seen = Handled(_function(inbound), "error", admitted.sync, apprec=_status(inbound))
-                bound = bound.bind(msg_id=inbound.envelope.msg_id, function=_function(inbound))
-                req = Request(
-                    inbound=admitted.inbound,
-                    ctx=admitted.ctx,
-                    now=now,
-                    reply_queue=admitted.reply_queue,
-                    correlation_id=admitted.correlation_id,
-                    sync=admitted.sync,
-                )
-                if admitted.sync:
-                    result = self._sync(req, bound, msg.expires_at)
-                else:
-                    result = self._async(req, admitted.body, msg.message_id, bound)
-            else:
-                seen = Handled(_refused(admitted), "error", isinstance(admitted, SyncRefusal))
-                result = self._refuse(msg, admitted, now, bound)
-            delivery.accept()
-            seen = replace(seen, result=result)
-        finally:
-            if self.observer is not None:
-                self.observer(replace(seen, seconds=time.perf_counter() - started))
+            burst.process(delivery)
+        except BaseException:
+            burst.abort()
+            raise
+        burst.commit()
+
+    def burst(self) -> Burst:
+        """A new :class:`Burst`: deliveries handled in one write transaction."""
+        return Burst(self)
 
     # -- sync and async paths ----------------------------------------------------------
 
@@ -187,38 +179,45 @@ class Pipeline:
         bound.info("sync.answered", replies=[o.function for o in out])
         return _result(out)
 
-    def _async(self, req: Request, body: bytes, amqp_id: str, bound: FilteringBoundLogger) -> str:
+    def _async(
+        self,
+        uow: UnitOfWork,
+        req: Request,
+        body: bytes,
+        amqp_id: str,
+        bound: FilteringBoundLogger,
+    ) -> _Written:
+        """The async use case in ``uow`` (a savepoint of the burst's transaction): dedupe
+        on the AMQP message-id and the MsgId, run the handler, record the MsgId, write
+        the answers to the outbox. Commits nothing."""
         env = req.inbound.envelope
         digest = hashlib.sha256(body).hexdigest()
         clinic = req.ctx.clinic.key
-        with self.store.uow() as uow:
-            earlier = uow.messages.seen_amqp(clinic, amqp_id)
-            if earlier is not None and earlier != env.msg_id:
-                # HITS 1216 §2.2.3: "Duplikat AMQP MessageID ... Melding logges av mottager,
-                # ingen respons på error kø og ingen apprec"; it is not handled again.
-                bound.warning("message.duplicate_amqp_message_id")
-                return "duplicate"
-            seen = uow.messages.seen(clinic, env.msg_id)
-            if seen is not None:
-                self._again(uow, req, seen.body_sha256 == digest, bound)
-                return "duplicate"
-            out = self._dispatch(uow, req, req.inbound.command)
-            try:
-                uow.messages.record(
-                    clinic,
-                    env.msg_id,
-                    digest,
-                    req.now,
-                    _function(req.inbound),
-                    amqp_message_id=amqp_id,
-                )
-            except AlreadyProcessed:
-                bound.info("message.duplicate")  # another worker committed it first
-                return "duplicate"
-            self.outbox.write(uow, out, req.now)
-            uow.commit()
-        bound.info("async.handled", replies=[o.function for o in out])
-        return _result(out)
+        earlier = uow.messages.seen_amqp(clinic, amqp_id)
+        if earlier is not None and earlier != env.msg_id:
+            # HITS 1216 §2.2.3: "Duplikat AMQP MessageID ... Melding logges av mottager,
+            # ingen respons på error kø og ingen apprec"; it is not handled again.
+            bound.warning("message.duplicate_amqp_message_id")
+            return _Written("duplicate")
+        seen = uow.messages.seen(clinic, env.msg_id)
+        if seen is not None:
+            self._again(uow, req, seen.body_sha256 == digest, bound)
+            return _Written("duplicate")
+        out = self._dispatch(uow, req, req.inbound.command)
+        try:
+            uow.messages.record(
+                clinic,
+                env.msg_id,
+                digest,
+                req.now,
+                _function(req.inbound),
+                amqp_message_id=amqp_id,
+            )
+        except AlreadyProcessed:
+            bound.info("message.duplicate")  # another worker committed it first
+            return _Written("duplicate", keep=False)  # the handler's writes are undone
+        self.outbox.write(uow, out, req.now)
+        return _Written(_result(out), "async.handled", [o.function for o in out])
 
     def _again(
         self, uow: UnitOfWork, req: Request, same_body: bool, bound: FilteringBoundLogger
@@ -234,7 +233,11 @@ class Pipeline:
                 req, AppRecError.E10, "MsgId er brukt før for en annen melding"
             )
             self.outbox.write(uow, [reply], req.now)
-        uow.commit()
+
+    def _observe(self, seen: Handled, started: float) -> None:
+        """Tell the observer (if any) what became of a delivery, now settled."""
+        if self.observer is not None:
+            self.observer(replace(seen, seconds=time.perf_counter() - started))
 
     def _dispatch(self, uow: UnitOfWork, req: Request, command: object) -> list[Outgoing]:
         """Run the request's handler from :data:`~adapter.service.handlers.INBOUND`."""
@@ -280,12 +283,8 @@ class Pipeline:
                 self.sender.send(reply, now)
                 bound.warning("message.rejected", msg_id=refusal.envelope.msg_id, code=code.value)
                 return f"refused:{code.value}"
-            case NegativeAppRec():
-                self._negative_apprec(refusal, now)
-                bound.warning(
-                    "message.rejected", msg_id=refusal.envelope.msg_id, code=refusal.code.value
-                )
-                return f"rejected:{refusal.code.value}"
+            case NegativeAppRec():  # pragma: no cover - a Burst writes these (_negative_apprec)
+                raise TypeError("a negative AppRec is recorded in the burst's transaction")
 
     def _report(self, msg: TransportMessage, report: Report, now: datetime) -> None:
         """An error-queue report to the sender (HITS 1216 §2.2.6)."""
@@ -318,22 +317,239 @@ class Pipeline:
             error = replace(error, subject=report.subject or UNKNOWN_SUBJECT)
         self.sender.send_report(queue, _with(error, props, queue))
 
-    def _negative_apprec(self, refusal: NegativeAppRec, now: datetime) -> None:
-        """One negative AppRec per MsgId, recorded so a redelivery is not answered again."""
+    def _negative_apprec(
+        self, uow: UnitOfWork, refusal: NegativeAppRec, now: datetime, bound: FilteringBoundLogger
+    ) -> _Written:
+        """One negative AppRec per MsgId, recorded (in ``uow``, a savepoint of the burst's
+        transaction) so a redelivery is not answered again."""
         env = refusal.envelope
+        bound.warning("message.rejected", msg_id=env.msg_id, code=refusal.code.value)
+        result = f"rejected:{refusal.code.value}"
+        clinic = refusal.ctx.clinic.key if refusal.ctx else ""
+        if uow.messages.seen(clinic, env.msg_id) is not None:
+            return _Written(result)  # a redelivery of a message we already answered
+        try:
+            uow.messages.record(clinic, env.msg_id, "", now, result)
+        except AlreadyProcessed:
+            return _Written(result, keep=False)
         apprec = self.replies.apprec_error_for(
             env, refusal.code, refusal.reason, refusal.queue, refusal.correlation_id, now
         )
-        with self.store.uow() as uow:
-            clinic = refusal.ctx.clinic.key if refusal.ctx else ""
-            if uow.messages.seen(clinic, env.msg_id) is not None:
-                return  # a redelivery of a message we already answered
-            try:
-                uow.messages.record(clinic, env.msg_id, "", now, f"rejected:{refusal.code.value}")
-            except AlreadyProcessed:
+        self.outbox.write(uow, [apprec], now)
+        return _Written(result)
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """What a use case in the burst's transaction did: its :attr:`Handled.result`;
+    ``keep`` False when its savepoint is to be rolled back (nothing of it may stay);
+    ``event`` and ``replies`` the line logged once it has committed."""
+
+    result: str
+    event: str | None = None
+    replies: list[str] = field(default_factory=list)
+    keep: bool = True
+
+
+@dataclass(slots=True)
+class _Held:
+    """A delivery of the burst waiting for its commit (or, ``failed``, its release)."""
+
+    delivery: Delivery
+    seen: Handled
+    started: float
+    bound: FilteringBoundLogger
+    written: _Written | None = None
+    failed: bool = False
+
+
+class Burst:
+    """Deliveries handled with one commit (group commit), from :meth:`Pipeline.burst`.
+
+    :meth:`process` handles each delivery as it comes:
+
+    * an async message (and a negative AppRec, recorded once per MsgId) runs in a
+      savepoint of the burst's one write transaction, opened by the first of them; what
+      it wrote (dedupe record, state, outbox) is visible to the next one, so the same
+      MsgId twice in one burst is answered once (HITS 1216 §2.2.4). Its delivery is held
+      until :meth:`commit`. A use case that fails unexpectedly is rolled back to its
+      savepoint, logged (``message.failed``) and released after the commit; the others
+      commit. When the transaction itself fails (the savepoint cannot be rolled back,
+      the connection is gone), it is rolled back whole and every delivery held is
+      released;
+    * a sync request is answered at once from a read-only unit of work of its own
+      (it sees what is committed, never the burst's writes) and accepted; so is a
+      refusal that writes nothing (an error-queue report, a sync refusal, a drop).
+
+    :meth:`commit` commits once, then accepts every held delivery (together, where the
+    transport can: :func:`~adapter.transport.base.accept_all`) and releases the failed
+    ones. A burst may go on after a commit. Until the commit, the burst holds the
+    database's write lock on SQLite: the caller keeps bursts short (the daemon bounds
+    them in count and time). The pipeline's observer is told of each delivery once it
+    is settled.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self._uow: UnitOfWork | None = None
+        self._held: list[_Held] = []
+
+    @property
+    def pending(self) -> int:
+        """How many deliveries wait for :meth:`commit`."""
+        return len(self._held)
+
+    @property
+    def open(self) -> bool:
+        """True while the burst's write transaction is open (something to commit)."""
+        return self._uow is not None
+
+    def process(self, delivery: Delivery) -> None:
+        """Handle one delivery (see the class): settled now, or held for the commit.
+
+        Raises only what is not an :class:`Exception` (the caller then calls
+        :meth:`abort`): a delivery's own failure is logged and it is released."""
+        p = self.pipeline
+        started = time.perf_counter()
+        msg = delivery.message
+        now = p.clock()
+        bound = log.bind(amqp_message_id=msg.message_id, queue=delivery.queue)
+        seen = Handled(UNKNOWN_FUNCTION, "error")
+        try:
+            admitted = p.admission.admit(delivery, now)
+            if isinstance(admitted, Admitted):
+                inbound = admitted.inbound
+                seen = Handled(_function(inbound), "error", admitted.sync, apprec=_status(inbound))
+                bound = bound.bind(msg_id=inbound.envelope.msg_id, function=_function(inbound))
+                req = Request(
+                    inbound=admitted.inbound,
+                    ctx=admitted.ctx,
+                    now=now,
+                    reply_queue=admitted.reply_queue,
+                    correlation_id=admitted.correlation_id,
+                    sync=admitted.sync,
+                )
+                if admitted.sync:
+                    self._before_own_unit_of_work()
+                    result = p._sync(req, bound, msg.expires_at)
+                    self._settled(delivery, replace(seen, result=result), started)
+                    return
+                held = _Held(delivery, seen, started, bound)
+                body, amqp_id = admitted.body, msg.message_id
+                self._write(held, lambda uow: p._async(uow, req, body, amqp_id, bound))
                 return
-            self.outbox.write(uow, [apprec], now)
-            uow.commit()
+            seen = Handled(_refused(admitted), "error", isinstance(admitted, SyncRefusal))
+            if isinstance(admitted, NegativeAppRec):
+                refusal = admitted
+                held = _Held(delivery, seen, started, bound)
+                self._write(held, lambda uow: p._negative_apprec(uow, refusal, now, bound))
+                return
+            result = p._refuse(msg, admitted, now, bound)
+            self._settled(delivery, replace(seen, result=result), started)
+        except Exception:
+            bound.exception("message.failed")
+            delivery.release()
+            p._observe(seen, started)
+
+    def commit(self) -> None:
+        """Commit the burst's transaction, then accept its held deliveries and release
+        the failed ones. A commit that fails releases them all (nothing of the burst
+        was committed) and is logged (``burst.commit_failed``)."""
+        uow, self._uow = self._uow, None
+        held, self._held = self._held, []
+        if uow is not None:
+            try:
+                uow.commit()
+            except Exception:
+                log.exception("burst.commit_failed", deliveries=len(held))
+                for item in held:
+                    item.failed = True
+            finally:
+                _close(uow)
+        self._settle(held)
+
+    def abort(self) -> None:
+        """Roll the burst back and release every delivery it holds (nothing committed)."""
+        uow, self._uow = self._uow, None
+        held, self._held = self._held, []
+        if uow is not None:
+            _close(uow)
+        for item in held:
+            item.failed = True
+        self._settle(held)
+
+    # -- internals --------------------------------------------------------------------
+
+    def _before_own_unit_of_work(self) -> None:
+        """A store of one connection (in-memory SQLite) cannot open a second unit of
+        work beside the burst's: the burst commits first."""
+        if self._uow is not None and self.pipeline.store.one_connection:
+            self.commit()
+
+    def _write(self, held: _Held, run: Callable[[UnitOfWork], _Written]) -> None:
+        """Run ``run`` in a savepoint of the burst's transaction and hold the delivery."""
+        self._held.append(held)
+        if self._uow is None:
+            uow = self.pipeline.store.uow()
+            uow.__enter__()
+            self._uow = uow
+        uow = self._uow
+        try:
+            with uow.savepoint() as point:
+                written = run(uow)
+                if not written.keep:
+                    point.discard()
+        except Exception:
+            held.failed = True
+            held.bound.exception("message.failed")
+            if not uow.active:
+                self._lost()
+            return
+        held.written = written
+
+    def _lost(self) -> None:
+        """The transaction cannot go on: roll it back; every delivery held so far is
+        released at the commit (its effect is gone)."""
+        uow, self._uow = self._uow, None
+        if uow is not None:
+            _close(uow)
+        for item in self._held:
+            item.failed = True
+        log.error("burst.rolled_back", deliveries=len(self._held))
+
+    def _settle(self, held: list[_Held]) -> None:
+        done = [item for item in held if not item.failed]
+        try:
+            accept_all([item.delivery for item in done])
+        except Exception:
+            # Not accepted: redelivered, and answered no second time (their MsgIds
+            # are committed).
+            log.exception("burst.accept_failed", deliveries=len(done))
+        for item in held:
+            if item.failed:
+                try:
+                    item.delivery.release()
+                except Exception:
+                    item.bound.exception("message.release_failed")
+                self.pipeline._observe(item.seen, item.started)
+                continue
+            written = item.written
+            assert written is not None
+            if written.event is not None:
+                item.bound.info(written.event, replies=written.replies)
+            self.pipeline._observe(replace(item.seen, result=written.result), item.started)
+
+    def _settled(self, delivery: Delivery, seen: Handled, started: float) -> None:
+        delivery.accept()
+        self.pipeline._observe(seen, started)
+
+
+def _close(uow: UnitOfWork) -> None:
+    """Leave ``uow`` (rolling back what was not committed), whatever its state."""
+    try:
+        uow.__exit__(None, None, None)
+    except Exception:
+        log.exception("burst.close_failed")
 
 
 def _with(message: TransportMessage, props: dict[str, str], queue: str) -> TransportMessage:
