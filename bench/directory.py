@@ -59,25 +59,9 @@ def burst(
     folder = queues / reply_queue
     before = _complete(folder)
     expected = before + replies_each * len(messages)
-    ready = root / f"ready-{time.monotonic_ns()}"
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.daemon_child",
-            str(root / "config"),
-            now.isoformat(),
-            str(ready),
-        ],
-        cwd=w.REPO,
-    )
+    child, started = start_daemon(root / "config", now, root, timeout)
     try:
         deadline = time.monotonic() + timeout
-        while not ready.exists() or not ready.read_text():
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the daemon did not start")
-            time.sleep(0.002)
-        started = float(ready.read_text())
         while _complete(folder) < expected:
             if child.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
@@ -87,12 +71,7 @@ def burst(
         elapsed = time.time() - started
         rss = stats.peak_rss_mb(child.pid)
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop_daemon(child)
     return DirectoryRun(len(messages) / elapsed, elapsed, rss)
 
 
@@ -108,31 +87,29 @@ class MixedRun:
     peak_rss_mb: float
 
 
-def _start_daemon(
-    root: Path, now: datetime, timeout: float
+def start_daemon(
+    config_dir: Path, now: datetime, scratch: Path, timeout: float
 ) -> tuple[subprocess.Popen[bytes], float]:
-    ready = root / f"ready-{time.monotonic_ns()}"
+    """``bench.daemon_child`` on ``config_dir`` at ``now`` in its own process, once it
+    serves: the process and the wall time it started serving (its ready file, written
+    under ``scratch``)."""
+    ready = scratch / f"ready-{time.monotonic_ns()}"
     child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.daemon_child",
-            str(root / "config"),
-            now.isoformat(),
-            str(ready),
-        ],
+        [sys.executable, "-m", "bench.daemon_child", str(config_dir), now.isoformat(), str(ready)],
         cwd=w.REPO,
     )
     deadline = time.monotonic() + timeout
     while not ready.exists() or not ready.read_text():
         if child.poll() is not None or time.monotonic() > deadline:
             child.kill()
+            child.wait()
             raise RuntimeError("the daemon did not start")
         time.sleep(0.002)
     return child, float(ready.read_text())
 
 
-def _stop(child: subprocess.Popen[bytes]) -> None:
+def stop_daemon(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as ops stop it; killed after 60 s."""
     child.terminate()
     try:
         child.wait(timeout=60)
@@ -219,7 +196,7 @@ def hlt_under_rt(
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    child, started = _start_daemon(root, now, timeout)
+    child, started = start_daemon(root / "config", now, root, timeout)
     try:
         t0 = time.perf_counter()
         workers = [threading.Thread(target=requester, args=(k,)) for k in range(len(hlt_batches))]
@@ -238,7 +215,7 @@ def hlt_under_rt(
         rss = stats.peak_rss_mb(child.pid)
     finally:
         done.set()
-        _stop(child)
+        stop_daemon(child)
     if errors:
         raise errors[0]
     return MixedRun(
