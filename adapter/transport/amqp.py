@@ -61,7 +61,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -297,6 +297,19 @@ class AmqpDelivery:
         return True
 
 
+@contextlib.contextmanager
+def _timeout(conn: BlockingConnection, seconds: float) -> Iterator[None]:
+    """The connection's container waits at most ``seconds`` per ``process()`` turn
+    inside the block (its own timeout again after it)."""
+    container = conn.container
+    saved = container.timeout
+    container.timeout = seconds
+    try:
+        yield
+    finally:
+        container.timeout = saved
+
+
 class AmqpTransport:
     """:class:`~adapter.transport.base.Transport` over AMQP 1.0 (one connection, reconnects)."""
 
@@ -420,16 +433,12 @@ class AmqpTransport:
         if conn is None:
             return
         container = conn.container
-        saved = container.timeout
-        container.timeout = 0.02
-        try:
+        with _timeout(conn, 0.02):
             for _ in range(50):
                 container.process()
                 transport = conn.conn.transport if conn.conn is not None else None
                 if transport is None or transport.pending() <= 0:
                     break
-        finally:
-            container.timeout = saved
 
     # -- links -------------------------------------------------------------------
 
@@ -627,16 +636,11 @@ class AmqpTransport:
     @staticmethod
     def _read_arrived(conn: BlockingConnection) -> None:
         """Process what the connection has received so far, without waiting for more."""
-        container = conn.container
-        saved = container.timeout
-        container.timeout = 0.0
-        try:
+        with _timeout(conn, 0.0):
             # One turn dispatches what is queued and ends at the reactor's "quiesced"
             # event; the next selects (timeout 0) and reads; the third hands it out.
             for _ in range(3):
-                container.process()
-        finally:
-            container.timeout = saved
+                conn.container.process()
 
     @staticmethod
     def _first_ready(
