@@ -301,6 +301,8 @@ def _release(report: Report, sizes: Sizes, tmp: Path) -> None:
 
     seconds, events = release.catch_up(tmp / "release", sizes.release)
     report.release(sizes.release, seconds, events)
+    took, floor, days = release.evaluate_book(tmp / "evaluate")
+    report.evaluate(10_000, took, floor, days)
 
 
 def _scale(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:

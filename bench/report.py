@@ -335,6 +335,27 @@ class Report:
             )
         )
 
+    def evaluate(self, n: int, seconds: float, floor: float, days: int) -> None:
+        """The domain's ``evaluate`` over a book of ``n`` slots, beside its floor."""
+        ratio = seconds / floor if floor > 0 else None
+        self.details["evaluate"] = {
+            "slots": n,
+            "practitioner_days": days,
+            "ms": _r(seconds * 1000, 2),
+            "floor_ms": _r(floor * 1000, 2),
+            "floor_ratio": _r(ratio, 1),
+        }
+        self.rows.append(
+            Row(
+                f"Release evaluate {n // 1000}k slots",
+                seconds * 1000,
+                "ms",
+                f"domain evaluate() with the example rules, median of 5; "
+                f"{ratio or 0:.1f}x the floor ({floor * 1000:.2f} ms: grouping the slots "
+                f"into {days} practitioner-days)",
+            )
+        )
+
     def scale(
         self,
         *,
