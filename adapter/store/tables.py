@@ -378,7 +378,19 @@ class ReleaseRow(SQLModel, table=True):
     """A slot's release instant, for the catch-up release job."""
 
     __tablename__ = "release_schedule"
-    __table_args__ = (Index("ix_release_schedule_due", "done_at", "due_at"),)
+    #: Only the pending releases are indexed (partial index, revision 0003), in the
+    #: order the release job takes them: marking a release done removes its entry
+    #: instead of moving it, and the job reads only what is still to do.
+    __table_args__ = (
+        Index(
+            "ix_release_schedule_pending",
+            "clinic",
+            "due_at",
+            "slot_id",
+            sqlite_where=text("done_at IS NULL"),
+            postgresql_where=text("done_at IS NULL"),
+        ),
+    )
 
     clinic: str = Field(primary_key=True)
     slot_id: str = Field(primary_key=True)

@@ -119,13 +119,15 @@ def test_history_lists_the_revisions_newest_first_marking_head_and_current(
         f"{HEAD} -> {TEST_REVISION} (head): "
         "Test only: a nickname for practitioners, an index on clinics."
     )
-    assert lines[1].startswith(f"0001 -> {HEAD} (current): Book versions")
+    assert lines[1].startswith(f"0002 -> {HEAD} (current): Pending releases")
+    assert lines[2].startswith("0001 -> 0002: Book versions")
     assert lines[-1].startswith("<base> -> 0001: Baseline: schema version 3")
     code, out, _ = _cli(capsys, "db", "history", "--json", "--config", str(install.config))
     rows = json.loads(out)
     assert [(r["revision"], r["head"], r["current"]) for r in rows] == [
         (TEST_REVISION, True, False),
         (HEAD, False, True),
+        ("0002", False, False),
         ("0001", False, False),
     ]
 

@@ -25,6 +25,31 @@ CLINIC = "ddfl"
 OTHER = "other"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday, 09:00 in Oslo
 
+#: The tables revisions after the baseline add: no release before Alembic had them.
+AFTER_BASELINE = ("book_versions",)
+
+#: Indexes revisions after the baseline replaced: the baseline's name, the head's name.
+REPLACED_AFTER_BASELINE = {"ix_release_schedule_due": "ix_release_schedule_pending"}
+
+#: The revisions after the baseline, in order.
+AFTER_BASELINE_REVISIONS = ("0002", "0003")
+
+
+def back_to_the_baseline_shape(conn: object) -> None:
+    """Undo, on an open connection, what the revisions after the baseline did to the
+    schema (their tables dropped, their indexes as the baseline had them): the shape a
+    database of the release before revision 0002 has. Rows of the baseline's tables
+    stay as they are."""
+    from sqlalchemy.engine import Connection
+
+    assert isinstance(conn, Connection)
+    for table in AFTER_BASELINE:
+        conn.exec_driver_sql(f"DROP TABLE {table}")
+    conn.exec_driver_sql("DROP INDEX ix_release_schedule_pending")
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_release_schedule_due ON release_schedule (done_at, due_at)"
+    )
+
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:

@@ -3,8 +3,10 @@
 * an empty database gets the head at start (and is stamped);
 * the head is today's schema: Alembic's autogenerate comparison with the models finds
   nothing; the baseline (revision 0001) is frozen: its DDL is the models' DDL, table by
-  table, for every table it has (later revisions add the others, :data:`AFTER_BASELINE`);
-* a database at the baseline gets revision 0002 (``book_versions``) with its rows kept;
+  table, for every table it has (later revisions add the others, :data:`AFTER_BASELINE`),
+  apart from the indexes later revisions replaced;
+* a database at the baseline gets revisions 0002 (``book_versions``) and 0003 (the
+  partial index of pending releases) with its rows kept;
 * a database behind the code is refused at start and upgraded by ``upgrade_schema``
   with its rows. "Behind" is made with a test-only revision after the head: the
   package's script directory is copied to a temporary folder with ``r9999_test.py``
@@ -54,10 +56,18 @@ from adapter.store.db import (
     schema_version,
 )
 from adapter.store.tables import TABLES
-from tests.store.conftest import CLINIC, T0, seed, slot
+from tests.store.conftest import (
+    AFTER_BASELINE,
+    AFTER_BASELINE_REVISIONS,
+    CLINIC,
+    REPLACED_AFTER_BASELINE,
+    T0,
+    back_to_the_baseline_shape,
+    seed,
+    slot,
+)
 
 #: The tables revisions after the baseline add (the baseline itself stays frozen).
-AFTER_BASELINE = frozenset({"book_versions"})
 
 #: The test-only revision after the code's head (:data:`SECOND_REVISION`).
 TEST_REVISION = "9999"
@@ -169,9 +179,9 @@ def test_the_head_matches_the_models_by_alembics_comparison(store: Store) -> Non
         assert compare_metadata(context, SQLModel.metadata) == []
 
 
-def _ddl(table: Table, dialect: Dialect) -> list[str]:
+def _ddl(table: Table, dialect: Dialect, *, skip: frozenset[str] = frozenset()) -> list[str]:
     statements: list[ExecutableDDLElement] = [CreateTable(table)]
-    statements.extend(CreateIndex(i) for i in table.indexes)
+    statements.extend(CreateIndex(i) for i in table.indexes if i.name not in skip)
     return sorted(" ".join(str(s.compile(dialect=dialect)).split()) for s in statements)
 
 
@@ -185,47 +195,73 @@ DIALECTS: dict[str, Dialect] = {
 def test_the_baseline_ddl_is_the_models_ddl(name: str) -> None:
     dialect = DIALECTS[name]
     models = {t.name for t in TABLES}
-    assert set(baseline.METADATA.tables) == models - AFTER_BASELINE
+    assert set(baseline.METADATA.tables) == models - set(AFTER_BASELINE)
+    old, new = frozenset(REPLACED_AFTER_BASELINE), frozenset(REPLACED_AFTER_BASELINE.values())
     for table in TABLES:
         if table.name not in AFTER_BASELINE:
-            assert _ddl(baseline.METADATA.tables[table.name], dialect) == _ddl(table, dialect)
+            frozen = baseline.METADATA.tables[table.name]
+            assert _ddl(frozen, dialect, skip=old) == _ddl(table, dialect, skip=new)
+    baseline_indexes = {i.name for t in baseline.METADATA.tables.values() for i in t.indexes}
+    head_indexes = {i.name for t in TABLES for i in t.indexes}
+    assert old <= baseline_indexes - head_indexes
+    assert new <= head_indexes - baseline_indexes
 
 
 def _as_at_the_baseline(store: Store) -> None:
     """Turn a database at the head back into one at the baseline, as the release before
-    revision 0002 left it: without ``book_versions``, stamped 0001, schema version 3."""
+    revision 0002 left it: without ``book_versions``, the old index of releases,
+    stamped 0001, schema version 3."""
     with store.engine.begin() as conn:
-        for table in AFTER_BASELINE:
-            conn.exec_driver_sql(f"DROP TABLE {table}")
+        back_to_the_baseline_shape(conn)
         conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": BASELINE})
         conn.execute(text("UPDATE schema_version SET version = :v"), {"v": SCHEMA_VERSION})
 
 
-def test_a_database_at_the_baseline_gets_the_book_versions_and_keeps_its_rows(
+def test_a_database_at_the_baseline_gets_the_later_revisions_and_keeps_its_rows(
     store: Store,
 ) -> None:
     fill(store)
     _as_at_the_baseline(store)
-    assert schema_state(store.engine).pending == ("0002",)
+    assert schema_state(store.engine).pending == AFTER_BASELINE_REVISIONS
     with pytest.raises(SchemaBehind, match="behind the code"):
         store.create_schema()
 
     done = upgrade_schema(store.engine)
 
     assert done.before.revision == BASELINE
-    assert done.applied == ("0002",)
+    assert done.applied == AFTER_BASELINE_REVISIONS
     assert done.after.current
     assert schema_version(store.engine) == PAST_BASELINE_VERSION
     assert_rows_kept(store)
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, SQLModel.metadata) == []
+    indexes = {i["name"] for i in inspect(store.engine).get_indexes("release_schedule")}
+    assert "ix_release_schedule_pending" in indexes
+    assert "ix_release_schedule_due" not in indexes
     with store.uow() as uow:  # the new table works: a first raise makes the row
         assert uow.book_versions.of(CLINIC, ["benedikte"]) == (0,)
         uow.book_versions.bump(CLINIC, ["benedikte"])
         uow.commit()
     with store.uow() as uow:
         assert uow.book_versions.of(CLINIC, ["benedikte"]) == (1,)
+
+
+def test_the_pending_releases_index_holds_only_pending_releases(store: Store) -> None:
+    """Revision 0003: the index is partial (``done_at IS NULL``), as the database
+    itself reports its definition."""
+    with store.engine.connect() as conn:
+        if store.dialect == "sqlite":
+            ddl = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_release_schedule_pending'"
+            ).scalar_one()
+        else:
+            ddl = conn.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_release_schedule_pending'"
+            ).scalar_one()
+    flat = " ".join(str(ddl).split()).lower()
+    assert "(clinic, due_at, slot_id)" in flat
+    assert flat.endswith("where done_at is null") or flat.endswith("where (done_at is null)")
 
 
 def test_the_baseline_has_the_partial_unique_index_and_the_audit_triggers(

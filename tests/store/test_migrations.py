@@ -16,13 +16,17 @@ from sqlmodel import SQLModel
 
 from adapter.store import SCHEMA_VERSION, SchemaBehind, SchemaKind, Store, upgrade_schema
 from adapter.store.db import BASELINE, PAST_BASELINE_VERSION, schema_state, schema_version
-from tests.store.conftest import CLINIC, T0, seed
-
-#: The tables revisions after the baseline add: no release before Alembic had them.
-AFTER_BASELINE = ("book_versions",)
+from tests.store.conftest import (
+    AFTER_BASELINE,
+    AFTER_BASELINE_REVISIONS,
+    CLINIC,
+    T0,
+    back_to_the_baseline_shape,
+    seed,
+)
 
 #: What an upgrade from before Alembic applies: the baseline (stamped), then the rest.
-FROM_LEGACY = (BASELINE, "0002")
+FROM_LEGACY = (BASELINE, *AFTER_BASELINE_REVISIONS)
 
 
 def _before_alembic(conn: object) -> None:
@@ -32,8 +36,7 @@ def _before_alembic(conn: object) -> None:
 
     assert isinstance(conn, Connection)
     conn.exec_driver_sql("DROP TABLE alembic_version")
-    for table in AFTER_BASELINE:
-        conn.exec_driver_sql(f"DROP TABLE {table}")
+    back_to_the_baseline_shape(conn)
     conn.execute(text("UPDATE schema_version SET version = :v"), {"v": SCHEMA_VERSION})
 
 

@@ -218,3 +218,38 @@ def test_on_postgres_a_batch_being_taken_is_skipped_not_waited_for(
             third.commit()
     finally:
         store.dispose()
+
+
+def test_the_release_jobs_reads_search_the_pending_index_in_its_order(tmp_path: Path) -> None:
+    """Revision 0003: the SELECT ``take_due`` runs and the one ``next_due`` runs are
+    searches of ``ix_release_schedule_pending`` (captured as the store sends them and
+    explained by SQLite), with no sort of their own: the index is in their order."""
+    from sqlalchemy import event
+
+    store = Store(f"sqlite:///{tmp_path / 'plan.db'}")
+    store.create_schema()
+    try:
+        _schedule(store, (CLINIC, "s1", T0), (CLINIC, "s2", T0 + timedelta(hours=1)))
+        selects: list[tuple[str, object]] = []
+
+        def capture(_c: object, _cur: object, sql: str, params: object, *_: object) -> None:
+            if sql.lstrip().upper().startswith("SELECT") and "release_schedule" in sql:
+                selects.append((sql, params))
+
+        event.listen(store.engine, "before_cursor_execute", capture)
+        with store.uow() as uow:
+            assert len(uow.releases.take_due(CLINIC, T0 + timedelta(hours=2), 10)) == 2
+            uow.releases.next_due(CLINIC)
+            uow.rollback()
+        event.remove(store.engine, "before_cursor_execute", capture)
+        assert len(selects) == 2
+        with store.engine.connect() as conn:
+            for sql, params in selects:
+                plan = " ".join(
+                    row[-1]
+                    for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()  # type: ignore[arg-type]
+                )
+                assert "USING INDEX ix_release_schedule_pending" in plan, plan
+                assert "TEMP B-TREE" not in plan, plan
+    finally:
+        store.dispose()
