@@ -27,6 +27,10 @@ Counted as it happens (since the process started):
 ``epj_adapter_hlt_cache_total``             HLT answers by ``outcome``: ``hit`` (served
                                             from the HLT cache), ``miss`` (computed and
                                             kept); absent with ``hlt_cache = false``
+``epj_adapter_hlt_cache_parts_total``       the practitioners' parts of the answers
+                                            computed, by ``outcome``: ``hit`` (kept and
+                                            still true), ``miss`` (computed); absent
+                                            with ``hlt_cache = false``
 ==========================================  ==============================================
 
 Read from the store and the transport at each scrape (a few counting queries):
@@ -251,13 +255,21 @@ class _HltCache(Collector):
         return ()
 
     def collect(self) -> Iterable[Metric]:
-        """Hits and misses since the process started."""
+        """Hits and misses (of answers, and of their parts) since the process started."""
         family = CounterMetricFamily(
             f"{PREFIX}_hlt_cache", "HLT answers by outcome of the HLT cache.", labels=["outcome"]
         )
         family.add_metric(["hit"], float(self.cache.hits))
         family.add_metric(["miss"], float(self.cache.misses))
         yield family
+        parts = CounterMetricFamily(
+            f"{PREFIX}_hlt_cache_parts",
+            "Practitioners' parts of computed HLT answers by outcome of the HLT cache.",
+            labels=["outcome"],
+        )
+        parts.add_metric(["hit"], float(self.cache.part_hits))
+        parts.add_metric(["miss"], float(self.cache.part_misses))
+        yield parts
 
 
 class _State(Collector):

@@ -313,6 +313,54 @@ def offered_calendar(offered: Sequence[OfferedSlot]) -> bytes:
     return xml
 
 
+#: What a vevent serialised on its own declares that the same vevent inside the
+#: calendar inherits (see :func:`offered_fragments`).
+_OWN_NAMESPACE: Final = f' xmlns="{ns.XCAL}"'.encode()
+
+
+def offered_fragments(offered: Sequence[OfferedSlot]) -> list[bytes]:
+    """Each offered slot's vevent as UTF-8 bytes, exactly as :func:`offered_calendar`
+    writes it among the calendar's components: ``calendar_of(offered_fragments(x))``
+    is ``offered_calendar(x)``, byte for byte. So an answer can be put together from
+    vevents serialised before (the HLT cache keeps them per practitioner)."""
+    holder = etree.Element(ns.q(ns.XCAL, "components"), nsmap={None: ns.XCAL})
+    for offer in offered:
+        _vevent(holder, offered_event(offer))
+    fragments: list[bytes] = []
+    for vevent in holder:
+        alone: bytes = etree.tostring(
+            vevent, encoding="UTF-8", xml_declaration=False, with_tail=False
+        )
+        # Alone it declares the default namespace on itself; inside the calendar that
+        # declaration is the root's.
+        head = alone.index(b">")
+        if not alone[:head].endswith(_OWN_NAMESPACE):  # pragma: no cover - lxml's layout
+            raise AssertionError("a vevent serialised alone without its namespace last")
+        fragments.append(alone[: head - len(_OWN_NAMESPACE)] + alone[head:])
+    return fragments
+
+
+def _calendar_ends() -> tuple[bytes, bytes]:
+    """The calendar of :func:`offered_calendar` before and after its vevents."""
+    root = icalendar([])
+    components = root[0][1]
+    components.text = ""  # written out as an open and a close tag, not one empty tag
+    whole: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+    cut = whole.rindex(b"</components>")
+    return whole[:cut], whole[cut:]
+
+
+_CALENDAR_HEAD, _CALENDAR_TAIL = _calendar_ends()
+
+
+def calendar_of(fragments: Sequence[bytes]) -> bytes:
+    """The iCalendar of SvarLedigeTimer from vevents of :func:`offered_fragments`, in
+    the order given: the bytes :func:`offered_calendar` gives for their slots."""
+    if not fragments:
+        return offered_calendar(())
+    return b"".join((_CALENDAR_HEAD, *fragments, _CALENDAR_TAIL))
+
+
 def status_of(appointment: Appointment) -> EventStatus:
     """The xcal:status an appointment's state shows."""
     if appointment.state is AppointmentState.REQUESTED:

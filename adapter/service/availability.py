@@ -24,8 +24,17 @@ serves them again while all of these hold:
   release, a horizon opening, a lead-time cut-off; or a slot's start), from
   :func:`adapter.service.views.offered_book`. A clock stepped back computes again.
 
-Anything else is a miss: the answer is computed as without the cache, kept, and
-returned. Entries are few (one per window asked) and bounded (least recently used out).
+Anything else is a miss. A miss is put together from **parts**, one per practitioner
+(their offers and vevents over the window, :func:`adapter.service.views.offered_by`),
+each kept under the same three conditions with that practitioner's version alone: the
+share rules look at one practitioner's day, so a booking in one book recomputes that
+book's part only, and :func:`~adapter.service.views.combine` orders the parts as the
+answer does. A part computed again serialises only the vevents it did not have
+before (:func:`~adapter.messages.xcal_out.offered_fragments`: the bytes of a vevent
+depend on its offered slot alone); the answer's xCal is the parts' vevents joined
+(:func:`~adapter.messages.xcal_out.calendar_of`), the bytes
+:func:`~adapter.messages.xcal_out.offered_calendar` gives. Entries and parts are few
+(one per window asked) and bounded (least recently used out).
 The envelope of each answer (MsgId, GenDate, the patient) is built fresh by the reply
 builder; only the xCal bytes are reused. Thread-safe: the daemon's threads share one
 cache. ``adapter.toml`` ``[performance] hlt_cache = false`` builds none
@@ -41,7 +50,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from adapter.messages.xcal_out import OfferedSlot, offered_calendar
+from adapter.domain.model import Slot
+from adapter.messages.xcal_out import OfferedSlot, calendar_of, offered_fragments
 from adapter.service import views
 from adapter.service.context import ClinicContext
 from adapter.store.uow import UnitOfWork
@@ -49,7 +59,19 @@ from adapter.store.uow import UnitOfWork
 #: How many answers a cache keeps at most (one per clinic, practitioners and window).
 DEFAULT_ENTRIES: Final = 64
 
+#: How many parts (one per clinic, practitioner and window) a cache keeps per answer
+#: it may keep: an answer usually asks for a practitioner and their vikarer.
+PARTS_PER_ENTRY: Final = 4
+
 _Key = tuple[str, tuple[str, ...], datetime, datetime]
+_PartKey = tuple[str, str, datetime, datetime]
+_FragmentKey = tuple[Slot, datetime | None, bool]
+
+
+def _fragment_key(offer: OfferedSlot) -> _FragmentKey:
+    """What a vevent's bytes depend on within one clinic context (the practitioner and
+    the appointment type are the context's, by the slot's keys)."""
+    return (offer.slot, offer.available_at, offer.must_call)
 
 
 def offered_slots(ctx: ClinicContext, offers: Iterable[views.Offer]) -> list[OfferedSlot]:
@@ -95,6 +117,28 @@ class _Entry:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One practitioner's offers over a window, with their vevents serialised, and what
+    they were computed from (as :class:`_Entry`, for one book version)."""
+
+    ctx: ClinicContext
+    version: int
+    computed_at: datetime
+    valid_until: datetime | None
+    offered: tuple[OfferedSlot, ...]
+    fragments: tuple[bytes, ...]
+
+    def holds(self, ctx: ClinicContext, version: int, now: datetime) -> bool:
+        """True when this part is the one computing it now would give."""
+        return (
+            self.ctx is ctx
+            and self.version == version
+            and self.computed_at <= now
+            and (self.valid_until is None or now < self.valid_until)
+        )
+
+
 class AvailabilityCache:
     """HLT answers of one process, served again while proven equal (module docstring)."""
 
@@ -102,12 +146,18 @@ class AvailabilityCache:
         if max_entries < 1:
             raise ValueError("an HLT cache keeps at least one answer")
         self._max = max_entries
+        self._max_parts = max_entries * PARTS_PER_ENTRY
         self._entries: OrderedDict[_Key, _Entry] = OrderedDict()
+        self._parts: OrderedDict[_PartKey, _Part] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         """Answers served from the cache since it was made."""
         self.misses = 0
         """Answers computed (and kept) since it was made."""
+        self.part_hits = 0
+        """Practitioners' parts of computed answers that were kept and still held."""
+        self.part_misses = 0
+        """Practitioners' parts computed (and kept)."""
 
     def answer(
         self,
@@ -130,23 +180,76 @@ class AvailabilityCache:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return entry.availability
-        book = views.offered_book(uow, ctx, keys, start, end, now)
-        offered = tuple(offered_slots(ctx, book.offers))
-        found = Availability(offered, offered_calendar(offered) if offered else None)
+        parts = [
+            self._part(uow, ctx, practitioner, version, start, end, now)
+            for practitioner, version in zip(keys, versions, strict=True)
+        ]
+        found, valid_until = _joined(parts)
         with self._lock:
             self.misses += 1
-            self._entries[key] = _Entry(ctx, versions, now, book.valid_until, found)
+            self._entries[key] = _Entry(ctx, versions, now, valid_until, found)
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
         return found
 
+    def _part(
+        self,
+        uow: UnitOfWork,
+        ctx: ClinicContext,
+        practitioner: str,
+        version: int,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+    ) -> _Part:
+        """``practitioner``'s part at ``version`` and ``now``: kept, or computed in
+        ``uow`` (serialising only the vevents the part kept before lacks) and kept."""
+        key: _PartKey = (ctx.clinic.key, practitioner, start, end)
+        with self._lock:
+            before = self._parts.get(key)
+            if before is not None and before.holds(ctx, version, now):
+                self._parts.move_to_end(key)
+                self.part_hits += 1
+                return before
+        book = views.offered_by(uow, ctx, practitioner, start, end, now)
+        offered = tuple(offered_slots(ctx, book.offers))
+        # A vevent's bytes depend on its offered slot alone; within one context the
+        # slot (its practitioner and type by key) and how it is offered say it all.
+        known: dict[_FragmentKey, bytes] = {}
+        if before is not None and before.ctx is ctx:
+            known = dict(zip(map(_fragment_key, before.offered), before.fragments, strict=True))
+        keys = [_fragment_key(o) for o in offered]
+        missing = [o for o, k in zip(offered, keys, strict=True) if k not in known]
+        known.update(zip(map(_fragment_key, missing), offered_fragments(missing), strict=True))
+        part = _Part(ctx, version, now, book.valid_until, offered, tuple(known[k] for k in keys))
+        with self._lock:
+            self.part_misses += 1
+            self._parts[key] = part
+            self._parts.move_to_end(key)
+            while len(self._parts) > self._max_parts:
+                self._parts.popitem(last=False)
+        return part
+
     def clear(self) -> None:
-        """Forget every answer (the counters stay)."""
+        """Forget every answer and part (the counters stay)."""
         with self._lock:
             self._entries.clear()
+            self._parts.clear()
 
     def __len__(self) -> int:
         """How many answers are kept."""
         with self._lock:
             return len(self._entries)
+
+
+def _joined(parts: Sequence[_Part]) -> tuple[Availability, datetime | None]:
+    """The parts (in the order asked) as one answer, as
+    :func:`adapter.service.views.combine` orders the offers, with its vevents, and the
+    instant it holds until."""
+    pairs = [pair for part in parts for pair in zip(part.offered, part.fragments, strict=True)]
+    pairs.sort(key=lambda pair: (pair[0].slot.start, pair[0].slot.practitioner))
+    until = min((p.valid_until for p in parts if p.valid_until is not None), default=None)
+    offered = tuple(offer for offer, _ in pairs)
+    xcal = calendar_of([fragment for _, fragment in pairs]) if offered else None
+    return Availability(offered, xcal), until

@@ -105,33 +105,63 @@ def offered_book(
     planned: Sequence[Slot] = (),
 ) -> OfferedBook:
     """:func:`offered` with the instant its answer holds until (:class:`OfferedBook`)."""
+    parts = [
+        offered_by(uow, ctx, key, start, end, now, planned=planned) for key in practitioners
+    ]
+    return combine(parts)
+
+
+def offered_by(
+    uow: UnitOfWork,
+    ctx: ClinicContext,
+    practitioner: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    planned: Sequence[Slot] = (),
+) -> OfferedBook:
+    """One practitioner's part of :func:`offered_book`: their offers by start (then slot
+    id), and until when they hold. Each practitioner's part is decided over their own
+    slots alone (the share rules look at one practitioner's day), so
+    :func:`combine` of the parts is the answer for several."""
     found: list[Offer] = []
-    changes: list[datetime] = []
     clinic = ctx.clinic.key
-    for key in practitioners:
-        slots = uow.slots.in_window(clinic, start, end, practitioner=key)
-        stored = {s.id for s in slots}
-        extra = [
-            s
-            for s in planned
-            if s.practitioner == key
-            and s.id not in stored
-            and start <= s.start < end
-            # A slot the store holds but does not offer (withdrawn) stays so.
-            and uow.slots.get(clinic, s.id, include_inactive=True) is None
-        ]
-        if extra:
-            slots = sorted([*slots, *extra], key=lambda s: (s.start, s.id))
-        seen = evaluate(slots, ctx.rules, now, calendar=ctx.calendar)
-        taken = uow.appointments.taken_slot_ids(clinic, [s.id for s in slots])
-        changes.extend(_changes(slots, seen, now))
-        for slot in slots:
-            vis = seen[slot.id]
-            if not vis.shown or slot.id in taken or slot.start < now:
-                continue
-            found.append(Offer(slot, vis, stored=slot.id in stored))
+    slots = uow.slots.in_window(clinic, start, end, practitioner=practitioner)
+    stored = {s.id for s in slots}
+    extra = [
+        s
+        for s in planned
+        if s.practitioner == practitioner
+        and s.id not in stored
+        and start <= s.start < end
+        # A slot the store holds but does not offer (withdrawn) stays so.
+        and uow.slots.get(clinic, s.id, include_inactive=True) is None
+    ]
+    if extra:
+        slots = sorted([*slots, *extra], key=lambda s: (s.start, s.id))
+    seen = evaluate(slots, ctx.rules, now, calendar=ctx.calendar)
+    taken = uow.appointments.taken_slot_ids(clinic, [s.id for s in slots])
+    for slot in slots:
+        vis = seen[slot.id]
+        if not vis.shown or slot.id in taken or slot.start < now:
+            continue
+        found.append(Offer(slot, vis, stored=slot.id in stored))
+    return OfferedBook(found, min(_changes(slots, seen, now), default=None))
+
+
+def combine(parts: Iterable[OfferedBook]) -> OfferedBook:
+    """The practitioners' parts (:func:`offered_by`, in the order asked) as one answer:
+    the offers by start, then practitioner (a stable sort: within one practitioner and
+    start, their own order), valid until the earliest part's end."""
+    found: list[Offer] = []
+    until: datetime | None = None
+    for part in parts:
+        found.extend(part.offers)
+        if part.valid_until is not None and (until is None or part.valid_until < until):
+            until = part.valid_until
     found.sort(key=lambda o: (o.slot.start, o.slot.practitioner))
-    return OfferedBook(found, min(changes, default=None))
+    return OfferedBook(found, until)
 
 
 def _changes(

@@ -473,6 +473,21 @@ def test_a_booking_takes_its_slot_out_of_the_cached_answer(pair: Pair) -> None:
     assert slot.id not in answer(pair)
 
 
+def test_a_booking_in_one_book_computes_that_books_part_alone(pair: Pair) -> None:
+    """Benedikte's HLT shows her vikar Ingar's slots too: two parts. A booking in her
+    book raises her version only, so Ingar's part is served as kept while hers is
+    computed again, and the answer is still the computed one (:func:`answer`)."""
+    pair.clock.set(MONDAY)
+    slot, _ = seen(pair, VisibilityKind.BOOKABLE)
+    shown = served_twice(pair)
+    assert any(uid not in {s.id for s in BOOK if s.practitioner == "benedikte"} for uid in shown)
+    cache = pair.cache
+    hits, misses = cache.part_hits, cache.part_misses
+    pair.cached.adapter.book(slot.id, FOLKE)
+    assert slot.id not in answer(pair)
+    assert (cache.part_hits - hits, cache.part_misses - misses) == (1, 1)
+
+
 def test_a_cancellation_offers_its_slot_again(pair: Pair) -> None:
     pair.clock.set(MONDAY)
     slot, _ = seen(pair, VisibilityKind.BOOKABLE)
@@ -604,4 +619,8 @@ def test_hits_and_misses_are_counted_in_the_metrics(pair: Pair) -> None:
     text = metrics_for(pair.cached).scrape().decode()
     assert f'epj_adapter_hlt_cache_total{{outcome="hit"}} {float(pair.cache.hits)}' in text
     assert f'epj_adapter_hlt_cache_total{{outcome="miss"}} {float(pair.cache.misses)}' in text
+    parts = pair.cache.part_hits, pair.cache.part_misses
+    assert f'epj_adapter_hlt_cache_parts_total{{outcome="hit"}} {float(parts[0])}' in text
+    assert f'epj_adapter_hlt_cache_parts_total{{outcome="miss"}} {float(parts[1])}' in text
+    assert parts[1] > 0
     assert "epj_adapter_hlt_cache_total" not in metrics_for(pair.plain).scrape().decode()
