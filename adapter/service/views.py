@@ -105,9 +105,7 @@ def offered_book(
     planned: Sequence[Slot] = (),
 ) -> OfferedBook:
     """:func:`offered` with the instant its answer holds until (:class:`OfferedBook`)."""
-    parts = [
-        offered_by(uow, ctx, key, start, end, now, planned=planned) for key in practitioners
-    ]
+    parts = [offered_by(uow, ctx, key, start, end, now, planned=planned) for key in practitioners]
     return combine(parts)
 
 

@@ -326,6 +326,7 @@ def test_reloads_while_the_daemon_serves_lose_and_double_no_message(
     asked: list[str] = []
     tested: list[str] = []
     got = _Received(transport, {"8093248_async", "8093248_syncreply"})
+
     def held_counts() -> set[int]:
         """How many held-back slots each HLT answered so far showed: 8 or 30 by the rule
         set it was answered on."""
