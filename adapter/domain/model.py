@@ -39,7 +39,10 @@ def clinic_note(note: str) -> str:
 
 def require_aware(value: datetime, name: str) -> datetime:
     """Return ``value`` if it is timezone-aware, else raise :class:`InvalidValue`."""
-    if value.tzinfo is None or value.utcoffset() is None:
+    zone = value.tzinfo
+    if zone is UTC:  # what the store gives: no offset to look up (the hot path)
+        return value
+    if zone is None or value.utcoffset() is None:
         raise InvalidValue(f"{name} must be timezone-aware, got {value!r}")
     return value
 
