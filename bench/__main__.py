@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from adapter.transport.base import TransportMessage
 from bench import floor, hlt, rt, scale, stats
 from bench import world as w
 from bench.report import Report
@@ -121,10 +122,12 @@ def _hlt(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> None
     reply = hlt.last_reply(setup)
     fl = floor.measure(request, [reply], cms=state.get("cms"), seconds=sizes.floor_seconds)
     _, after_change = hlt.serial_after_change(setup, sizes.hlt_serial)
+    state["hlt_floor_ms"] = floor.hlt_floor(request, reply, seconds=sizes.floor_seconds)
+    state["hlt_reply"] = reply
     report.hlt15(
         cached_ms=stats.median(times),
         uncached_ms=stats.median(after_change),
-        floor_ms=floor.hlt_floor(request, reply, seconds=sizes.floor_seconds),
+        floor_ms=state["hlt_floor_ms"],
         n_cached=len(times),
         n_uncached=len(after_change),
         cache_on=_cache_on(world),
@@ -186,6 +189,7 @@ def _rt_sqlite(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
         _db(state).parent,
         seconds=sizes.floor_seconds,
     )
+    state["rt_floor15_ms"] = honest.total_ms
     report.rt15(
         per_s=result.per_s,
         floor_xml_ms=honest.xml_ms,
@@ -257,6 +261,14 @@ def _directory(report: Report, sizes: Sizes, state: dict[str, Any], label: str) 
     rt_per_s = len(bookings) / seconds
     rss = max([hlt_run.peak_rss_mb] + [r.peak_rss_mb for r in rt_runs])
     if label == "one clinic":
+        state["directory_floor"] = _directory_floor(
+            world, sync[0], state["hlt_reply"], rt_runs_first_message(rt_setup, bookings)
+        )
+        report.directory_floor(
+            **state["directory_floor"],
+            hlt_floor_ms=state.get("hlt_floor_ms"),
+            rt_floor_ms=state.get("rt_floor15_ms"),
+        )
         report.targets_directory(rt_per_s, len(bookings))
     report.directory(
         label,
@@ -267,6 +279,44 @@ def _directory(report: Report, sizes: Sizes, state: dict[str, Any], label: str) 
         peak_rss=rss,
         db_slots=scale.count_slots(_db(state)),
     )
+
+
+def rt_runs_first_message(rt_setup: rt.RtSetup, bookings: list[Any]) -> TransportMessage:
+    """The first RT of the directory runs, as Helsenorge put it on the queue."""
+    return next(d.message for _, d in rt_setup.deliveries(bookings[:1]))
+
+
+def _directory_floor(
+    world: w.World, hlt_message: TransportMessage, hlt_body: bytes, rt_message: TransportMessage
+) -> dict[str, float]:
+    """The directory transport's own work for one HLT and one RT exchange (the floor
+    the daemon's figures stand on, beside the adapter's floors), with the adapter's own
+    replies: the RT's AppRec and answer as the in-process runs sent them, and an HLT
+    answer of the same bytes."""
+    sink = world.transport
+    assert sink is not None
+    apprec, svar = sink.sent[f"{w.HELSENORGE_HER}_async"][-2:]
+    hlt_reply = TransportMessage(
+        body=hlt_body,
+        message_id="floor",
+        subject=hlt_message.subject,
+        correlation_id=hlt_message.message_id,
+        to=f"{w.HELSENORGE_HER}_syncreply",
+    )
+    clinic = world.clinic_her
+    root = world.root / "directory-floor"
+    return {
+        "hlt_ms": floor.directory_floor_ms(
+            root / "hlt", f"{clinic}_sync", hlt_message, [(hlt_reply.to or "", hlt_reply)]
+        ),
+        "rt_ms": floor.directory_floor_ms(
+            root / "rt",
+            f"{clinic}_async",
+            rt_message,
+            [(f"{w.HELSENORGE_HER}_async", apprec), (f"{w.HELSENORGE_HER}_async", svar)],
+            burst=32,
+        ),
+    }
 
 
 def _mixed(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
@@ -282,7 +332,10 @@ def _mixed(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
     ]
     rts = [d.message for _, d in arna.deliveries(arna.take(sizes.mixed_rt))]
     run = directory.hlt_under_rt(world.root, world.clinic_her, batches, rts, w.BASE_NOW)
-    report.mixed(run, requesters)
+    dir_floor = state.get("directory_floor") or {}
+    hlt_floor = state.get("hlt_floor_ms")
+    service_floor = hlt_floor + dir_floor["hlt_ms"] if hlt_floor is not None and dir_floor else None
+    report.mixed(run, requesters, service_floor_ms=service_floor)
 
 
 def _amqp(report: Report, sizes: Sizes, tmp: Path) -> None:

@@ -11,6 +11,15 @@ are measured against:
   same rows the adapter's RT wrote (:class:`RowCapture`), with bare ``sqlite3`` on the
   same disk, with the same schema and the adapter's pragmas (WAL, ``synchronous=FULL``).
 
+* Directory floor (:func:`directory_floor_ms`): the directory transport alone, per
+  exchange: take the request off its folder, accept it, and send the replies as the
+  adapter does (durable AppRec and answer for an RT, in bursts of 32 accepted
+  together as the daemon's group commit does; the 108 KB SvarLedigeTimer without fsync
+  to the sync-reply queue). Added to the HLT and RT floors it bounds what the
+  directory daemon can do: RTs per second at most 1000 / (RT floor + directory floor),
+  and with N requesters in a closed loop a mean HLT latency of at least
+  N x (HLT floor + directory floor) (Little's law, one loop answering).
+
 The issue-6 floors (:func:`measure`) stay for comparison: they validate every reply
 too and have no commit at all, which flattered the HLT ratio and said nothing about
 the RT's avoidable cost.
@@ -37,6 +46,7 @@ from typing import Any
 from lxml import etree
 
 from adapter.messages.validation import profile_schema
+from adapter.transport.base import TransportMessage
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
@@ -340,3 +350,55 @@ def rt_floor(
     xml_ms = per_call_ms(xml, seconds=seconds)
     commit_ms = commit_floor_ms(folder, capture.schema(), rows, seconds=seconds)
     return RtFloor(xml_ms, commit_ms, sum(len(r) for _c, r in rows.values()), sorted(rows))
+
+
+def directory_floor_ms(
+    root: Path,
+    queue: str,
+    request: TransportMessage,
+    replies: Sequence[tuple[str, TransportMessage]],
+    *,
+    burst: int = 1,
+    rounds: int = 20,
+) -> float:
+    """The directory transport's own work per exchange, in ms (median over ``rounds``):
+    :class:`adapter.transport.directory.DirectoryTransport` itself, no adapter.
+
+    Per round, ``burst`` copies of ``request`` are put on ``queue`` (untimed, as
+    Helsenorge's side writes them); then timed: take each, accept them together
+    (``accept_many``: one folder fsync, as the daemon's burst does; ``burst=1`` is a
+    sync request's own accept), and send every reply of each, one by one as the
+    dispatcher does (durable, or not on a ``_syncreply`` queue: the transport decides
+    by queue as for the adapter). The time per exchange is the round's divided by
+    ``burst``; what the replies' queues hold is taken off between rounds, untimed.
+    """
+    from dataclasses import replace as copy
+    from uuid import uuid4
+
+    from adapter.transport.directory import DirectoryTransport
+
+    transport = DirectoryTransport(root)
+    reply_queues = sorted({q for q, _ in replies})
+    transport.ensure_queues([queue, *reply_queues])
+    per_exchange: list[float] = []
+    for _ in range(rounds):
+        for _ in range(burst):
+            transport.send(queue, copy(request, message_id=str(uuid4())))
+        started = time.perf_counter()
+        taken = []
+        for _ in range(burst):
+            delivery = transport.receive([queue], 1.0)
+            if delivery is None:
+                raise RuntimeError("the floor's own request did not arrive")
+            taken.append(delivery)
+        transport.accept_many(taken)
+        for _ in taken:
+            for reply_queue, reply in replies:
+                transport.send(reply_queue, copy(reply, message_id=str(uuid4())))
+        per_exchange.append((time.perf_counter() - started) * 1000 / burst)
+        for reply_queue in reply_queues:
+            while (got := transport.receive([reply_queue], 0)) is not None:
+                got.accept()
+    transport.close()
+    per_exchange.sort()
+    return per_exchange[len(per_exchange) // 2]

@@ -59,6 +59,8 @@ class Report:
     rss: list[float] = field(default_factory=list)
     #: The issue-15 targets, by results.json key: printed last, in the issue's order.
     targets15: dict[str, Row] = field(default_factory=dict)
+    #: The RT floor plus the directory floor of one RT, in ms (set by directory_floor).
+    _directory_rt_floor: float | None = None
 
     def target(
         self,
@@ -550,10 +552,53 @@ class Report:
             Row("RT floor (issue 15, commit)", commit_ms, "ms", f"{rows} rows, bare sqlite3"),
         ]
 
-    def mixed(self, run: MixedRun, requesters: int) -> None:
-        """HLT p99 through the directory daemon with RTs flowing."""
+    def directory_floor(
+        self,
+        *,
+        hlt_ms: float,
+        rt_ms: float,
+        hlt_floor_ms: float | None,
+        rt_floor_ms: float | None,
+    ) -> None:
+        """The directory transport's own work per exchange
+        (:func:`bench.floor.directory_floor_ms`)."""
+        self.details["directory_floor"] = {
+            "hlt_exchange_ms": _r(hlt_ms, 3),
+            "rt_exchange_ms": _r(rt_ms, 3),
+            "hlt_with_adapter_floor_ms": _r(
+                None if hlt_floor_ms is None else hlt_floor_ms + hlt_ms, 3
+            ),
+            "rt_with_adapter_floor_ms": _r(None if rt_floor_ms is None else rt_floor_ms + rt_ms, 3),
+        }
+        self._directory_rt_floor = None if rt_floor_ms is None else rt_floor_ms + rt_ms
+        self.rows += [
+            Row(
+                "Directory floor, HLT exchange",
+                hlt_ms,
+                "ms",
+                "DirectoryTransport alone: take the request, accept it, send the 108 KB answer "
+                "to the sync-reply queue (no fsync there, as for the adapter)",
+            ),
+            Row(
+                "Directory floor, RT exchange",
+                rt_ms,
+                "ms",
+                "DirectoryTransport alone, per RT in bursts of 32: take, accept together "
+                "(one folder fsync), send AppRec and answer durably one by one",
+            ),
+        ]
+
+    def mixed(
+        self, run: MixedRun, requesters: int, *, service_floor_ms: float | None = None
+    ) -> None:
+        """HLT p99 through the directory daemon with RTs flowing; ``service_floor_ms``: the
+        HLT floor plus the directory floor of one HLT exchange. With ``requesters`` in a
+        closed loop and one loop answering, the mean latency is at least
+        ``requesters`` x the time per answer (Little's law), so that product is the
+        floor of the mean, and of the p99."""
         lat = run.hlt_latencies_ms
         p99 = stats.percentile(lat, 99)
+        implied = None if service_floor_ms is None else requesters * service_floor_ms
         self.rss.append(run.peak_rss_mb)
         self.details["hlt_directory_with_rts"] = {
             "requesters": requesters,
@@ -575,8 +620,16 @@ class Report:
             p99 <= 30,
             f"{requesters} Helsenorge threads (closed loop, {len(lat)} HLT) while {run.rt_queued} "
             f"RT (Arna's book) wait on the async queue; {run.rt_answered_during} RT answered "
-            f"while the HLTs ran; p50 {stats.median(lat):.1f} ms; daemon process",
+            f"while the HLTs ran; p50 {stats.median(lat):.1f} ms; daemon process"
+            + (
+                ""
+                if implied is None
+                else f"; floor of the mean: {requesters} x {service_floor_ms:.2f} ms "
+                f"(HLT floor + directory floor) = {implied:.1f} ms"
+            ),
         )
+        if implied is not None:
+            self.details["hlt_directory_with_rts"]["floor_of_the_mean_ms"] = _r(implied)
 
     def targets_directory(self, rt_per_s: float, n: int) -> None:
         """RT through the directory daemon."""
@@ -587,7 +640,13 @@ class Report:
             "/s",
             ">= 400",
             rt_per_s >= 400,
-            f"as RT/s directory (one clinic): burst of {n}",
+            f"as RT/s directory (one clinic): burst of {n}"
+            + (
+                ""
+                if self._directory_rt_floor is None
+                else f"; floor {self._directory_rt_floor:.2f} ms (RT floor + directory floor): "
+                f"at most {1000 / self._directory_rt_floor:,.0f}/s"
+            ),
             1,
         )
 
