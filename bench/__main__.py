@@ -78,7 +78,7 @@ def run(quick: bool, profile: bool, out: Path) -> int:
         _timed(report, "rt postgres", lambda: _rt_postgres(report, sizes, tmp, state))
         _timed(report, "directory", lambda: _directory(report, sizes, state, "one clinic"))
         _timed(report, "directory hlt + rts", lambda: _mixed(report, sizes, state))
-        _timed(report, "amqp + cms", lambda: _amqp(report, sizes, tmp))
+        _timed(report, "amqp + cms", lambda: _amqp(report, sizes, tmp, state))
         _timed(report, "release", lambda: _release(report, sizes, tmp))
         _timed(report, "scale", lambda: _scale(report, sizes, state))
         _timed(report, "directory at scale", lambda: _directory(report, sizes, state, "scale"))
@@ -338,7 +338,7 @@ def _mixed(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
     report.mixed(run, requesters, service_floor_ms=service_floor)
 
 
-def _amqp(report: Report, sizes: Sizes, tmp: Path) -> None:
+def _amqp(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> None:
     from bench import amqp
 
     try:
@@ -346,7 +346,12 @@ def _amqp(report: Report, sizes: Sizes, tmp: Path) -> None:
     except amqp.AmqpUnavailable as exc:
         report.not_measured("amqp_cms", str(exc))
         return
-    report.amqp(amqp.summary(result))
+    rt_floor: floor.Floor | None = state.get("rt_floor")
+    report.amqp(
+        amqp.summary(result),
+        rt_floor_ms=state.get("rt_floor15_ms"),
+        cms_ms=None if rt_floor is None else rt_floor.cms_ms,
+    )
 
 
 def _release(report: Report, sizes: Sizes, tmp: Path) -> None:

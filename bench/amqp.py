@@ -29,11 +29,14 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from adapter.bootstrap import bootstrap
+from adapter.messages.build_envelope import Built
 from adapter.messages.codes import MsgType
 from adapter.messages.read_replies import ReplySummary, read_reply
-from bench import hlt, rt, stats
+from adapter.transport.base import TransportMessage
+from bench import floor, hlt, rt, stats
 from bench import world as w
 from bench.directory import start_daemon, stop_daemon
 
@@ -53,6 +56,9 @@ class AmqpRun:
     rt_answers: dict[str, int]
     daemon_peak_rss_mb: float
     hlt_open_ms: list[float]
+    #: The AMQP floor per RT exchange (bench.floor.exchange_floor_ms on the clinic's
+    #: AmqpTransport, no adapter), in ms; None when it could not be measured.
+    rt_floor_ms: float | None = None
 
 
 def _daemon(root: Path, config_dir: Path, now: datetime) -> subprocess.Popen[bytes]:
@@ -121,11 +127,15 @@ def run(root: Path, n_hlt: int, n_rt: int) -> AmqpRun:
         assert transport is not None
         assert protector is not None
 
+        wire: list[TransportMessage] = []  # the first replies as they came, for the floor
+
         def take(queue: str) -> ReplySummary:
             """The next message on ``queue``, opened as Helsenorge opens it."""
             delivery = transport.receive([queue], 30.0)
             if delivery is None:
                 raise RuntimeError(f"no message on {queue} within 30 s")
+            if len(wire) < 2:
+                wire.append(delivery.message)
             summary = read_reply(protector.unprotect(delivery.message))
             delivery.accept()
             return summary
@@ -182,14 +192,65 @@ def run(root: Path, n_hlt: int, n_rt: int) -> AmqpRun:
             rss.append(stats.peak_rss_mb(child.pid))
         finally:
             stop_daemon(child)
+        floor_ms = _rt_floor(config_dir, clock, sim, requests[0], wire, clinic)
         return AmqpRun(
-            times, codes, len(requests) / elapsed, len(requests), answers, max(rss), opened
+            times,
+            codes,
+            len(requests) / elapsed,
+            len(requests),
+            answers,
+            max(rss),
+            opened,
+            floor_ms,
         )
     finally:
         if sim is not None and sim.transport is not None:
             sim.transport.close()
         server.stop()
         server.kill_epmd()
+
+
+def _rt_floor(
+    config_dir: Path,
+    clock: w.FixedClock,
+    sim: Any,
+    built: Built,
+    replies: list[TransportMessage],
+    clinic: str,
+) -> float:
+    """The AMQP transport's own work per RT (:func:`bench.floor.exchange_floor_ms`):
+    the clinic's :class:`~adapter.transport.amqp.AmqpTransport` as the daemon builds it
+    (same broker, links and settlement), in bursts of 32 RTs that Helsenorge's
+    connection puts on the async queue signed and encrypted; the replies are the
+    daemon's own AppRec and answer as they came over the wire. No CMS work in it: the
+    CMS floor is measured apart."""
+    protector = sim.protector
+    request = replace(
+        w.async_message(built, clinic, clock()),
+        body=protector.protect(built.body, clinic),
+        content_type=protector.content_type,
+        reply_to=sim.async_queue,
+    )
+    runtime = bootstrap(config_dir, clock=clock)
+    try:
+        theirs = sim.transport
+
+        def drain() -> None:
+            while (got := theirs.receive([sim.async_queue], 0.05)) is not None:
+                got.accept()
+
+        return floor.exchange_floor_ms(
+            runtime.transport,
+            f"{clinic}_async",
+            request,
+            [(sim.async_queue, m) for m in replies],
+            feed=lambda m: theirs.send(f"{clinic}_async", m),
+            drain=drain,
+            burst=32,
+            rounds=5,
+        )
+    finally:
+        runtime.close()
 
 
 def summary(result: AmqpRun) -> dict[str, object]:
@@ -205,4 +266,5 @@ def summary(result: AmqpRun) -> dict[str, object]:
         "rt_answers": result.rt_answers,
         "daemon_peak_rss_mb": round(result.daemon_peak_rss_mb, 1),
         "helsenorge_opens_reply_p50_ms": round(stats.median(result.hlt_open_ms), 2),
+        "rt_amqp_floor_ms": None if result.rt_floor_ms is None else round(result.rt_floor_ms, 3),
     }

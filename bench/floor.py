@@ -352,6 +352,50 @@ def rt_floor(
     return RtFloor(xml_ms, commit_ms, sum(len(r) for _c, r in rows.values()), sorted(rows))
 
 
+def exchange_floor_ms(
+    transport: Any,
+    queue: str,
+    request: TransportMessage,
+    replies: Sequence[tuple[str, TransportMessage]],
+    *,
+    feed: Callable[[TransportMessage], None],
+    drain: Callable[[], None],
+    burst: int = 1,
+    rounds: int = 20,
+) -> float:
+    """A transport's own work per exchange, in ms (median over ``rounds``), no adapter.
+
+    Per round, ``feed`` puts ``burst`` copies of ``request`` on ``queue`` (untimed: the
+    counterpart's side); then timed, on ``transport`` (the clinic's): take each, accept
+    them together (``accept_many``, as the daemon's burst does; ``burst=1`` is a sync
+    request's own accept), and send every reply of each one by one, as the dispatcher
+    does. The time per exchange is the round's divided by ``burst``; ``drain`` then
+    takes the replies off their queues, untimed.
+    """
+    from dataclasses import replace as copy
+    from uuid import uuid4
+
+    per_exchange: list[float] = []
+    for _ in range(rounds):
+        for _ in range(burst):
+            feed(copy(request, message_id=str(uuid4())))
+        started = time.perf_counter()
+        taken = []
+        for _ in range(burst):
+            delivery = transport.receive([queue], 10.0)
+            if delivery is None:
+                raise RuntimeError("the floor's own request did not arrive")
+            taken.append(delivery)
+        transport.accept_many(taken)
+        for _ in taken:
+            for reply_queue, reply in replies:
+                transport.send(reply_queue, copy(reply, message_id=str(uuid4())))
+        per_exchange.append((time.perf_counter() - started) * 1000 / burst)
+        drain()
+    per_exchange.sort()
+    return per_exchange[len(per_exchange) // 2]
+
+
 def directory_floor_ms(
     root: Path,
     queue: str,
@@ -361,44 +405,30 @@ def directory_floor_ms(
     burst: int = 1,
     rounds: int = 20,
 ) -> float:
-    """The directory transport's own work per exchange, in ms (median over ``rounds``):
-    :class:`adapter.transport.directory.DirectoryTransport` itself, no adapter.
-
-    Per round, ``burst`` copies of ``request`` are put on ``queue`` (untimed, as
-    Helsenorge's side writes them); then timed: take each, accept them together
-    (``accept_many``: one folder fsync, as the daemon's burst does; ``burst=1`` is a
-    sync request's own accept), and send every reply of each, one by one as the
-    dispatcher does (durable, or not on a ``_syncreply`` queue: the transport decides
-    by queue as for the adapter). The time per exchange is the round's divided by
-    ``burst``; what the replies' queues hold is taken off between rounds, untimed.
-    """
-    from dataclasses import replace as copy
-    from uuid import uuid4
-
+    """:func:`exchange_floor_ms` of :class:`adapter.transport.directory.DirectoryTransport`
+    in ``root`` (durable sends, or not on a ``_syncreply`` queue: the transport decides
+    by queue as for the adapter); the requests are written by the same transport."""
     from adapter.transport.directory import DirectoryTransport
 
     transport = DirectoryTransport(root)
     reply_queues = sorted({q for q, _ in replies})
     transport.ensure_queues([queue, *reply_queues])
-    per_exchange: list[float] = []
-    for _ in range(rounds):
-        for _ in range(burst):
-            transport.send(queue, copy(request, message_id=str(uuid4())))
-        started = time.perf_counter()
-        taken = []
-        for _ in range(burst):
-            delivery = transport.receive([queue], 1.0)
-            if delivery is None:
-                raise RuntimeError("the floor's own request did not arrive")
-            taken.append(delivery)
-        transport.accept_many(taken)
-        for _ in taken:
-            for reply_queue, reply in replies:
-                transport.send(reply_queue, copy(reply, message_id=str(uuid4())))
-        per_exchange.append((time.perf_counter() - started) * 1000 / burst)
+
+    def drain() -> None:
         for reply_queue in reply_queues:
             while (got := transport.receive([reply_queue], 0)) is not None:
                 got.accept()
-    transport.close()
-    per_exchange.sort()
-    return per_exchange[len(per_exchange) // 2]
+
+    try:
+        return exchange_floor_ms(
+            transport,
+            queue,
+            request,
+            replies,
+            feed=lambda m: transport.send(queue, m),
+            drain=drain,
+            burst=burst,
+            rounds=rounds,
+        )
+    finally:
+        transport.close()

@@ -256,8 +256,15 @@ class Report:
             ),
         ]
 
-    def amqp(self, summary: dict[str, Any]) -> None:
-        """HLT and RT over RabbitMQ with CMS."""
+    def amqp(
+        self,
+        summary: dict[str, Any],
+        *,
+        rt_floor_ms: float | None = None,
+        cms_ms: float | None = None,
+    ) -> None:
+        """HLT and RT over RabbitMQ with CMS; with the RT floor and the RT's CMS floor
+        of the same run, what the AMQP floor of an RT implies for RT/s."""
         self.details["amqp_cms"] = summary
         self.rss.append(summary["daemon_peak_rss_mb"])
         p50, p99 = summary["hlt_round_trip_p50_ms"], summary["hlt_round_trip_p99_ms"]
@@ -286,9 +293,21 @@ class Report:
             "/s",
             ">= 200",
             summary["rt_per_s"] >= 200,
-            f"burst of {summary['rt_reservations']} RT until every AppRec + Svar is back",
+            f"burst of {summary['rt_reservations']} RT until every AppRec + Svar is back"
+            + self._amqp_floor_text(summary.get("rt_amqp_floor_ms"), rt_floor_ms, cms_ms),
             1,
         )
+        amqp_floor = summary.get("rt_amqp_floor_ms")
+        if amqp_floor is not None:
+            self.rows.append(
+                Row(
+                    "AMQP floor, RT exchange",
+                    amqp_floor,
+                    "ms",
+                    "the clinic's AmqpTransport alone, per RT in bursts of 32: take, accept "
+                    "together, send AppRec and answer one by one (settled by RabbitMQ); no CMS",
+                )
+            )
         self.rows += [
             Row(
                 "HLT round trip AMQP+CMS p50",
@@ -630,6 +649,19 @@ class Report:
         )
         if implied is not None:
             self.details["hlt_directory_with_rts"]["floor_of_the_mean_ms"] = _r(implied)
+
+    @staticmethod
+    def _amqp_floor_text(
+        amqp_ms: float | None, rt_floor_ms: float | None, cms_ms: float | None
+    ) -> str:
+        """ "; floor ... at most N/s" for the AMQP RT target, when all parts were measured."""
+        if amqp_ms is None or rt_floor_ms is None or cms_ms is None:
+            return ""
+        total = amqp_ms + rt_floor_ms + cms_ms
+        return (
+            f"; floor {total:.2f} ms (RT floor {rt_floor_ms:.2f} + CMS {cms_ms:.2f} + AMQP "
+            f"{amqp_ms:.2f}): at most {1000 / total:,.0f}/s"
+        )
 
     def targets_directory(self, rt_per_s: float, n: int) -> None:
         """RT through the directory daemon."""
