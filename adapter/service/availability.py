@@ -60,8 +60,10 @@ from adapter.store.uow import UnitOfWork
 DEFAULT_ENTRIES: Final = 64
 
 #: How many parts (one per clinic, practitioner and window) a cache keeps per answer
-#: it may keep: an answer usually asks for a practitioner and their vikarer.
-PARTS_PER_ENTRY: Final = 4
+#: it may keep: an answer usually shows a practitioner and their vikar. A part holds
+#: its vevents' bytes (about 0.7 KB a slot), so this bounds the memory beside the
+#: answers' own xCal.
+PARTS_PER_ENTRY: Final = 2
 
 _Key = tuple[str, tuple[str, ...], datetime, datetime]
 _PartKey = tuple[str, str, datetime, datetime]

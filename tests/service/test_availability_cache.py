@@ -34,14 +34,15 @@ from hypothesis import strategies as st
 from adapter.bootstrap import bootstrap
 from adapter.config import load_config
 from adapter.domain.errors import DomainError
-from adapter.domain.model import AppointmentState, Slot
+from adapter.domain.model import OSLO, AppointmentState, Slot
 from adapter.domain.release import Visibility, VisibilityKind, evaluate
 from adapter.messages import build_requests as rq
 from adapter.messages.codes import MsgType
 from adapter.messages.read_replies import read_reply
 from adapter.metrics import metrics_for
 from adapter.runtime import Runtime
-from adapter.service.availability import AvailabilityCache
+from adapter.service import views
+from adapter.service.availability import PARTS_PER_ENTRY, AvailabilityCache, offered_slots
 from adapter.testing import MemoryTransport, MovableClock, reserve
 from adapter.testing.helsenorge import helsenorge_message
 from adapter.tools.demo import FOLKE, KARI, LILLE, OLA, prepare
@@ -624,3 +625,28 @@ def test_hits_and_misses_are_counted_in_the_metrics(pair: Pair) -> None:
     assert f'epj_adapter_hlt_cache_parts_total{{outcome="miss"}} {float(parts[1])}' in text
     assert parts[1] > 0
     assert "epj_adapter_hlt_cache_total" not in metrics_for(pair.plain).scrape().decode()
+
+
+def test_the_cache_keeps_at_most_its_answers_and_their_parts(pair: Pair) -> None:
+    """Least recently used out: a cache of one answer asked for three windows keeps one
+    answer and at most ``PARTS_PER_ENTRY`` parts, each answer is the computed one, and
+    a later answer for Benedikte alone over the last window is her kept part."""
+    pair.clock.set(MONDAY)
+    runtime, now = pair.cached, pair.clock()
+    ctx = runtime.ctx
+    cache = AvailabilityCache(max_entries=1)
+    first = datetime.combine(AUTUMN_WINDOW[0], datetime.min.time(), OSLO)
+    windows = [(first + DAY * k, first + DAY * (k + 3)) for k in range(3)]
+    both = ("benedikte", "ingar")
+    with runtime.store.uow(read_only=True) as uow:
+        for start, end in windows:
+            kept = cache.answer(uow, ctx, both, start, end, now)
+            computed = offered_slots(ctx, views.offered(uow, ctx, both, start, end, now))
+            assert list(kept.offered) == computed
+        hits = cache.part_hits
+        alone = cache.answer(uow, ctx, ("benedikte",), *windows[-1], now)
+    assert len(cache) == 1
+    assert len(cache._parts) <= PARTS_PER_ENTRY
+    assert cache.part_hits == hits + 1
+    assert alone.offered == tuple(o for o in kept.offered if o.slot.practitioner == "benedikte")
+    assert alone.offered
