@@ -168,6 +168,9 @@ class AppointmentRow(SQLModel, table=True):
         Index("ix_appointments_patient", "clinic", "patient_ident", "start_utc"),
         Index("ix_appointments_state_deadline", "state", "decision_deadline"),
         Index("ix_appointments_clinic_start", "clinic", "start_utc"),
+        # By slot, whatever the state (revision 0004): the live-slot index above cannot
+        # serve a query whose live states are bound parameters.
+        Index("ix_appointments_slot", "clinic", "slot_id"),
     )
 
     id: str = Field(primary_key=True)

@@ -119,14 +119,16 @@ def test_history_lists_the_revisions_newest_first_marking_head_and_current(
         f"{HEAD} -> {TEST_REVISION} (head): "
         "Test only: a nickname for practitioners, an index on clinics."
     )
-    assert lines[1].startswith(f"0002 -> {HEAD} (current): Pending releases")
-    assert lines[2].startswith("0001 -> 0002: Book versions")
+    assert lines[1].startswith(f"0003 -> {HEAD} (current): Appointments by slot")
+    assert lines[2].startswith("0002 -> 0003: Pending releases")
+    assert lines[3].startswith("0001 -> 0002: Book versions")
     assert lines[-1].startswith("<base> -> 0001: Baseline: schema version 3")
     code, out, _ = _cli(capsys, "db", "history", "--json", "--config", str(install.config))
     rows = json.loads(out)
     assert [(r["revision"], r["head"], r["current"]) for r in rows] == [
         (TEST_REVISION, True, False),
         (HEAD, False, True),
+        ("0003", False, False),
         ("0002", False, False),
         ("0001", False, False),
     ]

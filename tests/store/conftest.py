@@ -31,8 +31,11 @@ AFTER_BASELINE = ("book_versions",)
 #: Indexes revisions after the baseline replaced: the baseline's name, the head's name.
 REPLACED_AFTER_BASELINE = {"ix_release_schedule_due": "ix_release_schedule_pending"}
 
+#: Indexes revisions after the baseline added to the baseline's tables.
+ADDED_AFTER_BASELINE = frozenset({"ix_appointments_slot"})
+
 #: The revisions after the baseline, in order.
-AFTER_BASELINE_REVISIONS = ("0002", "0003")
+AFTER_BASELINE_REVISIONS = ("0002", "0003", "0004")
 
 
 def back_to_the_baseline_shape(conn: object) -> None:
@@ -45,6 +48,8 @@ def back_to_the_baseline_shape(conn: object) -> None:
     assert isinstance(conn, Connection)
     for table in AFTER_BASELINE:
         conn.exec_driver_sql(f"DROP TABLE {table}")
+    for index in ADDED_AFTER_BASELINE:
+        conn.exec_driver_sql(f"DROP INDEX {index}")
     conn.exec_driver_sql("DROP INDEX ix_release_schedule_pending")
     conn.exec_driver_sql(
         "CREATE INDEX ix_release_schedule_due ON release_schedule (done_at, due_at)"

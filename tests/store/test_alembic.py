@@ -5,8 +5,9 @@
   nothing; the baseline (revision 0001) is frozen: its DDL is the models' DDL, table by
   table, for every table it has (later revisions add the others, :data:`AFTER_BASELINE`),
   apart from the indexes later revisions replaced;
-* a database at the baseline gets revisions 0002 (``book_versions``) and 0003 (the
-  partial index of pending releases) with its rows kept;
+* a database at the baseline gets revisions 0002 (``book_versions``), 0003 (the
+  partial index of pending releases) and 0004 (appointments by slot) with its rows
+  kept;
 * a database behind the code is refused at start and upgraded by ``upgrade_schema``
   with its rows. "Behind" is made with a test-only revision after the head: the
   package's script directory is copied to a temporary folder with ``r9999_test.py``
@@ -57,6 +58,7 @@ from adapter.store.db import (
 )
 from adapter.store.tables import TABLES
 from tests.store.conftest import (
+    ADDED_AFTER_BASELINE,
     AFTER_BASELINE,
     AFTER_BASELINE_REVISIONS,
     CLINIC,
@@ -196,7 +198,8 @@ def test_the_baseline_ddl_is_the_models_ddl(name: str) -> None:
     dialect = DIALECTS[name]
     models = {t.name for t in TABLES}
     assert set(baseline.METADATA.tables) == models - set(AFTER_BASELINE)
-    old, new = frozenset(REPLACED_AFTER_BASELINE), frozenset(REPLACED_AFTER_BASELINE.values())
+    old = frozenset(REPLACED_AFTER_BASELINE)
+    new = frozenset(REPLACED_AFTER_BASELINE.values()) | ADDED_AFTER_BASELINE
     for table in TABLES:
         if table.name not in AFTER_BASELINE:
             frozen = baseline.METADATA.tables[table.name]
@@ -239,6 +242,8 @@ def test_a_database_at_the_baseline_gets_the_later_revisions_and_keeps_its_rows(
     indexes = {i["name"] for i in inspect(store.engine).get_indexes("release_schedule")}
     assert "ix_release_schedule_pending" in indexes
     assert "ix_release_schedule_due" not in indexes
+    by_slot = {i["name"] for i in inspect(store.engine).get_indexes("appointments")}
+    assert "ix_appointments_slot" in by_slot
     with store.uow() as uow:  # the new table works: a first raise makes the row
         assert uow.book_versions.of(CLINIC, ["benedikte"]) == (0,)
         uow.book_versions.bump(CLINIC, ["benedikte"])
