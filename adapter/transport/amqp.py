@@ -763,7 +763,7 @@ class AmqpTransport:
             if not isinstance(delivery, AmqpDelivery) or delivery.transport is not self:
                 delivery.accept()
                 continue
-            if delivery._settle("accepted") and self._accept_one(delivery):
+            if delivery._settle("accepted") and self._accepting(delivery, flush=False):
                 settled = True
         if settled:
             try:
@@ -771,33 +771,23 @@ class AmqpTransport:
             except ProtonException as exc:
                 self._drop(f"settle failed: {type(exc).__name__}")
 
-    def _accept_one(self, delivery: AmqpDelivery) -> bool:
-        """Record and settle one acceptance without flushing; False when its link is
+    def _accepting(self, delivery: AmqpDelivery, *, flush: bool) -> bool:
+        """Record the acceptance of ``delivery`` and settle it, flushing the disposition
+        when ``flush`` (:meth:`accept_many` flushes once for all); False when its link is
         gone (the broker delivers it again)."""
         key = (delivery.queue, delivery.message.message_id)
         self._attempts.pop(key, None)
         self._accepted[key] = None
         while len(self._accepted) > _MAX_TRACKED:
             self._accepted.popitem(last=False)
-        if delivery._generation != self._generation or self._conn is None:
-            _log.warning(
-                "transport.settle_after_reconnect",
-                queue=delivery.queue,
-                message_id=delivery.message.message_id,
-            )
-            return False
-        try:
-            delivery._delivery.update(ProtonDelivery.ACCEPTED)
-            delivery._delivery.settle()
-        except ProtonException as exc:
-            self._drop(f"settle failed: {type(exc).__name__}")
+        if not self._settle(delivery, ProtonDelivery.ACCEPTED, flush=flush):
             return False
         _log.debug(
             "transport.accepted", queue=delivery.queue, message_id=delivery.message.message_id
         )
         return True
 
-    def _settle(self, delivery: AmqpDelivery, state: int) -> bool:
+    def _settle(self, delivery: AmqpDelivery, state: int, *, flush: bool = True) -> bool:
         if delivery._generation != self._generation or self._conn is None:
             _log.warning(
                 "transport.settle_after_reconnect",
@@ -808,7 +798,8 @@ class AmqpTransport:
         try:
             delivery._delivery.update(state)
             delivery._delivery.settle()
-            self._pump()
+            if flush:
+                self._pump()
         except ProtonException as exc:
             self._drop(f"settle failed: {type(exc).__name__}")
             return False
@@ -816,15 +807,7 @@ class AmqpTransport:
 
     @_locked
     def _accept(self, delivery: AmqpDelivery) -> None:
-        key = (delivery.queue, delivery.message.message_id)
-        self._attempts.pop(key, None)
-        self._accepted[key] = None
-        while len(self._accepted) > _MAX_TRACKED:
-            self._accepted.popitem(last=False)
-        if self._settle(delivery, ProtonDelivery.ACCEPTED):
-            _log.debug(
-                "transport.accepted", queue=delivery.queue, message_id=delivery.message.message_id
-            )
+        self._accepting(delivery, flush=True)
 
     @_locked
     def _release(self, delivery: AmqpDelivery, reason: str | None) -> None:
