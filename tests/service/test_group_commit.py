@@ -42,20 +42,10 @@ from adapter.testing import EXAMPLE_START, MemoryTransport, example_config, hels
 from adapter.tools.demo import prepare
 from adapter.transport.base import Transport, TransportMessage
 from adapter.transport.directory import DirectoryTransport, write_message
+from tests.reliability.conftest import GIVEN_FNRS
 
 #: Valid fødselsnummer (both check digits), on Benedikte's list in every test.
-IDENTS = (
-    "13116900216",
-    "15076500565",
-    "01019012057",
-    "03037712085",
-    "24081899068",
-    "12058540070",
-    "07099930084",
-    "31129949042",
-    "05050511059",
-    "22087234170",
-)
+IDENTS = GIVEN_FNRS
 PATIENTS = tuple(Person(i, IdType.FNR, "Test", f"Pasient{n}") for n, i in enumerate(IDENTS))
 
 
@@ -88,6 +78,16 @@ class World:
         return built, helsenorge_message(
             built.body, MsgType.TIMERESERVASJON.value, queue=queue, now=now
         )
+
+    def send_rts(self, count: int) -> list[Built]:
+        """Put :meth:`rt` of patients and slots 0 .. ``count - 1`` on the async queue, in
+        order; what was sent."""
+        built = []
+        for n in range(count):
+            b, message = self.rt(n)
+            built.append(b)
+            self.send(message)
+        return built
 
     def hlt(self) -> tuple[Built, TransportMessage]:
         """HentLedigeTimer for Benedikte's next days, on the sync queue."""
@@ -167,11 +167,7 @@ def _accepted(transport: MemoryTransport) -> int:
 
 
 def test_a_burst_commits_once_and_accepts_only_after_the_commit(world: World) -> None:
-    built = []
-    for n in range(6):
-        b, message = world.rt(n)
-        built.append(b)
-        world.send(message)
+    built = world.send_rts(6)
     accepted_at_commit: list[int] = []
     event.listen(
         world.runtime.store.engine,
@@ -190,11 +186,7 @@ def test_a_burst_commits_once_and_accepts_only_after_the_commit(world: World) ->
 def test_a_failing_use_case_is_rolled_back_alone_and_redelivered(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    built = []
-    for n in range(3):
-        b, message = world.rt(n)
-        built.append(b)
-        world.send(message)
+    built = world.send_rts(3)
     failing = built[1].msg_id
     real = Pipeline._dispatch
 
@@ -235,11 +227,7 @@ class _Died(BaseException):
 def test_a_crash_before_the_commit_leaves_nothing_and_redelivers_the_whole_burst(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    built = []
-    for n in range(5):
-        b, message = world.rt(n)
-        built.append(b)
-        world.send(message)
+    built = world.send_rts(5)
 
     def die(self: UnitOfWork) -> None:
         raise _Died
@@ -264,11 +252,7 @@ def test_a_crash_before_the_commit_leaves_nothing_and_redelivers_the_whole_burst
 def test_a_crash_after_the_commit_before_the_accepts_sends_no_second_answer(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    built = []
-    for n in range(5):
-        b, message = world.rt(n)
-        built.append(b)
-        world.send(message)
+    built = world.send_rts(5)
 
     def die(_deliveries: object) -> None:
         raise _Died
