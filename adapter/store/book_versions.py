@@ -27,7 +27,6 @@ deadlock and a burst of messages holds the rows only while it commits.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any, Final
 
 from sqlalchemy import Table, bindparam, select
@@ -35,19 +34,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from adapter.store.base import Repository
+from adapter.store.prepared import Prepared
 from adapter.store.tables import BookVersionRow, SlotRow
 
 _TABLE: Table = BookVersionRow.__table__  # type: ignore[attr-defined]
 _SLOTS: Table = SlotRow.__table__  # type: ignore[attr-defined]
-_OF_CLINIC: Final = select(_TABLE.c.practitioner, _TABLE.c.version).where(
-    _TABLE.c.clinic == bindparam("clinic")
+_OF_CLINIC: Final = Prepared(
+    select(_TABLE.c.practitioner, _TABLE.c.version).where(_TABLE.c.clinic == bindparam("clinic"))
 )
 
 
-@lru_cache(maxsize=2)
 def _bump_statement(dialect: str) -> Any:
-    """The raise of one book version, built once per dialect (bound parameters
-    ``clinic`` and ``practitioner``): SQLAlchemy's compiled cache then serves it."""
+    """The raise of one book version for ``dialect`` (bound parameters ``clinic`` and
+    ``practitioner``)."""
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
         insert(_TABLE)
@@ -59,10 +58,13 @@ def _bump_statement(dialect: str) -> Any:
     )
 
 
-_SLOT_PRACTITIONER = (
+_BUMP: Final = Prepared(_bump_statement)
+
+_SLOT_PRACTITIONER: Final = Prepared(
     select(_SLOTS.c.practitioner)
     .where(_SLOTS.c.id == bindparam("id"), _SLOTS.c.clinic == bindparam("clinic"))
-    .limit(1)
+    .limit(1),
+    flush=True,
 )
 
 
@@ -91,9 +93,8 @@ def flush_book_versions(session: Session) -> None:
     pending: set[tuple[str, str]] | None = session.info.pop(_PENDING, None)
     if not pending:
         return
-    statement = _bump_statement(session.get_bind().dialect.name)
     for clinic, key in sorted(pending):
-        session.execute(statement, {"clinic": clinic, "practitioner": key})
+        _BUMP.rowcount(session, {"clinic": clinic, "practitioner": key})
 
 
 def discard_book_versions(session: Session) -> None:
@@ -107,9 +108,7 @@ def slot_practitioners(session: Session, clinic: str, slot_ids: Iterable[str | N
     column per slot (no ORM object)."""
     found: set[str] = set()
     for slot_id in {s for s in slot_ids if s}:
-        practitioner = session.execute(
-            _SLOT_PRACTITIONER, {"id": slot_id, "clinic": clinic}
-        ).scalar()
+        practitioner = _SLOT_PRACTITIONER.scalar(session, {"id": slot_id, "clinic": clinic})
         if practitioner is not None:
             found.add(str(practitioner))
     return found
@@ -139,7 +138,7 @@ class BookVersionRepository(Repository):
         keys = list(practitioners)
         if not keys:
             return ()
-        rows = self.session.execute(_OF_CLINIC, {"clinic": clinic}).all()
+        rows = _OF_CLINIC.all(self.session, {"clinic": clinic})
         versions = {key: int(version) for key, version in rows}
         return tuple(versions.get(key, 0) for key in keys)
 

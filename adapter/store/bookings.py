@@ -31,8 +31,8 @@ from adapter.domain.model import (
 )
 from adapter.store.base import Repository
 from adapter.store.book_versions import bump_appointment_books
-from adapter.store.core import insert_new
 from adapter.store.errors import NotFound, SlotTaken
+from adapter.store.prepared import Prepared, bound_values, inserting
 from adapter.store.tables import (
     LIVE_SLOT_INDEX,
     AppointmentRow,
@@ -58,42 +58,47 @@ _LIVE_FOR_SLOT = (
     )
     .limit(1)
 )
+#: The live states as one bound parameter each: a prepared statement has no expanding IN.
+_LIVE_BOUND = bound_values("a_live", LIVE)
 _FUTURE_ONLINE = (
     _APPOINTMENTS.c.clinic == bindparam("a_clinic"),
     _APPOINTMENTS.c.patient_ident == bindparam("a_ident"),
     _APPOINTMENTS.c.start_utc > bindparam("a_after", type_=UTCDateTime()),
-    _APPOINTMENTS.c.state.in_(LIVE),
+    _APPOINTMENTS.c.state.in_(_LIVE_BOUND),
     _APPOINTMENTS.c.channel == Channel.ONLINE.value,
 )
 _COUNT_FUTURE_ONLINE = select_columns(func.count()).where(*_FUTURE_ONLINE)
 _LISTED: Table = ListedPatientRow.__table__  # type: ignore[attr-defined]
 _BLOCKED: Table = BlockedPatientRow.__table__  # type: ignore[attr-defined]
-_RESERVATION_CHECKS = select_columns(
-    select_columns(_APPOINTMENTS.c.id)
-    .where(
-        _APPOINTMENTS.c.clinic == bindparam("a_clinic"),
-        _APPOINTMENTS.c.slot_id == bindparam("a_slot"),
-        _APPOINTMENTS.c.state.in_(LIVE),
+_INSERTED_APPOINTMENT = inserting(_APPOINTMENTS, skip_conflicts=True)
+_RESERVATION_CHECKS = Prepared(
+    select_columns(
+        select_columns(_APPOINTMENTS.c.id)
+        .where(
+            _APPOINTMENTS.c.clinic == bindparam("a_clinic"),
+            _APPOINTMENTS.c.slot_id == bindparam("a_slot"),
+            _APPOINTMENTS.c.state.in_(_LIVE_BOUND),
+        )
+        .exists()
+        .label("taken"),
+        select_columns(_LISTED.c.ident)
+        .where(
+            _LISTED.c.clinic == bindparam("a_clinic"),
+            _LISTED.c.practitioner == bindparam("a_owner"),
+            _LISTED.c.ident == bindparam("a_ident"),
+        )
+        .exists()
+        .label("listed"),
+        select_columns(_BLOCKED.c.ident)
+        .where(_BLOCKED.c.clinic == bindparam("a_clinic"), _BLOCKED.c.ident == bindparam("a_ident"))
+        .exists()
+        .label("blocked"),
+        select_columns(func.count())
+        .select_from(_APPOINTMENTS)
+        .where(*_FUTURE_ONLINE)
+        .scalar_subquery()
+        .label("future_online"),
     )
-    .exists()
-    .label("taken"),
-    select_columns(_LISTED.c.ident)
-    .where(
-        _LISTED.c.clinic == bindparam("a_clinic"),
-        _LISTED.c.practitioner == bindparam("a_owner"),
-        _LISTED.c.ident == bindparam("a_ident"),
-    )
-    .exists()
-    .label("listed"),
-    select_columns(_BLOCKED.c.ident)
-    .where(_BLOCKED.c.clinic == bindparam("a_clinic"), _BLOCKED.c.ident == bindparam("a_ident"))
-    .exists()
-    .label("blocked"),
-    select_columns(func.count())
-    .select_from(_APPOINTMENTS)
-    .where(*_FUTURE_ONLINE)
-    .scalar_subquery()
-    .label("future_online"),
 )
 
 
@@ -264,8 +269,7 @@ class AppointmentRepository(Repository):
     def _inserted(self, values: dict[str, Any]) -> bool:
         """Insert a new appointment's row unless it conflicts (the live-slot index, or
         its id); True when it was inserted."""
-        result = self.session.execute(insert_new(self.session, _APPOINTMENTS), values)
-        return bool(getattr(result, "rowcount", 0) == 1)
+        return _INSERTED_APPOINTMENT.rowcount(self.session, values) == 1
 
     def add(self, appointment: Appointment) -> None:
         """Store a new appointment. Raises :class:`SlotTaken` if its slot is held."""
@@ -306,12 +310,14 @@ class AppointmentRepository(Repository):
             "a_owner": list_owner,
             "a_after": now,
         }
-        row = self.session.execute(_RESERVATION_CHECKS, params).one()
+        row = _RESERVATION_CHECKS.first(self.session, params)
+        assert row is not None  # a SELECT of four aggregates gives one row
+        taken, listed, blocked, future_online = row
         return ReservationChecks(
-            taken=bool(row.taken),
-            listed=bool(row.listed),
-            blocked=bool(row.blocked),
-            future_online=int(row.future_online or 0),
+            taken=bool(taken),
+            listed=bool(listed),
+            blocked=bool(blocked),
+            future_online=int(future_online or 0),
         )
 
     def taken_slot_ids(self, clinic: str, slot_ids: Iterable[str]) -> set[str]:

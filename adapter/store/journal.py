@@ -7,16 +7,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from json.encoder import encode_basestring_ascii
-from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
-    CursorResult,
     Table,
     TextClause,
     bindparam,
     func,
-    insert,
     text,
     update,
 )
@@ -25,13 +22,15 @@ from sqlmodel import col, select
 from adapter.privacy import has_person_number
 from adapter.store.base import Repository
 from adapter.store.errors import PersonalDataRefused
+from adapter.store.prepared import inserting
 from adapter.store.records import AuditEntry, Event, JsonValue
 from adapter.store.tables import AuditRow, EventRow
 from adapter.store.types import UTCDateTime
 
 _EVENTS: Table = EventRow.__table__  # type: ignore[attr-defined]
-_INSERT_EVENT = insert(_EVENTS)
-_INSERT_AUDIT = insert(AuditRow.__table__)  # type: ignore[attr-defined]
+_INSERT_EVENT = inserting(_EVENTS, returning_key=True)
+_APPEND_EVENT = inserting(_EVENTS)
+_INSERT_AUDIT = inserting(AuditRow.__table__, returning_key=True)  # type: ignore[attr-defined]
 
 
 def _refuse_person_numbers(where: str, value: object) -> None:
@@ -141,8 +140,8 @@ class AuditRepository(Repository):
         _refuse_person_numbers("audit detail", detail)
         _refuse_person_numbers("audit actor", actor)
         # A prepared INSERT rather than an ORM object and a flush (two per reservation).
-        result = self.session.execute(
-            _INSERT_AUDIT,
+        key = _INSERT_AUDIT.scalar(
+            self.session,
             {
                 "at": at,
                 "clinic": clinic,
@@ -153,10 +152,9 @@ class AuditRepository(Repository):
                 "detail": detail,
             },
         )
-        key = cast(CursorResult[Any], result).inserted_primary_key
         assert key is not None
         return AuditEntry(
-            id=int(key[0]),
+            id=int(key),
             at=at,
             clinic=clinic,
             actor=actor,
@@ -224,8 +222,8 @@ class EventRepository(Repository):
         _refuse_person_numbers("event payload", payload)
         # One prepared INSERT rather than an ORM object and a flush: the release job
         # appends an event per released slot, thousands at a time after downtime.
-        result = self.session.execute(
-            _INSERT_EVENT,
+        seq = _INSERT_EVENT.scalar(
+            self.session,
             {
                 "clinic": clinic,
                 "kind": kind,
@@ -236,10 +234,9 @@ class EventRepository(Repository):
                 "consumed": False,
             },
         )
-        key = cast(CursorResult[Any], result).inserted_primary_key
-        assert key is not None
+        assert seq is not None
         return Event(
-            seq=int(key[0]),
+            seq=int(seq),
             clinic=clinic,
             kind=kind,
             at=at,
@@ -278,8 +275,7 @@ class EventRepository(Repository):
                     "consumed": False,
                 }
             )
-        if rows:
-            self.session.execute(_INSERT_EVENT, rows)
+        _APPEND_EVENT.many(self.session, rows)
 
     def append_bulk(
         self,

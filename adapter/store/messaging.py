@@ -8,22 +8,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Executable,
-    RowMapping,
     Table,
     bindparam,
     case,
     delete,
     func,
-    insert,
     update,
 )
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 
 from adapter.store.base import Repository, forget_row
-from adapter.store.core import insert_new
 from adapter.store.errors import AlreadyProcessed, NotFound
+from adapter.store.prepared import Prepared, bound_values, inserting
 from adapter.store.records import (
     DeliveryState,
     OutboxMessage,
@@ -48,22 +45,21 @@ class ProcessedMessageRepository(Repository):
         different is a reused MsgId (an alarm).
         """
         # Core by primary key (every async message asks): no ORM object to build.
-        row = self.session.execute(_SEEN, {"p_clinic": clinic, "p_msg_id": msg_id}).first()
+        row = _SEEN.first(self.session, {"p_clinic": clinic, "p_msg_id": msg_id})
         if row is None:
             return None
+        body_sha256, received_at, result = row
         return ProcessedMessage(
-            msg_id=row.msg_id,
-            clinic=row.clinic,
-            body_sha256=row.body_sha256,
-            received_at=row.received_at,
-            result=row.result,
+            msg_id=msg_id,
+            clinic=clinic,
+            body_sha256=body_sha256,
+            received_at=received_at,
+            result=result,
         )
 
     def seen_amqp(self, clinic: str, amqp_message_id: str) -> str | None:
         """The MsgId of an earlier message that came with this AMQP message-id, if any."""
-        found = self.session.execute(
-            _SEEN_AMQP, {"p_clinic": clinic, "p_amqp": amqp_message_id}
-        ).scalar()
+        found = _SEEN_AMQP.scalar(self.session, {"p_clinic": clinic, "p_amqp": amqp_message_id})
         return str(found) if found is not None else None
 
     def record(
@@ -91,8 +87,7 @@ class ProcessedMessageRepository(Repository):
             "result": result,
             "amqp_message_id": amqp_message_id,
         }
-        inserted = self.session.execute(insert_new(self.session, _PROCESSED), values)
-        if getattr(inserted, "rowcount", 0) != 1:
+        if _INSERT_PROCESSED.rowcount(self.session, values) != 1:
             raise AlreadyProcessed(msg_id)
         return ProcessedMessage(msg_id, clinic, body_sha256, received_at, result)
 
@@ -138,12 +133,16 @@ _OUTBOX: Table = OutboxRow.__table__  # type: ignore[attr-defined]
 _SENT: Table = SentMessageRow.__table__  # type: ignore[attr-defined]
 _PROCESSED: Table = ProcessedMessageRow.__table__  # type: ignore[attr-defined]
 
-# Statements of the reservation path, built once: SQLAlchemy keys its compiled cache
-# by the statement, and a statement made anew per call pays for that key every time.
-_SEEN = select_columns(_PROCESSED).where(
-    _PROCESSED.c.clinic == bindparam("p_clinic"), _PROCESSED.c.msg_id == bindparam("p_msg_id")
+# Statements of the reservation path, run on the DB-API cursor (adapter.store.prepared).
+_SEEN = Prepared(
+    select_columns(
+        _PROCESSED.c.body_sha256, _PROCESSED.c.received_at, _PROCESSED.c.result
+    ).where(
+        _PROCESSED.c.clinic == bindparam("p_clinic"),
+        _PROCESSED.c.msg_id == bindparam("p_msg_id"),
+    )
 )
-_SEEN_AMQP = (
+_SEEN_AMQP = Prepared(
     select_columns(_PROCESSED.c.msg_id)
     .where(
         _PROCESSED.c.clinic == bindparam("p_clinic"),
@@ -151,10 +150,11 @@ _SEEN_AMQP = (
     )
     .limit(1)
 )
+_INSERT_PROCESSED = inserting(_PROCESSED, skip_conflicts=True)
 
-_INSERT_OUTBOX = insert(_OUTBOX)
-_INSERT_SENT = insert(_SENT)
-_MARK_OUTBOX_SENT = (
+_INSERT_OUTBOX = inserting(_OUTBOX)
+_INSERT_SENT = inserting(_SENT)
+_MARK_OUTBOX_SENT = Prepared(
     update(_OUTBOX)
     .where(_OUTBOX.c.id == bindparam("o_id"))
     .values(
@@ -163,7 +163,7 @@ _MARK_OUTBOX_SENT = (
         attempts=_OUTBOX.c.attempts + 1,
     )
 )
-_MARK_SENT_MESSAGE = (
+_MARK_SENT_MESSAGE = Prepared(
     update(_SENT)
     .where(_SENT.c.msg_id == bindparam("s_id"), _SENT.c.clinic == bindparam("s_clinic"))
     .values(
@@ -179,18 +179,19 @@ _TRACKED = select_columns(_SENT.c.clinic, _SENT.c.msg_id).where(
     _SENT.c.msg_id.in_(bindparam("s_ids", expanding=True))
 )
 
-_CLAIMS: dict[int, Executable] = {}
+_CLAIMS: dict[int, Prepared] = {}
 
 
-def _claim_statement(limit: int) -> Executable:
+def _claim_statement(limit: int) -> Prepared:
     """The claim of :meth:`OutboxRepository.claim` for ``limit`` entries (built once)."""
     found = _CLAIMS.get(limit)
     if found is not None:
         return found
+    claimable = bound_values("c_state", [OutboxState.PENDING.value, OutboxState.SENDING.value])
     due = (
         select(_OUTBOX.c.id)
         .where(
-            _OUTBOX.c.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
+            _OUTBOX.c.state.in_(claimable),
             _OUTBOX.c.next_attempt_at <= bindparam("c_now", type_=UTCDateTime()),
         )
         .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.created_at, _OUTBOX.c.id)
@@ -206,7 +207,7 @@ def _claim_statement(limit: int) -> Executable:
         update(_OUTBOX)
         .where(
             _OUTBOX.c.id.in_(select(due.c.id)),
-            _OUTBOX.c.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value]),
+            _OUTBOX.c.state.in_(claimable),
             _OUTBOX.c.next_attempt_at <= bindparam("c_now", type_=UTCDateTime()),
         )
         .values(
@@ -215,8 +216,9 @@ def _claim_statement(limit: int) -> Executable:
         )
         .returning(*_OUTBOX.c)
     )
-    _CLAIMS[limit] = claim
-    return claim
+    prepared = Prepared(claim)
+    _CLAIMS[limit] = prepared
+    return prepared
 
 
 #: The compare-and-set of :meth:`OutboxRepository.hold`.
@@ -253,8 +255,8 @@ def _outbox(row: OutboxRow) -> OutboxMessage:
     )
 
 
-def _outbox_from_mapping(row: RowMapping) -> OutboxMessage:
-    """An outbox entry from a Core result row (``UPDATE ... RETURNING``)."""
+def _outbox_from_mapping(row: Mapping[str, Any]) -> OutboxMessage:
+    """An outbox entry from its columns by name (``UPDATE ... RETURNING``)."""
     return OutboxMessage(
         id=row["id"],
         clinic=row["clinic"],
@@ -324,8 +326,7 @@ class OutboxRepository(Repository):
             "state": OutboxState.PENDING.value,
             "last_error": "",
         }
-        # A prepared INSERT: every reservation writes two of these (AppRec and answer).
-        self.session.execute(_INSERT_OUTBOX, values)
+        _INSERT_OUTBOX.rowcount(self.session, values)
         return OutboxMessage(
             id=values["id"],
             clinic=clinic,
@@ -369,8 +370,7 @@ class OutboxRepository(Repository):
             }
             for m in messages
         ]
-        if rows:
-            self.session.execute(_INSERT_OUTBOX, rows)
+        _INSERT_OUTBOX.many(self.session, rows)
 
     def get(self, id: str) -> OutboxMessage | None:
         """One outbox entry."""
@@ -403,9 +403,9 @@ class OutboxRepository(Repository):
         older than ``lease`` is taken again by any dispatcher. So at most the message
         in flight is sent twice, with the same AMQP message-id (HITS 1216 §2.2.5).
         """
-        claim = _claim_statement(limit)
-        rows = self.session.execute(claim, {"c_now": now, "c_until": now + lease}).all()
-        taken = [_outbox_from_mapping(r._mapping) for r in rows]
+        rows = _claim_statement(limit).all(self.session, {"c_now": now, "c_until": now + lease})
+        names = _OUTBOX.c.keys()
+        taken = [_outbox_from_mapping(dict(zip(names, row, strict=True))) for row in rows]
         taken.sort(key=lambda m: (m.created_at, m.id))
         return taken
 
@@ -438,8 +438,7 @@ class OutboxRepository(Repository):
 
     def mark_sent(self, id: str, at: datetime) -> None:
         """The message is on its queue."""
-        result = self.session.execute(_MARK_OUTBOX_SENT, {"o_id": id, "o_at": at})
-        if getattr(result, "rowcount", 0) != 1:
+        if _MARK_OUTBOX_SENT.rowcount(self.session, {"o_id": id, "o_at": at}) != 1:
             raise NotFound("outbox message", id)
         forget_row(self.session, OutboxRow, id)
 
@@ -505,8 +504,8 @@ class SentMessageRepository(Repository):
     def add(self, message: SentMessage) -> None:
         """Record a message we are about to send."""
         m = message
-        self.session.execute(
-            _INSERT_SENT,
+        _INSERT_SENT.rowcount(
+            self.session,
             {
                 "msg_id": m.msg_id,
                 "clinic": m.clinic,
@@ -537,10 +536,10 @@ class SentMessageRepository(Repository):
 
     def mark_sent(self, clinic: str, msg_id: str, at: datetime) -> None:
         """The message left us."""
-        result = self.session.execute(
-            _MARK_SENT_MESSAGE, {"s_id": msg_id, "s_clinic": clinic, "s_at": at}
+        marked = _MARK_SENT_MESSAGE.rowcount(
+            self.session, {"s_id": msg_id, "s_clinic": clinic, "s_at": at}
         )
-        if getattr(result, "rowcount", 0) != 1:
+        if marked != 1:
             raise NotFound("sent message", msg_id)
         forget_row(self.session, SentMessageRow, msg_id)
 
@@ -559,10 +558,10 @@ class SentMessageRepository(Repository):
     def mark_sent_if_tracked(self, clinic: str, msg_id: str, at: datetime) -> bool:
         """:meth:`mark_sent` for a message that may not be tracked (an outbox entry whose
         payload expects no AppRec): one UPDATE, no read first; True when it was."""
-        result = self.session.execute(
-            _MARK_SENT_MESSAGE, {"s_id": msg_id, "s_clinic": clinic, "s_at": at}
+        marked = _MARK_SENT_MESSAGE.rowcount(
+            self.session, {"s_id": msg_id, "s_clinic": clinic, "s_at": at}
         )
-        if getattr(result, "rowcount", 0) != 1:
+        if marked != 1:
             return False
         forget_row(self.session, SentMessageRow, msg_id)
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, bindparam, func
 from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 
@@ -13,6 +13,7 @@ from adapter.domain.model import AppointmentState, Slot, SlotState
 from adapter.store.base import Repository
 from adapter.store.book_versions import bump_book_versions
 from adapter.store.errors import StoreError
+from adapter.store.prepared import Prepared, bound_values
 from adapter.store.records import SlotSource, UpsertResult
 from adapter.store.tables import AppointmentRow, SlotRow
 
@@ -36,6 +37,50 @@ def _has_live_appointment() -> ColumnElement[bool]:
         .where(AppointmentRow.slot_id == SlotRow.id, col(AppointmentRow.state).in_(LIVE))
         .exists()
     )
+
+
+#: A slot's columns as :class:`Slot` takes them, in its order.
+_SLOT_COLUMNS = (
+    col(SlotRow.id),
+    col(SlotRow.clinic),
+    col(SlotRow.practitioner),
+    col(SlotRow.appointment_type),
+    col(SlotRow.start_utc),
+    col(SlotRow.end_utc),
+)
+
+# The reads of every reservation and HLT, run on the DB-API cursor (adapter.store.prepared;
+# ``flush``: slots are also written as ORM objects). The live states are bound one by one.
+_GET = Prepared(
+    select_columns(*_SLOT_COLUMNS, col(SlotRow.active)).where(col(SlotRow.id) == bindparam("id")),
+    flush=True,
+)
+
+
+def _in_window(*, by_practitioner: bool, free_only: bool) -> Prepared:
+    """:meth:`SlotRepository.in_window`'s read (``clinic``, ``start``, ``end``, and
+    ``practitioner`` when ``by_practitioner``)."""
+    query = select_columns(*_SLOT_COLUMNS).where(
+        col(SlotRow.clinic) == bindparam("clinic"),
+        col(SlotRow.active).is_(True),
+        col(SlotRow.start_utc) >= bindparam("start"),
+        col(SlotRow.start_utc) < bindparam("end"),
+    )
+    if by_practitioner:
+        query = query.where(col(SlotRow.practitioner) == bindparam("practitioner"))
+    if free_only:
+        live = col(AppointmentRow.state).in_(bound_values("live", LIVE))
+        query = query.where(
+            ~select(AppointmentRow.id).where(AppointmentRow.slot_id == SlotRow.id, live).exists()
+        )
+    return Prepared(query.order_by(col(SlotRow.start_utc), col(SlotRow.id)), flush=True)
+
+
+_IN_WINDOW = {
+    (by_practitioner, free_only): _in_window(by_practitioner=by_practitioner, free_only=free_only)
+    for by_practitioner in (False, True)
+    for free_only in (False, True)
+}
 
 
 class SlotRepository(Repository):
@@ -122,10 +167,10 @@ class SlotRepository(Repository):
 
     def get(self, clinic: str, slot_id: str, *, include_inactive: bool = False) -> Slot | None:
         """The slot, if it belongs to ``clinic`` (and is active unless asked otherwise)."""
-        row = self.session.get(SlotRow, slot_id)
-        if row is None or row.clinic != clinic or not (row.active or include_inactive):
+        row = _GET.first(self.session, {"id": slot_id})
+        if row is None or row[1] != clinic or not (row[6] or include_inactive):
             return None
-        return _slot(row)
+        return Slot(*row[:6])
 
     def owners(self, slot_ids: Iterable[str], chunk: int = 500) -> dict[str, str]:
         """The clinic of each of ``slot_ids`` that is stored (any clinic's)."""
@@ -177,26 +222,13 @@ class SlotRepository(Repository):
         free_only: bool = False,
     ) -> list[Slot]:
         """Active slots starting in [start, end), by start; ``free_only``: no live appointment."""
-        # Columns, not entities: HLT reads a practitioner's whole window on every request,
-        # and building ORM objects (identity map, instance state) cost more than the query.
-        query = select_columns(
-            col(SlotRow.id),
-            col(SlotRow.clinic),
-            col(SlotRow.practitioner),
-            col(SlotRow.appointment_type),
-            col(SlotRow.start_utc),
-            col(SlotRow.end_utc),
-        ).where(
-            col(SlotRow.clinic) == clinic,
-            col(SlotRow.active).is_(True),
-            col(SlotRow.start_utc) >= start,
-            col(SlotRow.start_utc) < end,
-        )
+        # Columns, not entities, on the DB-API cursor: HLT reads a practitioner's whole
+        # window on every request, and a reservation the day of its slot.
+        read = _IN_WINDOW[(practitioner is not None, free_only)]
+        values = {"clinic": clinic, "start": start, "end": end}
         if practitioner is not None:
-            query = query.where(col(SlotRow.practitioner) == practitioner)
-        if free_only:
-            query = query.where(~_has_live_appointment())
-        rows = self.session.execute(query.order_by(col(SlotRow.start_utc), col(SlotRow.id))).all()
+            values["practitioner"] = practitioner
+        rows = read.all(self.session, values)
         return [Slot(*row) for row in rows]
 
     def withdrawn_in_window(
