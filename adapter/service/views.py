@@ -125,7 +125,9 @@ def offered_by(
     :func:`combine` of the parts is the answer for several."""
     found: list[Offer] = []
     clinic = ctx.clinic.key
-    slots = uow.slots.in_window(clinic, start, end, practitioner=practitioner)
+    book = uow.slots.window_with_holds(clinic, start, end, practitioner=practitioner)
+    slots = [slot for slot, _held in book]
+    taken = {slot.id for slot, held in book if held}
     stored = {s.id for s in slots}
     extra = [
         s
@@ -138,8 +140,8 @@ def offered_by(
     ]
     if extra:
         slots = sorted([*slots, *extra], key=lambda s: (s.start, s.id))
+        taken |= uow.appointments.taken_slot_ids(clinic, [s.id for s in extra])
     seen = evaluate(slots, ctx.rules, now, calendar=ctx.calendar)
-    taken = uow.appointments.taken_slot_ids(clinic, [s.id for s in slots])
     for slot in slots:
         vis = seen[slot.id]
         if not vis.shown or slot.id in taken or slot.start < now:

@@ -12,6 +12,7 @@ statement is captured as the store sends it and explained by SQLite.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import event
@@ -69,6 +70,17 @@ def test_the_reservation_checks_find_the_slots_appointment_by_index(tmp_path: Pa
 
 def test_the_live_appointment_of_a_slot_is_found_by_index(tmp_path: Path) -> None:
     plans = _plans(tmp_path, lambda uow: uow.appointments.live_for_slot(CLINIC, "slot-1"))
+    assert len(plans) == 1
+    assert _searched_by_slot(plans[0]), plans[0]
+
+
+def test_the_window_with_holds_finds_each_slots_appointment_by_index(tmp_path: Path) -> None:
+    plans = _plans(
+        tmp_path,
+        lambda uow: uow.slots.window_with_holds(
+            CLINIC, T0, T0 + timedelta(weeks=4), practitioner="benedikte"
+        ),
+    )
     assert len(plans) == 1
     assert _searched_by_slot(plans[0]), plans[0]
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import StatementError
 
 from adapter.domain.model import OSLO, Appointment, Slot
 from adapter.store import SlotSource, Store, StoreError, UpsertResult
-from tests.store.conftest import CLINIC, OTHER, T0, patient, slot
+from tests.store.conftest import CLINIC, OTHER, T0, patient, practitioner, slot
 
 
 def _ids(slots: list[Slot]) -> list[str]:
@@ -48,8 +48,6 @@ def test_a_deactivated_slot_is_not_offered_until_upserted_again(seeded: Store) -
 
 
 def test_window_query_is_half_open_ordered_and_per_practitioner(seeded: Store) -> None:
-    from tests.store.conftest import practitioner
-
     with seeded.uow() as uow:
         uow.practitioners.upsert(practitioner("ingar"))
         uow.slots.upsert_slots([slot(n) for n in (3, 1, 2, 0)])
@@ -79,6 +77,35 @@ def test_free_slots_exclude_those_with_a_live_appointment(seeded: Store) -> None
         uow.appointments.update(booked.reject(T0))
         assert uow.slots.is_free(CLINIC, slots[1].id)
         assert len(uow.slots.free_in_window(CLINIC, T0, T0 + timedelta(days=1))) == 3
+
+
+def test_the_window_with_holds_is_the_window_and_its_taken_slots_in_one_read(
+    seeded: Store,
+) -> None:
+    slots = [slot(n) for n in range(4)] + [slot(7, practitioner_key="ingar")]
+    day = (T0, T0 + timedelta(days=1))
+    with seeded.uow() as uow:
+        uow.practitioners.upsert(practitioner("ingar"))
+        uow.slots.upsert_slots(slots)
+        held = Appointment.request(id="a1", slot=slots[1], patient=patient(), now=T0)
+        gone = Appointment.request(id="a2", slot=slots[2], patient=patient(), now=T0)
+        uow.appointments.add(held)
+        uow.appointments.add(gone.reject(T0))
+        uow.appointments.add(Appointment.request(id="a3", slot=slots[4], patient=patient(), now=T0))
+        uow.commit()
+    with seeded.uow() as uow:
+        book = uow.slots.window_with_holds(CLINIC, *day, practitioner=slots[0].practitioner)
+        window = uow.slots.in_window(CLINIC, *day, practitioner=slots[0].practitioner)
+        taken = uow.appointments.taken_slot_ids(CLINIC, [s.id for s in window])
+        assert [s for s, _ in book] == window
+        assert {s.id for s, is_held in book if is_held} == taken == {slots[1].id}
+        uow.appointments.update(held.confirm(T0))  # confirmed still holds; in this transaction
+        assert [
+            is_held
+            for _, is_held in uow.slots.window_with_holds(
+                CLINIC, *day, practitioner=slots[0].practitioner
+            )
+        ] == [False, True, False, False]
 
 
 def test_slots_are_per_clinic(seeded: Store) -> None:
