@@ -29,9 +29,11 @@ Anything else is a miss. A miss is put together from **parts**, one per practiti
 each kept under the same three conditions with that practitioner's version alone: the
 share rules look at one practitioner's day, so a booking in one book recomputes that
 book's part only, and :func:`~adapter.service.views.combine` orders the parts as the
-answer does. A part computed again serialises only the vevents it did not have
-before (:func:`~adapter.messages.xcal_out.offered_fragments`: the bytes of a vevent
-depend on its offered slot alone); the answer's xCal is the parts' vevents joined
+answer does. A part computed again evaluates only the days of the practitioner whose
+slots changed, or whose visibilities may have changed by time
+(:func:`~adapter.domain.day_evaluations.evaluate_days`), and serialises only the
+vevents it did not have before (:func:`~adapter.messages.xcal_out.offered_fragments`:
+the bytes of a vevent depend on its offered slot alone); the answer's xCal is the parts' vevents joined
 (:func:`~adapter.messages.xcal_out.calendar_of`), the bytes
 :func:`~adapter.messages.xcal_out.offered_calendar` gives. Entries and parts are few
 (one per window asked) and bounded (least recently used out).
@@ -45,11 +47,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 
+from adapter.domain.day_evaluations import DayEvaluation
 from adapter.domain.model import Slot
 from adapter.messages.xcal_out import OfferedSlot, calendar_of, offered_fragments
 from adapter.service import views
@@ -130,6 +133,8 @@ class _Part:
     valid_until: datetime | None
     offered: tuple[OfferedSlot, ...]
     fragments: tuple[bytes, ...]
+    #: The practitioner's days as evaluated, for the next computation of this part.
+    days: Mapping[date, DayEvaluation]
 
     def holds(self, ctx: ClinicContext, version: int, now: datetime) -> bool:
         """True when this part is the one computing it now would give."""
@@ -214,7 +219,8 @@ class AvailabilityCache:
                 self._parts.move_to_end(key)
                 self.part_hits += 1
                 return before
-        book = views.offered_by(uow, ctx, practitioner, start, end, now)
+        kept = before.days if before is not None else {}
+        book = views.offered_by(uow, ctx, practitioner, start, end, now, kept_days=kept)
         offered = tuple(offered_slots(ctx, book.offers))
         # A vevent's bytes depend on its offered slot alone; within one context the
         # slot (its practitioner and type by key) and how it is offered say it all.
@@ -224,7 +230,8 @@ class AvailabilityCache:
         keys = [_fragment_key(o) for o in offered]
         missing = [o for o, k in zip(offered, keys, strict=True) if k not in known]
         known.update(zip(map(_fragment_key, missing), offered_fragments(missing), strict=True))
-        part = _Part(ctx, version, now, book.valid_until, offered, tuple(known[k] for k in keys))
+        fragments = tuple(known[k] for k in keys)
+        part = _Part(ctx, version, now, book.valid_until, offered, fragments, book.days)
         with self._lock:
             self.part_misses += 1
             self._parts[key] = part

@@ -10,9 +10,10 @@ audited in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
+from adapter.domain.day_evaluations import DayEvaluation, evaluate_days
 from adapter.domain.model import Appointment, Practitioner, Slot, SlotState, Wish
 from adapter.domain.release import Visibility, VisibilityKind, evaluate
 from adapter.service import journal
@@ -88,10 +89,14 @@ class OfferedBook:
     visibility (a release, a horizon opening, a lead-time cut-off; taken slots
     included) or the start of a slot not begun. None: time alone changes nothing. A
     write to the book (a booking, a cancellation, an import) changes it at any time.
+
+    ``days``: one practitioner's days as evaluated (:func:`offered_by` given
+    ``kept_days``), to pass again next time; empty otherwise.
     """
 
     offers: list[Offer]
     valid_until: datetime | None
+    days: Mapping[date, DayEvaluation] = field(default_factory=dict)
 
 
 def offered_book(
@@ -118,11 +123,17 @@ def offered_by(
     now: datetime,
     *,
     planned: Sequence[Slot] = (),
+    kept_days: Mapping[date, DayEvaluation] | None = None,
 ) -> OfferedBook:
     """One practitioner's part of :func:`offered_book`: their offers by start (then slot
     id), and until when they hold. Each practitioner's part is decided over their own
     slots alone (the share rules look at one practitioner's day), so
-    :func:`combine` of the parts is the answer for several."""
+    :func:`combine` of the parts is the answer for several.
+
+    ``kept_days``: the days of an earlier part (its :attr:`OfferedBook.days`); those
+    that still hold are not evaluated again
+    (:func:`~adapter.domain.day_evaluations.evaluate_days`), and the part's ``days``
+    are kept for the next time."""
     found: list[Offer] = []
     clinic = ctx.clinic.key
     book = uow.slots.window_with_holds(clinic, start, end, practitioner=practitioner)
@@ -141,13 +152,17 @@ def offered_by(
     if extra:
         slots = sorted([*slots, *extra], key=lambda s: (s.start, s.id))
         taken |= uow.appointments.taken_slot_ids(clinic, [s.id for s in extra])
-    seen = evaluate(slots, ctx.rules, now, calendar=ctx.calendar)
+    days: Mapping[date, DayEvaluation] = {}
+    if kept_days is None:
+        seen = evaluate(slots, ctx.rules, now, calendar=ctx.calendar)
+    else:
+        seen, days = evaluate_days(slots, ctx.rules, now, calendar=ctx.calendar, kept=kept_days)
     for slot in slots:
         vis = seen[slot.id]
         if not vis.shown or slot.id in taken or slot.start < now:
             continue
         found.append(Offer(slot, vis, stored=slot.id in stored))
-    return OfferedBook(found, min(_changes(slots, seen, now), default=None))
+    return OfferedBook(found, min(_changes(slots, seen, now), default=None), days)
 
 
 def combine(parts: Iterable[OfferedBook]) -> OfferedBook:
