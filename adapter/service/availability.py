@@ -33,8 +33,8 @@ answer does. A part computed again evaluates only the days of the practitioner w
 slots changed, or whose visibilities may have changed by time
 (:func:`~adapter.domain.day_evaluations.evaluate_days`), and serialises only the
 vevents it did not have before (:func:`~adapter.messages.xcal_out.offered_fragments`:
-the bytes of a vevent depend on its offered slot alone); the answer's xCal is the parts' vevents joined
-(:func:`~adapter.messages.xcal_out.calendar_of`), the bytes
+the bytes of a vevent depend on its offered slot alone); the answer's xCal is the
+parts' vevents joined (:func:`~adapter.messages.xcal_out.calendar_of`), the bytes
 :func:`~adapter.messages.xcal_out.offered_calendar` gives. Entries and parts are few
 (one per window asked) and bounded (least recently used out).
 The envelope of each answer (MsgId, GenDate, the patient) is built fresh by the reply
