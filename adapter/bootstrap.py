@@ -265,6 +265,7 @@ def bootstrap(
         base_delay=settings.outbox.backoff_initial,
         max_delay=settings.outbox.backoff_max,
         max_attempts=settings.outbox.max_attempts,
+        handoff=outbox.handoff,
     )
     metrics = Metrics()  # one registry per runtime (adapter.metrics)
     pipeline = Pipeline(

@@ -111,7 +111,7 @@ class ClinicService:
         scope = Scope(ctx=setup.ctx, replies=setup.replies, now=at)
         with self._store.uow() as uow:
             result = CLINIC.run(command, uow, scope)
-            self._outbox.write(uow, scope.outgoing, at)
+            self._outbox.write(uow, scope.outgoing, at, hand_off=True)
             uow.commit()
         if scope.outgoing:
             try:

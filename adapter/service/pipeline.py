@@ -216,7 +216,7 @@ class Pipeline:
         except AlreadyProcessed:
             bound.info("message.duplicate")  # another worker committed it first
             return _Written("duplicate", keep=False)  # the handler's writes are undone
-        self.outbox.write(uow, out, req.now)
+        self.outbox.write(uow, out, req.now, hand_off=True)
         return _Written(_result(out), "async.handled", [o.function for o in out])
 
     def _again(
@@ -232,7 +232,7 @@ class Pipeline:
             reply = self.replies.apprec_error(
                 req, AppRecError.E10, "MsgId er brukt før for en annen melding"
             )
-            self.outbox.write(uow, [reply], req.now)
+            self.outbox.write(uow, [reply], req.now, hand_off=True)
 
     def _observe(self, seen: Handled, started: float) -> None:
         """Tell the observer (if any) what became of a delivery, now settled."""
@@ -335,7 +335,7 @@ class Pipeline:
         apprec = self.replies.apprec_error_for(
             env, refusal.code, refusal.reason, refusal.queue, refusal.correlation_id, now
         )
-        self.outbox.write(uow, [apprec], now)
+        self.outbox.write(uow, [apprec], now, hand_off=True)
         return _Written(result)
 
 

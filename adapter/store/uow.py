@@ -16,7 +16,7 @@ events and every outgoing message (the outbox).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
@@ -92,6 +92,7 @@ class UnitOfWork:
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
         self._session: Session | None = None
+        self._on_commit: list[Callable[[], None]] = []
 
     @property
     def session(self) -> Session:
@@ -130,6 +131,7 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         session = self.session
+        self._on_commit.clear()
         try:
             session.rollback()
         finally:
@@ -151,11 +153,23 @@ class UnitOfWork:
         raised included: :func:`~adapter.store.book_versions.flush_book_versions`)."""
         flush_book_versions(self.session)
         self.session.commit()
+        done, self._on_commit = self._on_commit, []
+        for callback in done:
+            callback()
 
     def rollback(self) -> None:
         """Undo everything since the last commit."""
+        self._on_commit.clear()
         discard_book_versions(self.session)
         self.session.rollback()
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the transaction has committed, right after
+        :meth:`commit` (Django's ``transaction.on_commit``): never when it is rolled
+        back, nor when the savepoint it was registered in is (:meth:`savepoint`).
+        Callbacks run in the order registered and must not fail: the transaction is
+        committed by then."""
+        self._on_commit.append(callback)
 
     @contextmanager
     def savepoint(self) -> Iterator[Savepoint]:
@@ -175,13 +189,16 @@ class UnitOfWork:
         session = self.session
         nested = session.begin_nested()
         point = Savepoint()
+        registered = len(self._on_commit)  # what the savepoint adds goes with it
         try:
             yield point
             if point.discarded:
+                del self._on_commit[registered:]
                 nested.rollback()
             else:
                 nested.commit()  # flushes, then RELEASE SAVEPOINT
         except BaseException:
+            del self._on_commit[registered:]
             if nested.is_active:
                 nested.rollback()
             raise
