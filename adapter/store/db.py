@@ -185,17 +185,21 @@ def _sqlite_connect(uri: str) -> sqlite3.Connection:
 
 
 def _drop_row_values(context: ExceptionContext) -> None:
-    """Keep PostgreSQL's DETAIL ("Failing row contains (..., 13116900216, ...)") out.
+    """The engine's ``handle_error`` listener: :func:`drop_row_values`."""
+    drop_row_values(context.original_exception, context.sqlalchemy_exception)
+
+
+def drop_row_values(orig: BaseException, wrapped: BaseException | None) -> None:
+    """Keep PostgreSQL's DETAIL ("Failing row contains (..., 13116900216, ...)") out of
+    the driver's error ``orig`` and SQLAlchemy's ``wrapped`` of it.
 
     The primary message (which names the constraint) stays; the detail would put
     a fødselsnummer or a name into exception messages and so into logs.
     """
-    orig = context.original_exception
     primary = getattr(getattr(orig, "diag", None), "message_primary", None)
     if not primary:
         return
     orig.args = (primary,)
-    wrapped = context.sqlalchemy_exception
     if wrapped is not None and wrapped.args:
         name = f"{type(orig).__module__}.{type(orig).__name__}"
         wrapped.args = (f"({name}) {primary}", *wrapped.args[1:])

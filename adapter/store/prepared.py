@@ -39,6 +39,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
+from adapter.store.db import drop_row_values
+
 _Processor = Callable[[Any], Any] | None
 
 
@@ -186,11 +188,15 @@ class Prepared:
 
 
 def _wrapped(connection: Connection, sql: str, error: Exception) -> BaseException:
-    """The driver's ``error`` as SQLAlchemy raises it (no parameters shown)."""
+    """The driver's ``error`` as SQLAlchemy raises it: no parameters shown, and no row
+    values from the database's own message (as the engine's ``handle_error`` listener
+    does: :func:`~adapter.store.db.drop_row_values`)."""
     dialect = connection.dialect
-    return exc.DBAPIError.instance(
+    wrapped = exc.DBAPIError.instance(
         sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True, dialect=dialect
     )
+    drop_row_values(error, wrapped)
+    return wrapped
 
 
 def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
