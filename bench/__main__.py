@@ -180,7 +180,7 @@ def _rt_sqlite(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
     fl = floor.measure(request, replies, cms=state.get("cms"), seconds=sizes.floor_seconds)
     state["rt_floor"] = fl
     report.rt("sqlite", result, fl, db_slots=scale.count_slots(_db(state)))
-    rows = rt.capture_one(setup, _db(state))
+    rows, commits = rt.capture_one(setup, _db(state))
     honest = floor.rt_floor(
         request,
         replies,
@@ -196,6 +196,7 @@ def _rt_sqlite(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
         commit_ms=honest.commit_ms,
         rows=honest.rows,
         tables=honest.tables,
+        commits=commits,
     )
 
 

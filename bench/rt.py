@@ -187,17 +187,37 @@ def sample_exchange(setup: RtSetup) -> tuple[bytes, list[bytes]]:
     return setup.last_request, [sent[-2].body, sent[-1].body]
 
 
-def capture_one(setup: RtSetup, db: Path) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
-    """The rows one reservation inserts, read back from the SQLite database ``db``:
-    one more RT made as :func:`run` makes them (process + dispatch), between two marks."""
+def capture_one(
+    setup: RtSetup, db: Path
+) -> tuple[dict[str, tuple[list[str], list[tuple[Any, ...]]]], int]:
+    """The rows one reservation inserts, read back from the SQLite database ``db``, and
+    the commits it made: one more RT made as :func:`run` makes them (process +
+    dispatch), between two marks.
+
+    A dispatch runs first: it claims what is due, so the RT's own dispatch, sending what
+    it was handed, claims nothing (as in most RTs of a run: a dispatch handed entries
+    claims at most once a second)."""
+    from sqlalchemy import event
+
     from bench.floor import RowCapture
 
+    runtime = setup.world.runtime
     capture = RowCapture(db)
     ((rnd, d),) = setup.deliveries(setup.take(1))
+    runtime.dispatch_outbox()
     capture.mark()
+    commits: list[int] = []
+
+    def count(_conn: object) -> None:
+        commits.append(1)
+
     saved = setup.world.clock.now
     setup.world.clock.now = setup.now_of(rnd)
-    setup.world.runtime.pipeline.process(d)
-    setup.world.runtime.dispatch_outbox()
-    setup.world.clock.now = saved
-    return capture.taken()
+    event.listen(runtime.store.engine, "commit", count)
+    try:
+        runtime.pipeline.process(d)
+        runtime.dispatch_outbox()
+    finally:
+        event.remove(runtime.store.engine, "commit", count)
+        setup.world.clock.now = saved
+    return capture.taken(), len(commits)
