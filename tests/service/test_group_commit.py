@@ -122,6 +122,11 @@ class World:
                 answers[reply.ref_to_parent or ""] += 1
         return apprecs, answers
 
+    def answered(self, built: list[Built]) -> list[tuple[int, int]]:
+        """(AppRecs, answers) Helsenorge received for each request of ``built``, in order."""
+        apprecs, answers = self.answers()
+        return [(apprecs[b.msg_id], answers[b.msg_id]) for b in built]
+
     def rows(self, sql: str) -> list[tuple[object, ...]]:
         with self.runtime.store.uow(read_only=True) as uow:
             return [tuple(r) for r in uow.session.execute(text(sql))]
@@ -245,8 +250,7 @@ def test_a_crash_before_the_commit_leaves_nothing_and_redelivers_the_whole_burst
     while world.runtime.process_burst(0):
         pass
     world.runtime.dispatch_outbox()
-    apprecs, answers = world.answers()
-    assert [(apprecs[b.msg_id], answers[b.msg_id]) for b in built] == [(1, 1)] * 5
+    assert world.answered(built) == [(1, 1)] * 5
 
 
 def test_a_crash_after_the_commit_before_the_accepts_sends_no_second_answer(
@@ -271,8 +275,7 @@ def test_a_crash_after_the_commit_before_the_accepts_sends_no_second_answer(
         pass
     world.runtime.dispatch_outbox()
     assert world.queued() == 0
-    apprecs, answers = world.answers()
-    assert [(apprecs[b.msg_id], answers[b.msg_id]) for b in built] == [(1, 1)] * 5
+    assert world.answered(built) == [(1, 1)] * 5
     assert len(world.booked_slots()) == 5
 
 

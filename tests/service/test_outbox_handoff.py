@@ -68,8 +68,7 @@ def test_a_bursts_replies_are_sent_without_a_claim_each_send_recorded_on_its_own
     assert world.runtime.dispatch_outbox() == 6
     assert not any(s.startswith("WITH due") for s in seen), "no claim was needed"
     assert seen.count("COMMIT") == 6  # one per send: a crash re-sends one message at most
-    apprecs, answers = world.answers()
-    assert [(apprecs[b.msg_id], answers[b.msg_id]) for b in built] == [(1, 1)] * 3
+    assert world.answered(built) == [(1, 1)] * 3
     assert {r[0] for r in _outbox_rows(world)} == {"sent"}
 
 
@@ -131,8 +130,7 @@ def test_what_a_process_handed_but_did_not_send_is_sent_once_after_its_restart(
     assert world.runtime.resume_outbox() == 4  # the next start, holding the instance lock
     assert world.runtime.dispatch_outbox() == 4
     assert world.runtime.dispatch_outbox() == 0
-    apprecs, answers = world.answers()
-    assert [(apprecs[b.msg_id], answers[b.msg_id]) for b in built] == [(1, 1)] * 2
+    assert world.answered(built) == [(1, 1)] * 2
 
 
 def _clock(world: World) -> MovableClock:
@@ -150,8 +148,7 @@ def test_another_instance_sends_them_once_the_lease_of_a_dead_one_has_run_out(
     _clock(world).advance(CLAIM_LEASE)
     # A dispatcher handed nothing claims what is due: the lease has run out.
     assert world.runtime.dispatch_outbox() == 4
-    apprecs, answers = world.answers()
-    assert [(apprecs[b.msg_id], answers[b.msg_id]) for b in built] == [(1, 1)] * 2
+    assert world.answered(built) == [(1, 1)] * 2
 
 
 def test_a_handed_entry_gone_stale_is_held_before_its_send(
@@ -170,5 +167,4 @@ def test_a_handed_entry_gone_stale_is_held_before_its_send(
     monkeypatch.setattr(OutboxRepository, "hold", hold)
     assert world.runtime.dispatch_outbox() == 2
     assert len(held) == 2  # each held (a compare-and-set on its claim) before its send
-    apprecs, answers = world.answers()
-    assert (apprecs[built[0].msg_id], answers[built[0].msg_id]) == (1, 1)
+    assert world.answered(built) == [(1, 1)]
