@@ -31,14 +31,6 @@ def _slot(row: SlotRow) -> Slot:
     )
 
 
-def _has_live_appointment() -> ColumnElement[bool]:
-    return (
-        select(AppointmentRow.id)
-        .where(AppointmentRow.slot_id == SlotRow.id, col(AppointmentRow.state).in_(LIVE))
-        .exists()
-    )
-
-
 #: A slot's columns as :class:`Slot` takes them, in its order.
 _SLOT_COLUMNS = (
     col(SlotRow.id),
@@ -281,7 +273,7 @@ class SlotRepository(Repository):
                 SlotRow.id == slot_id,
                 SlotRow.clinic == clinic,
                 col(SlotRow.active).is_(True),
-                ~_has_live_appointment(),
+                ~_held(),
             )
         ).first()
         return found is not None
