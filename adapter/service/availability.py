@@ -13,8 +13,10 @@ serves them again while all of these hold:
   (:mod:`adapter.store.book_versions`) are those the entry was computed at. Every write
   to a practitioner's slots or appointments raises their version in its own
   transaction, in any process on the database, and the versions are read *before* the
-  book, in the request's own unit of work: an entry never claims a version older than
-  what it shows, and a reader that sees a newer version computes again.
+  book (when the request's unit of work has begun no transaction yet, outside any: the
+  versions committed at that moment, so an answer from the cache begins none): an entry
+  never claims a version newer than the book it shows, and a reader that sees a newer
+  version computes again.
 * **the configuration**: the entry was computed with the same
   :class:`~adapter.service.context.ClinicContext` (the object itself). A reload of
   ``clinic.toml`` and ``rules.toml`` makes a new one, so rules, calendar, names and

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Final
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Engine, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -133,12 +133,23 @@ class BookVersionRepository(Repository):
     def of(self, clinic: str, practitioners: Iterable[str]) -> tuple[int, ...]:
         """The committed versions of ``practitioners``' books, in the order given (0 for
         a book never written). One query on the primary key's clinic prefix: a clinic
-        has a few practitioners, and a statement without ``IN`` is compiled once (an
-        HLT answered from the cache spends most of its store time here)."""
+        has a few practitioners, and a statement without ``IN`` is compiled once.
+
+        Read in the session's transaction once it has begun. Before that, on a pooled
+        connection of its own, outside any transaction: the versions committed at this
+        moment, so still read *before* anything the session reads next (what the HLT
+        cache needs, :mod:`adapter.service.availability`). An HLT answered from the
+        cache then begins no transaction at all: its only read is this one."""
         keys = list(practitioners)
         if not keys:
             return ()
-        rows = _OF_CLINIC.all(self.session, {"clinic": clinic})
+        session = self.session
+        bind = session.get_bind()
+        if session.in_transaction() or not isinstance(bind, Engine):
+            rows = _OF_CLINIC.all(session, {"clinic": clinic})
+        else:
+            with bind.connect() as connection:
+                rows = _OF_CLINIC.all(connection, {"clinic": clinic})
         versions = {key: int(version) for key, version in rows}
         return tuple(versions.get(key, 0) for key in keys)
 

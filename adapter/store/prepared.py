@@ -129,9 +129,12 @@ class Prepared:
             cursor.close()
 
     def all(
-        self, session: Session, values: Mapping[str, Any] | None = None
+        self, session: Session | Connection, values: Mapping[str, Any] | None = None
     ) -> list[tuple[Any, ...]]:
-        """Run the statement; every row it gives, typed as the columns say."""
+        """Run the statement; every row it gives, typed as the columns say.
+
+        On a :class:`~sqlalchemy.Connection` instead of a session: a read outside any
+        unit of work's transaction (the cursor's statement alone; no ``begin``)."""
         compiled, cursor = self._run(session, values or {})
         try:
             return [compiled.row(raw) for raw in cursor.fetchall()]
@@ -165,13 +168,17 @@ class Prepared:
                     self._by_dialect[dialect.name] = found
         return found
 
-    def _connection(self, session: Session) -> tuple[Connection, _Compiled]:
+    def _connection(self, session: Session | Connection) -> tuple[Connection, _Compiled]:
+        if isinstance(session, Connection):
+            return session, self.compiled(session.dialect)
         if self._flush:
             session.flush()
         connection = session.connection()
         return connection, self.compiled(connection.dialect)
 
-    def _run(self, session: Session, values: Mapping[str, Any]) -> tuple[_Compiled, Any]:
+    def _run(
+        self, session: Session | Connection, values: Mapping[str, Any]
+    ) -> tuple[_Compiled, Any]:
         connection, compiled = self._connection(session)
         dialect = connection.dialect
         parameters = compiled.parameters(values)

@@ -89,8 +89,9 @@ class UnitOfWork:
     webhooks: WebhookRepository
     book_versions: BookVersionRepository
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
-        self._engine = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    def __init__(self, engine: Engine) -> None:
+        """``engine``: the store's, or its read-only view (:meth:`Store.uow`)."""
+        self._engine = engine
         self._session: Session | None = None
         self._on_commit: list[Callable[[], None]] = []
 
@@ -215,6 +216,8 @@ class Store:
         :func:`adapter.store.db.make_engine`)."""
         self.read_only = read_only
         self.engine = make_engine(url, echo=echo, read_only=read_only)
+        # Made once: a view of the engine costs more than a whole HLT's read from the cache.
+        self._reading = self.engine.execution_options(**{READ_ONLY: True})
 
     @property
     def dialect(self) -> str:
@@ -235,7 +238,7 @@ class Store:
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A new unit of work. ``read_only`` lets SQLite readers run beside the writer."""
-        return UnitOfWork(self.engine, read_only=read_only)
+        return UnitOfWork(self._reading if read_only else self.engine)
 
     def instance_lock(self, name: str) -> InstanceLock:
         """The named lock that lives as long as its holding process (one scheduler per

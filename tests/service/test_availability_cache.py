@@ -25,11 +25,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 
 from adapter.bootstrap import bootstrap
 from adapter.config import load_config
@@ -43,6 +44,8 @@ from adapter.metrics import metrics_for
 from adapter.runtime import Runtime
 from adapter.service import views
 from adapter.service.availability import PARTS_PER_ENTRY, AvailabilityCache, offered_slots
+from adapter.store.book_versions import BookVersionRepository
+from adapter.store.slots import SlotRepository
 from adapter.testing import MemoryTransport, MovableClock, reserve
 from adapter.testing.helsenorge import helsenorge_message
 from adapter.tools.demo import FOLKE, KARI, LILLE, OLA, prepare
@@ -567,6 +570,66 @@ def test_a_reservation_through_another_instance_is_seen_at_once(pair: Pair) -> N
     made = reserve(pair.plain, slot.id, FOLKE)  # the other process, its own engine
     assert made.code == "05"
     assert slot.id not in answer(pair)
+
+
+@pytest.mark.parametrize("between", ["versions and book", "book and caching"])
+def test_a_booking_committed_while_an_answer_is_computed_is_never_served_stale(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch, between: str
+) -> None:
+    """The versions are read before the book: a booking another instance commits while
+    an answer is computed, just after the versions are read or just after the book is,
+    is either in that answer or makes the next request compute again. An answer kept
+    with versions newer than the book it shows would serve the booked slot here."""
+    pair.clock.set(MONDAY)
+    slot, _ = seen(pair, VisibilityKind.BOOKABLE)
+    shown = served_twice(pair)
+    assert slot.id in shown
+    others = (s.id for s in BOOK if s.practitioner == "benedikte" and s.id in shown)
+    other = next(i for i in others if i != slot.id)
+    pair.plain.adapter.withdraw_slot(other)  # Benedikte's book changed: a miss next
+    owner, name = (
+        (BookVersionRepository, "of")
+        if between == "versions and book"
+        else (SlotRepository, "window_with_holds")
+    )
+    read = getattr(owner, name)
+    booked: list[str | None] = []
+
+    def then_book(*args: Any, **kwargs: Any) -> Any:
+        found = read(*args, **kwargs)
+        if not booked:
+            booked.append(reserve(pair.plain, slot.id, FOLKE).code)
+        return found
+
+    monkeypatch.setattr(owner, name, then_book)
+    cached, _ = hlt(pair, "benedikte", *AUTUMN_WINDOW)  # asked first: the plain one is later
+    monkeypatch.undo()
+    computed = {uid for uid, *_ in _offered(cached)}
+    assert booked == ["05"]
+    assert (slot.id in computed) is (between == "book and caching")
+    assert slot.id not in answer(pair)  # the booking is seen, whatever was kept
+
+
+def test_an_answer_from_the_cache_begins_no_transaction_and_reads_the_versions_alone(
+    pair: Pair,
+) -> None:
+    pair.clock.set(MONDAY)
+    served_twice(pair)
+    statements: list[str] = []
+
+    def seen_statement(_conn: object, _cursor: object, sql: str, *_rest: object) -> None:
+        statements.append(" ".join(sql.split()))
+
+    engine = pair.cached.store.engine
+    event.listen(engine, "before_cursor_execute", seen_statement)
+    try:
+        hits = pair.cache.hits
+        answer(pair)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen_statement)
+    assert pair.cache.hits == hits + 1
+    assert len(statements) == 1, statements  # no BEGIN: nothing else was read
+    assert statements[0].startswith("SELECT book_versions.practitioner, book_versions.version")
 
 
 @pytest.mark.postgres

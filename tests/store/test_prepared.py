@@ -111,6 +111,30 @@ def test_many_rows_are_written_by_one_executemany(store: Store) -> None:
     assert ("INSERT", True) in statements  # the engine's listeners see it, as executemany
 
 
+def test_a_read_on_a_connection_of_its_own_sees_what_is_committed_and_begins_nothing(
+    store: Store,
+) -> None:
+    with store.uow() as uow:
+        uow.session.execute(insert(PROCESSED), [_processed("m-1")])
+        uow.commit()
+    statements: list[str] = []
+
+    def seen(_c: object, _cur: object, sql: str, *_rest: object) -> None:
+        statements.append(sql.split()[0])
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        with store.engine.connect() as connection:
+            rows = Prepared(SEEN).all(connection, {"clinic": CLINIC})
+            began = connection.in_transaction()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert rows == [("m-1", OSLO_SUMMER.astimezone(UTC), "ok", "amqp-m-1")]
+    assert rows[0][1].tzinfo is UTC
+    assert statements == ["SELECT"]  # the listeners see it; no BEGIN before it
+    assert began is False
+
+
 def test_fixed_values_of_the_statement_are_bound_with_the_callers(store: Store) -> None:
     due = Prepared(
         select(OUTBOX.c.id).where(
