@@ -128,6 +128,7 @@ def _hlt(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> None
         cached_ms=stats.median(times),
         uncached_ms=stats.median(after_change),
         floor_ms=state["hlt_floor_ms"],
+        request_floor_ms=floor.hlt_request_floor(request, seconds=sizes.floor_seconds),
         n_cached=len(times),
         n_uncached=len(after_change),
         cache_on=_cache_on(world),

@@ -187,6 +187,12 @@ def measure(
 # --- the honest floors (issue 15) --------------------------------------------------------
 
 
+def hlt_request_floor(request: bytes, *, seconds: float) -> float:
+    """ms: parse + validate ``request``, the part of :func:`hlt_floor` an answer from
+    the HLT cache cannot skip (it serializes no tree: the xCal's bytes are kept)."""
+    return per_call_ms(lambda: parse_validate(request), seconds=seconds)
+
+
 def hlt_floor(request: bytes, reply: bytes, *, seconds: float) -> float:
     """ms: parse + validate ``request``, serialize a prebuilt tree of ``reply``."""
     tree = etree.fromstring(reply, _PARSER)

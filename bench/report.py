@@ -474,17 +474,23 @@ class Report:
         cached_ms: float,
         uncached_ms: float,
         floor_ms: float,
+        request_floor_ms: float,
         n_cached: int,
         n_uncached: int,
         cache_on: bool,
     ) -> None:
-        """HLT in process, unchanged book (cached) and after a change (uncached)."""
+        """HLT in process, unchanged book (cached) and after a change (uncached).
+
+        ``request_floor_ms``: the floor's request part alone (parse + validate), what an
+        answer from the cache cannot skip; the rest of the floor is the reply's
+        serialization, which the cache does not do (it keeps the xCal's bytes)."""
         cached, uncached = 1000 / cached_ms, 1000 / uncached_ms
         ratio = uncached_ms / floor_ms
         self.details["hlt15"] = {
             "cached_median_ms": _r(cached_ms, 3),
             "uncached_median_ms": _r(uncached_ms, 3),
             "floor_ms": _r(floor_ms, 3),
+            "request_floor_ms": _r(request_floor_ms, 3),
             "cache_on": cache_on,
         }
         self.target(
@@ -495,8 +501,20 @@ class Report:
             ">= 2000",
             cached >= 2000,
             f"1000/median ms of {n_cached} back-to-back pipeline.process on an unchanged "
-            f"book (cache {'on' if cache_on else 'OFF'}), SQLite",
+            f"book (cache {'on' if cache_on else 'OFF'}), SQLite; the floor "
+            f"({floor_ms:.3f} ms) allows at most {1000 / floor_ms:,.0f}/s",
             1,
+        )
+        self.rows.append(
+            Row(
+                "HLT unchanged book / floor",
+                cached_ms / floor_ms,
+                "x",
+                f"cached ms / floor {floor_ms:.3f} ms; of the floor, {request_floor_ms:.3f} ms "
+                f"is the request's parse + validate and the rest the reply's serialization, "
+                f"which an answer from the cache does not do: beyond the request's part the "
+                f"cached answer spends {cached_ms - request_floor_ms:.3f} ms",
+            )
         )
         self.target(
             "hlt_uncached_per_s",
