@@ -57,6 +57,8 @@ class _Compiled:
     fixed: Mapping[str, Any]
     #: Result processors of the selected or returned columns (None: no rows).
     results: tuple[_Processor, ...] | None
+    #: The columns of :attr:`results` that have a processor: (position, processor).
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         """The driver's parameters for ``values`` (the statement's own values beneath)."""
@@ -75,12 +77,20 @@ class _Compiled:
         return tuple(done[name] for name in self.positional)
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
-        """A driver row with the columns' result processors applied."""
+        """A driver row with the columns' result processors applied (None stays None)."""
         assert self.results is not None
-        return tuple(
-            value if process is None or value is None else process(value)
-            for process, value in zip(self.results, raw, strict=True)
-        )
+        if len(raw) != len(self.results):
+            raise exc.InvalidRequestError(
+                f"a row of {len(raw)} columns for a statement selecting {len(self.results)}"
+            )
+        if not self.converted:
+            return tuple(raw)
+        values = list(raw)
+        for position, process in self.converted:
+            value = values[position]
+            if value is not None:
+                values[position] = process(value)
+        return tuple(values)
 
 
 class Prepared:
@@ -237,7 +247,8 @@ def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
         else None
     )
     positional = tuple(compiled.positiontup or ()) if compiled.positional else None
-    return _Compiled(compiled.string, positional, binds, fixed, results)
+    converted = tuple((i, p) for i, p in enumerate(results or ()) if p is not None)
+    return _Compiled(compiled.string, positional, binds, fixed, results, converted)
 
 
 def inserting(
