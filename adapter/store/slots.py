@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, bindparam, func
 from sqlalchemy import select as select_columns
@@ -18,6 +19,26 @@ from adapter.store.records import SlotSource, UpsertResult
 from adapter.store.tables import AppointmentRow, SlotRow
 
 LIVE = (AppointmentState.REQUESTED.value, AppointmentState.CONFIRMED.value)
+
+#: How many slots read are remembered by their columns (:func:`_slot_of`): about 400
+#: bytes each, so a few MB; some fifty practitioners' four-week HLT windows.
+SLOTS_KEPT: Final = 8_192
+
+_slots: dict[tuple[Any, ...], Slot] = {}
+
+
+def _slot_of(columns: tuple[Any, ...]) -> Slot:
+    """The :class:`Slot` of a row's typed columns (in :class:`Slot`'s order), the one made
+    for the same values before if it is remembered: every HLT computed reads its whole
+    window again, mostly unchanged, and a Slot checks its instants when made. Slots are
+    immutable, so one object serves every reader; the memory is cleared when full."""
+    found = _slots.get(columns)
+    if found is None:
+        found = Slot(*columns)
+        if len(_slots) >= SLOTS_KEPT:
+            _slots.clear()
+        _slots[columns] = found
+    return found
 
 
 def _slot(row: SlotRow) -> Slot:
@@ -232,7 +253,7 @@ class SlotRepository(Repository):
         if practitioner is not None:
             values["practitioner"] = practitioner
         rows = read.all(self.session, values)
-        return [Slot(*row) for row in rows]
+        return [_slot_of(row) for row in rows]
 
     def window_with_holds(
         self, clinic: str, start: datetime, end: datetime, *, practitioner: str
@@ -243,7 +264,7 @@ class SlotRepository(Repository):
         read (what HLT asks of a practitioner's book)."""
         values = {"clinic": clinic, "start": start, "end": end, "practitioner": practitioner}
         rows = _WINDOW_WITH_HOLDS.all(self.session, values)
-        return [(Slot(*row[:6]), bool(row[6])) for row in rows]
+        return [(_slot_of(row[:6]), bool(row[6])) for row in rows]
 
     def withdrawn_in_window(
         self, clinic: str, start: datetime, end: datetime, *, practitioner: str | None = None

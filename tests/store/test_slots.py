@@ -108,6 +108,41 @@ def test_the_window_with_holds_is_the_window_and_its_taken_slots_in_one_read(
         ] == [False, True, False, False]
 
 
+def test_a_slot_read_again_unchanged_is_the_same_object_and_a_moved_one_is_new(
+    seeded: Store,
+) -> None:
+    day = (T0, T0 + timedelta(days=1))
+    first, second = slot(0), slot(1)
+    with seeded.uow() as uow:
+        uow.slots.upsert_slots([first, second])
+        uow.commit()
+    with seeded.uow() as uow:
+        before = uow.slots.in_window(CLINIC, *day)
+    moved = replace(second, start=second.start + timedelta(minutes=5), end=second.end)
+    with seeded.uow() as uow:
+        uow.slots.upsert_slots([moved])
+        uow.commit()
+    with seeded.uow() as uow:
+        after = [s for s, _ in uow.slots.window_with_holds(CLINIC, *day, practitioner="benedikte")]
+    assert before == [first, second]
+    assert after == [first, moved]
+    assert after[0] is before[0]  # remembered: not made again
+    assert after[1] is not before[1]
+    assert after[1].start == moved.start
+
+
+def test_the_remembered_slots_stay_within_their_bound() -> None:
+    from adapter.store import slots as repository
+
+    end = T0 + timedelta(minutes=20)
+    made = [
+        repository._slot_of((f"s-{k}", CLINIC, "benedikte", "oppmote", T0, end))
+        for k in range(repository.SLOTS_KEPT + 10)
+    ]
+    assert [s.id for s in made] == [f"s-{k}" for k in range(repository.SLOTS_KEPT + 10)]
+    assert 0 < len(repository._slots) <= repository.SLOTS_KEPT
+
+
 def test_slots_are_per_clinic(seeded: Store) -> None:
     mine = slot(0)
     theirs = slot(0, clinic_key=OTHER)
