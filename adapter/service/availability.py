@@ -223,17 +223,42 @@ class AvailabilityCache:
                 return before
         kept = before.days if before is not None else {}
         book = views.offered_by(uow, ctx, practitioner, start, end, now, kept_days=kept)
-        offered = tuple(offered_slots(ctx, book.offers))
         # A vevent's bytes depend on its offered slot alone; within one context the
-        # slot (its practitioner and type by key) and how it is offered say it all.
-        known: dict[_FragmentKey, bytes] = {}
+        # slot (its practitioner and type by key) and how it is offered say it all: an
+        # offer the part had before keeps its OfferedSlot and its vevent.
+        known: dict[_FragmentKey, tuple[OfferedSlot, bytes]] = {}
         if before is not None and before.ctx is ctx:
-            known = dict(zip(map(_fragment_key, before.offered), before.fragments, strict=True))
-        keys = [_fragment_key(o) for o in offered]
-        missing = [o for o, k in zip(offered, keys, strict=True) if k not in known]
-        known.update(zip(map(_fragment_key, missing), offered_fragments(missing), strict=True))
-        fragments = tuple(known[k] for k in keys)
-        part = _Part(ctx, version, now, book.valid_until, offered, fragments, book.days)
+            known = dict(
+                zip(
+                    map(_fragment_key, before.offered),
+                    zip(before.offered, before.fragments, strict=True),
+                    strict=True,
+                )
+            )
+        offered: list[OfferedSlot] = []
+        fragments: list[bytes] = []
+        missing: list[int] = []  # where a vevent is still to be made
+        for offer in book.offers:
+            had = known.get((offer.slot, offer.available_at, offer.must_call))
+            if had is None:
+                missing.append(len(offered))
+                offered.extend(offered_slots(ctx, [offer]))
+                fragments.append(b"")
+            else:
+                offered.append(had[0])
+                fragments.append(had[1])
+        made = offered_fragments([offered[i] for i in missing])
+        for i, fragment in zip(missing, made, strict=True):
+            fragments[i] = fragment
+        part = _Part(
+            ctx,
+            version,
+            now,
+            book.valid_until,
+            tuple(offered),
+            tuple(fragments),
+            book.days,
+        )
         with self._lock:
             self.part_misses += 1
             self._parts[key] = part

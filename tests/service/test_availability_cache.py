@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -38,11 +38,13 @@ from adapter.domain.errors import DomainError
 from adapter.domain.model import OSLO, AppointmentState, Slot
 from adapter.domain.release import Visibility, VisibilityKind, evaluate
 from adapter.messages import build_requests as rq
+from adapter.messages import xcal_out
 from adapter.messages.codes import MsgType
 from adapter.messages.read_replies import read_reply
+from adapter.messages.xcal_out import OfferedSlot
 from adapter.metrics import metrics_for
 from adapter.runtime import Runtime
-from adapter.service import views
+from adapter.service import availability, views
 from adapter.service.availability import PARTS_PER_ENTRY, AvailabilityCache, offered_slots
 from adapter.store.book_versions import BookVersionRepository
 from adapter.store.slots import SlotRepository
@@ -523,6 +525,35 @@ def test_a_withdrawal_takes_its_slot_out(pair: Pair) -> None:
     assert slot.id not in answer(pair)
     pair.cached.adapter.restore_slot(slot.id)
     assert slot.id in answer(pair)
+
+
+def test_a_part_computed_again_keeps_what_it_had_and_makes_only_the_new_vevents(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair.clock.set(MONDAY)
+    shown = served_twice(pair)
+
+    def key(o: OfferedSlot) -> tuple[Slot, datetime | None, bool]:
+        return (o.slot, o.available_at, o.must_call)
+
+    before = {key(o): o for part in pair.cache._parts.values() for o in part.offered}
+    first = next(s for s in BOOK if s.practitioner == "benedikte" and s.id in shown)
+    moved = replace(first, start=first.start + timedelta(minutes=5), end=first.end)
+    pair.cached.adapter.load_slots([moved])  # the same uid, five minutes later
+    made: list[OfferedSlot] = []
+    real = xcal_out.offered_fragments
+
+    def recording(offered: Sequence[OfferedSlot]) -> list[bytes]:
+        made.extend(offered)
+        return real(offered)
+
+    monkeypatch.setattr(availability, "offered_fragments", recording)
+    answer(pair)  # the same answer as computed afresh
+    after = [o for part in pair.cache._parts.values() for o in part.offered]
+    assert {key(o) for o in made} == {key(o) for o in after if key(o) not in before}
+    assert moved in {o.slot for o in made}
+    assert len(made) < len(after)
+    assert all(o is before[key(o)] for o in after if key(o) in before)  # kept, not made
 
 
 def test_a_reload_of_the_rules_is_answered_at_once(pair: Pair) -> None:
