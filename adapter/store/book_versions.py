@@ -31,6 +31,7 @@ from typing import Any, Final
 
 from sqlalchemy import Engine, Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from adapter.store.base import Repository
@@ -145,11 +146,15 @@ class BookVersionRepository(Repository):
             return ()
         session = self.session
         bind = session.get_bind()
-        if session.in_transaction() or not isinstance(bind, Engine):
-            rows = _OF_CLINIC.all(session, {"clinic": clinic})
-        else:
+        # Not with one connection for every unit of work (in-memory SQLite): a connection
+        # of its own would be the session's, and giving it back would roll back what is
+        # open on it.
+        before = not session.in_transaction()
+        if before and isinstance(bind, Engine) and not isinstance(bind.pool, StaticPool):
             with bind.connect() as connection:
                 rows = _OF_CLINIC.all(connection, {"clinic": clinic})
+        else:
+            rows = _OF_CLINIC.all(session, {"clinic": clinic})
         versions = {key: int(version) for key, version in rows}
         return tuple(versions.get(key, 0) for key in keys)
 

@@ -58,7 +58,7 @@ class _Compiled:
     #: Result processors of the selected or returned columns (None: no rows).
     results: tuple[_Processor, ...] | None
     #: The columns of :attr:`results` that have a processor: (position, processor).
-    converted: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         """The driver's parameters for ``values`` (the statement's own values beneath)."""

@@ -45,3 +45,18 @@ def test_versions_read_inside_the_transaction_are_its_own(store: Store) -> None:
     assert committed == (1,)
     with store.uow(read_only=True) as uow:
         assert uow.book_versions.of(CLINIC, ["benedikte"]) == (1,)  # rolled back
+
+
+def test_on_one_shared_connection_the_versions_are_read_in_the_session() -> None:
+    """In-memory SQLite: every unit of work shares one connection, so a read on a
+    connection of its own would give that one back (and roll back what is open on it)."""
+    store = Store("sqlite://")
+    store.create_schema()
+    try:
+        _raise(store, "benedikte")
+        with store.uow(read_only=True) as uow:
+            assert uow.book_versions.of(CLINIC, ["benedikte"]) == (1,)
+            began = uow.session.in_transaction()
+        assert began is True
+    finally:
+        store.dispose()
