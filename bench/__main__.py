@@ -197,7 +197,8 @@ def _rt_sqlite(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
         commit_ms=honest.commit_ms,
         rows=honest.rows,
         tables=honest.tables,
-        commits=commits,
+        commits=commits.durable,
+        relaxed_commits=commits.relaxed,
     )
 
 

@@ -187,9 +187,17 @@ def sample_exchange(setup: RtSetup) -> tuple[bytes, list[bytes]]:
     return setup.last_request, [sent[-2].body, sent[-1].body]
 
 
+@dataclass(frozen=True)
+class Commits:
+    """The commits one RT made, by what each told SQLite at its end."""
+
+    durable: int  # synchronous=FULL: fsynced (the reservation and its replies)
+    relaxed: int  # synchronous=NORMAL: written, not fsynced (each send's record)
+
+
 def capture_one(
     setup: RtSetup, db: Path
-) -> tuple[dict[str, tuple[list[str], list[tuple[Any, ...]]]], int]:
+) -> tuple[dict[str, tuple[list[str], list[tuple[Any, ...]]]], Commits]:
     """The rows one reservation inserts, read back from the SQLite database ``db``, and
     the commits it made: one more RT made as :func:`run` makes them (process +
     dispatch), between two marks.
@@ -197,7 +205,7 @@ def capture_one(
     A dispatch runs first: it claims what is due, so the RT's own dispatch, sending what
     it was handed, claims nothing (as in most RTs of a run: a dispatch handed entries
     claims at most once a second)."""
-    from sqlalchemy import event
+    from sqlalchemy import Connection, event
 
     from bench.floor import RowCapture
 
@@ -206,10 +214,12 @@ def capture_one(
     ((rnd, d),) = setup.deliveries(setup.take(1))
     runtime.dispatch_outbox()
     capture.mark()
-    commits: list[int] = []
+    levels: list[int] = []
 
-    def count(_conn: object) -> None:
-        commits.append(1)
+    def count(conn: Connection) -> None:
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        levels.append(driver.execute("PRAGMA synchronous").fetchone()[0])
 
     saved = setup.world.clock.now
     setup.world.clock.now = setup.now_of(rnd)
@@ -220,4 +230,4 @@ def capture_one(
     finally:
         event.remove(runtime.store.engine, "commit", count)
         setup.world.clock.now = saved
-    return capture.taken(), len(commits)
+    return capture.taken(), Commits(durable=levels.count(2), relaxed=levels.count(1))

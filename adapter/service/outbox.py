@@ -212,6 +212,14 @@ class OutboxDispatcher:
         start), never a finished batch. One unit of work serves the whole batch (it
         commits after each step; nothing is held while a message is on its way).
 
+        That unit of work is relaxed (:meth:`~adapter.store.uow.Store.uow`): its
+        commits are not fsynced. A crash of the process loses none of them; a power
+        cut may lose the records of the sends made since the last durable commit (the
+        next burst's fsync makes them durable), and those messages go again with
+        their messageId, which the receiver drops (HITS 1216 §2.2.5). Nothing a use
+        case decided is in these commits: it committed durably before its replies
+        were handed here.
+
         An entry is held again (:meth:`~adapter.store.messaging.OutboxRepository.hold`,
         a commit of its own) before its send only once the claim is older than
         :data:`FRESH_CLAIM`; see :meth:`_fresh`.
@@ -225,7 +233,7 @@ class OutboxDispatcher:
         now = self.clock()
         handed = self.handoff.take() if self.handoff is not None else []
         sent = 0
-        with self.store.uow() as uow:
+        with self.store.uow(relaxed=True) as uow:
             for h in handed:
                 sent += self._send(uow, h.entry, now, h.claimed_at, h.started, h.tracked)
             if not handed or self._claim_due():

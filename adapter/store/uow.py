@@ -35,7 +35,7 @@ from adapter.store.catalog import (
     ClinicRepository,
     PractitionerRepository,
 )
-from adapter.store.db import READ_ONLY, create_schema, make_engine
+from adapter.store.db import READ_ONLY, RELAXED, create_schema, make_engine
 from adapter.store.errors import StoreError
 from adapter.store.http_state import IdempotencyRepository, WebhookRepository
 from adapter.store.instance_lock import InstanceLock, instance_lock
@@ -218,6 +218,7 @@ class Store:
         self.engine = make_engine(url, echo=echo, read_only=read_only)
         # Made once: a view of the engine costs more than a whole HLT's read from the cache.
         self._reading = self.engine.execution_options(**{READ_ONLY: True})
+        self._relaxed = self.engine.execution_options(**{RELAXED: True})
 
     @property
     def dialect(self) -> str:
@@ -236,9 +237,17 @@ class Store:
         second unit of work must not be opened while one is in a transaction."""
         return isinstance(self.engine.pool, StaticPool)
 
-    def uow(self, *, read_only: bool = False) -> UnitOfWork:
-        """A new unit of work. ``read_only`` lets SQLite readers run beside the writer."""
-        return UnitOfWork(self._reading if read_only else self.engine)
+    def uow(self, *, read_only: bool = False, relaxed: bool = False) -> UnitOfWork:
+        """A new unit of work. ``read_only`` lets SQLite readers run beside the writer.
+
+        ``relaxed``: its commits survive a crash of the process but not always a power
+        cut (:data:`~adapter.store.db.RELAXED`): for records whose loss only repeats
+        work that is safe to repeat (the outbox's "sent" marks), never for a decision."""
+        if read_only and relaxed:
+            raise ValueError("a read-only unit of work commits nothing to relax")
+        if read_only:
+            return UnitOfWork(self._reading)
+        return UnitOfWork(self._relaxed if relaxed else self.engine)
 
     def instance_lock(self, name: str) -> InstanceLock:
         """The named lock that lives as long as its holding process (one scheduler per

@@ -72,6 +72,26 @@ def test_a_bursts_replies_are_sent_without_a_claim_each_send_recorded_on_its_own
     assert {r[0] for r in _outbox_rows(world)} == {"sent"}
 
 
+def test_the_burst_commits_durably_and_each_sends_record_without_an_fsync(
+    world: World,
+) -> None:
+    """The reservations and their replies are one durable commit (``synchronous=FULL``):
+    nothing a decision wrote is lost even to a power cut. The records of the sends are
+    relaxed (``NORMAL``: a SIGKILL loses none of them; a power cut only makes a reply
+    go again, with its messageId, which the receiver drops, §2.2.5)."""
+    levels: list[int] = []
+
+    def at_commit(conn: Any) -> None:
+        levels.append(conn.connection.driver_connection.execute("PRAGMA synchronous").fetchone()[0])
+
+    event.listen(world.runtime.store.engine, "commit", at_commit)
+    built = world.send_rts(2)
+    assert world.runtime.process_burst(0, limit=32, max_seconds=60) == 2
+    assert world.runtime.dispatch_outbox() == 4
+    assert levels == [2, 1, 1, 1, 1]  # FULL for the burst, NORMAL for each send's record
+    assert world.answered(built) == [(1, 1)] * 2
+
+
 def test_replies_are_written_claimed_so_no_other_dispatcher_takes_them_before_the_lease(
     world: World,
 ) -> None:
