@@ -34,6 +34,7 @@ is raised instead: keep the message and try again later; it is not a rejection.
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,28 +118,47 @@ class _CertId:
     """How CMS names a certificate: issuer + serial number, or subject key identifier."""
 
     issuer: Any  # asn1crypto Name (compares normalised)
+    issuer_der: bytes  # its DER, as the certificate encodes it
     serial: int
     ski: bytes | None
 
     @classmethod
     def of(cls, cert: x509.Certificate) -> _CertId:
-        parsed = ax509.Certificate.load(cert.public_bytes(Encoding.DER))
-        try:
-            ski: bytes | None = cert.extensions.get_extension_for_class(
-                x509.SubjectKeyIdentifier
-            ).value.digest
-        except x509.ExtensionNotFound:
-            ski = None
-        return cls(parsed.issuer, cert.serial_number, ski)
+        """The ways ``cert`` may be named (remembered per certificate: see
+        :func:`_cert_id`)."""
+        return _cert_id(cert)
 
     def named_by(self, rid: Any) -> bool:
-        """Whether a RecipientIdentifier / SignerIdentifier names this certificate."""
+        """Whether a RecipientIdentifier / SignerIdentifier names this certificate.
+
+        An issuer in the same DER as the certificate's is the same name; one encoded
+        otherwise may still be (another string type, case, spaces: RFC 5280 §7.1,
+        asn1crypto's comparison), and only then is it compared normalised, which
+        costs a string preparation of every attribute of both names."""
         if rid.name == "issuer_and_serial_number":
             ias = rid.chosen
-            return bool(ias["serial_number"].native == self.serial and ias["issuer"] == self.issuer)
+            if ias["serial_number"].native != self.serial:
+                return False
+            issuer = ias["issuer"]
+            return bool(issuer.dump() == self.issuer_der or issuer == self.issuer)
         if rid.name == "subject_key_identifier":
             return self.ski is not None and hmac.compare_digest(rid.chosen.native, self.ski)
         return False
+
+
+@functools.lru_cache(maxsize=256)
+def _cert_id(cert: x509.Certificate) -> _CertId:
+    """:class:`_CertId` of ``cert``: the expected signer's is looked up for every
+    message, and reading a certificate with asn1crypto costs more than the lookup."""
+    parsed = ax509.Certificate.load(cert.public_bytes(Encoding.DER))
+    try:
+        ski: bytes | None = cert.extensions.get_extension_for_class(
+            x509.SubjectKeyIdentifier
+        ).value.digest
+    except x509.ExtensionNotFound:
+        ski = None
+    issuer = parsed.issuer
+    return _CertId(issuer, issuer.dump(), cert.serial_number, ski)
 
 
 def _hash(name: str) -> hashes.HashAlgorithm:

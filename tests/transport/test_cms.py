@@ -361,6 +361,91 @@ def test_recipient_named_by_subject_key_identifier_decrypts(
     assert clinic.unprotect(protected, hn.cert) == PAYLOAD
 
 
+def _issuer_as(name: object, *, printable: bool) -> object:
+    """``name`` (an asn1crypto Name) encoded again: as PrintableString where it was
+    UTF8String (``printable``), the same name by RFC 5280 §7.1 in other bytes."""
+    from asn1crypto import x509 as ax509
+
+    assert isinstance(name, ax509.Name)
+    return ax509.Name.build(name.native, use_printable=printable)
+
+
+def _with_recipient_issuer(protected: bytes, issuer: object) -> bytes:
+    """The EnvelopedData with its recipient's issuerAndSerialNumber naming ``issuer``
+    (the serial kept): the recipient identifier is outside the encryption."""
+    info = acms.ContentInfo.load(protected)
+    rid = info["content"]["recipient_infos"][0].chosen["rid"]
+    assert rid.name == "issuer_and_serial_number"
+    rid.chosen["issuer"] = issuer
+    result: bytes = info.dump(force=True)
+    return result
+
+
+def test_a_recipient_named_by_its_issuer_in_another_string_encoding_decrypts(
+    pki: TestPki, clinic: CmsProtection, helsenorge: CmsProtection
+) -> None:
+    """RFC 5652 §6.2.1 names the recipient by issuer and serial number; the issuer is a
+    Name, compared as RFC 5280 §7.1 says, whatever string type the sender encoded."""
+    enc = pki.party("clinic").encryption
+    protected = helsenorge.protect(PAYLOAD, enc.cert)
+    original = acms.ContentInfo.load(protected)["content"]["recipient_infos"][0].chosen["rid"]
+    issuer = _issuer_as(original.chosen["issuer"], printable=True)
+    assert issuer.dump() != original.chosen["issuer"].dump()  # type: ignore[attr-defined]
+    renamed = _with_recipient_issuer(protected, issuer)
+    assert clinic.unprotect(renamed, pki.party("helsenorge").signing.cert) == PAYLOAD
+
+
+def test_a_recipient_named_by_another_issuer_with_our_serial_is_not_us(
+    pki: TestPki, clinic: CmsProtection, helsenorge: CmsProtection
+) -> None:
+    from asn1crypto import x509 as ax509
+
+    protected = helsenorge.protect(PAYLOAD, pki.party("clinic").encryption.cert)
+    other = ax509.Name.build({"common_name": "Another CA", "country_name": "NO"})
+    renamed = _with_recipient_issuer(protected, other)
+    with pytest.raises(CmsError) as info:
+        clinic.unprotect(renamed, pki.party("helsenorge").signing.cert)
+    assert info.value.condition == DECRYPTION_FAILED
+    assert "not encrypted to any of our" in info.value.description
+
+
+def _with_signer_issuer(protected: bytes, opener: TestCredential, issuer: object) -> bytes:
+    def rename(signed: acms.ContentInfo) -> None:
+        sid = signed["content"]["signer_infos"][0]["sid"]
+        assert sid.name == "issuer_and_serial_number"
+        sid.chosen["issuer"] = issuer
+
+    return _resign(protected, opener, rename)
+
+
+def test_a_signer_named_by_its_issuer_in_another_string_encoding_verifies(
+    pki: TestPki, clinic: CmsProtection, helsenorge: CmsProtection
+) -> None:
+    """RFC 5652 §5.3: the SignerIdentifier names the signer's certificate; the same
+    issuer in other bytes is the same certificate (the sid is not signed)."""
+    enc, hn = pki.party("clinic").encryption, pki.party("helsenorge").signing
+    protected = helsenorge.protect(PAYLOAD, enc.cert)
+    from asn1crypto import x509 as ax509
+
+    issuer = _issuer_as(
+        ax509.Certificate.load(hn.cert.public_bytes(Encoding.DER)).issuer, printable=True
+    )
+    renamed = _with_signer_issuer(protected, enc, issuer)
+    assert clinic.unprotect(renamed, hn.cert) == PAYLOAD
+
+
+def test_a_signer_named_by_another_issuer_with_the_expected_serial_is_invalid_signature(
+    pki: TestPki, clinic: CmsProtection, helsenorge: CmsProtection
+) -> None:
+    from asn1crypto import x509 as ax509
+
+    enc, hn = pki.party("clinic").encryption, pki.party("helsenorge").signing
+    protected = helsenorge.protect(PAYLOAD, enc.cert)
+    other = ax509.Name.build({"common_name": "Another CA", "country_name": "NO"})
+    renamed = _with_signer_issuer(protected, enc, other)
+    assert _condition(lambda: clinic.unprotect(renamed, hn.cert)) == INVALID_SIGNATURE
+
+
 def test_oaep_key_transport_is_accepted(pki: TestPki, clinic: CmsProtection) -> None:
     hn = pki.party("helsenorge").signing
     protected = envelope_for_tests(
