@@ -159,15 +159,23 @@ class HelsenorgeSimulator:
         from_her_id: str | None = None,
     ) -> TransportMessage:
         """Send an asynchronous request; its AppRec and answer come later (see :meth:`wait_for`)."""
-        message = self._message(
-            built, subject.value, sync=False, to_her_id=to_her_id or self.clinic_her_id
-        )
+        message = self.async_message(built, subject, to_her_id=to_her_id)
         if from_her_id is not None:
             props = dict(message.application_properties)
             props["fromHerId"] = from_her_id
             message = replace(message, application_properties=props)
         self._transport.send(f"{self.clinic_her_id}_async", message)
         return message
+
+    def async_message(
+        self, built: Built, subject: MsgType, *, to_her_id: str | None = None
+    ) -> TransportMessage:
+        """The asynchronous request :meth:`send` would put on the clinic's async queue
+        (signed and encrypted when CMS is on, every HITS 1216 §2.1.2 field marked R),
+        not sent: to send later with :meth:`send_raw`."""
+        return self._message(
+            built, subject.value, sync=False, to_her_id=to_her_id or self.clinic_her_id
+        )
 
     def send_raw(self, queue: str, message: TransportMessage) -> None:
         """Put any message on any queue (for tests of broken input)."""

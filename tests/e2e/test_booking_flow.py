@@ -12,6 +12,8 @@ from adapter.domain.model import OSLO, AppointmentState, Requester
 from adapter.messages import build_requests as rq
 from adapter.messages.codes import MsgType
 from adapter.messages.read_replies import ReplySummary
+from adapter.testing import required_field_problems
+from adapter.tools.simulator import NoReply
 from tests.e2e.conftest import FOLKE, KARI, LILLE, UNLISTED, Clinic, as_slot
 
 pytestmark = pytest.mark.e2e
@@ -106,6 +108,23 @@ def test_booking_on_behalf_of_a_child_keeps_patient_and_representative(clinic: C
     assert appointment.requester.relation is Representasjon.FORELDREANSVAR
     assert appointment.requester.person is not None
     assert appointment.requester.person.ident == FOLKE.ident
+
+
+def test_a_reservation_prepared_first_and_sent_later_is_answered_once(clinic: Clinic) -> None:
+    """``HelsenorgeSimulator.async_message`` makes the message ``send`` would send (every
+    HITS 1216 §2.1.2 field marked R, replyTo Helsenorge's async queue) and sends nothing:
+    the benchmark prepares its burst so, then puts it on the queue with ``send_raw``."""
+    event = clinic.free_slots()[0]
+    built = rq.reserver_time(clinic.parties(), clinic.clock(), as_slot(event), event.contact)
+    message = clinic.sim.async_message(built, MsgType.TIMERESERVASJON)
+    assert required_field_problems(message) == []
+    assert message.reply_to == clinic.sim.async_queue
+    assert message.subject == MsgType.TIMERESERVASJON.value
+    with pytest.raises(NoReply):  # nothing was sent: nothing is answered
+        clinic.sim.apprec_for(built.msg_id, timeout=0.5)
+    clinic.sim.send_raw(f"{clinic.sim.clinic_her_id}_async", message)
+    assert clinic.sim.apprec_for(built.msg_id).code == "1"
+    assert clinic.sim.answer_to(built.msg_id).code == "05"
 
 
 def test_a_taken_slot_is_refused_with_06(clinic: Clinic) -> None:
