@@ -178,14 +178,14 @@ class Report:
         info.update({k: _r(v, 1) if isinstance(v, float) else v for k, v in extra.items()})
         method = (
             f"1000/median ms of {n} RT -> AppRec + Svar (05: {ok}), "
-            f"pipeline.process + dispatch_outbox (a commit for the reservation, one per "
-            f"reply sent)"
+            f"pipeline.process + dispatch_outbox (a durable commit for the reservation, "
+            f"one not fsynced per reply sent)"
         )
         if db == "sqlite":
-            method += ", WAL synchronous=FULL"
+            method += ", WAL synchronous=FULL (NORMAL for the sends' records)"
             row = Row("RT/s SQLite", run.per_s, "/s", method)
         else:
-            method += ", PostgreSQL fsync=on synchronous_commit=on"
+            method += ", PostgreSQL fsync=on synchronous_commit=on (off for the sends' records)"
             row = Row("RT/s PostgreSQL", run.per_s, "/s", method)
         self.rows.append(row)
         if floor is not None and db == "sqlite":
