@@ -168,6 +168,7 @@ class Instance:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         self.spawned_wall = time.time()
         self.killed_wall: float | None = None
+        self.killed_at: float | None = None  # time.monotonic() of the SIGKILL
         self.terminated = False
         self.process = subprocess.Popen(
             [*COMMAND, "run", "--config", str(config), "--clock-start", clock_start.isoformat()],
@@ -188,12 +189,13 @@ class Instance:
 
     def kill(self) -> float:
         """SIGKILL (no clean-up of any kind), reaped; the wall time of the signal."""
-        at = time.time()
+        at, at_monotonic = time.time(), time.monotonic()
         if self.alive:
             self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=30)
         self._stream.close()
         self.killed_wall = at
+        self.killed_at = at_monotonic
         return at
 
     def sigterm(self) -> None:
@@ -621,6 +623,13 @@ class Helsenorge:
         """How often each AMQP message-id arrived on Helsenorge's queues."""
         return Counter(g.message.message_id for g in self.snapshot())
 
+    def arrivals(self) -> dict[str, list[float]]:
+        """When (``time.monotonic()``) each AMQP message-id arrived, in order."""
+        out: dict[str, list[float]] = {}
+        for g in self.snapshot():
+            out.setdefault(g.message.message_id, []).append(g.at)
+        return {k: sorted(v) for k, v in out.items()}
+
     def confirmed(self) -> list[tuple[Request, str]]:
         """(RT, appointment id) of every 05 seen."""
         rts = {r.msg_id: r for r in list(self.sent) if r.kind == "RT"}
@@ -696,6 +705,54 @@ def settle(
             )
         time.sleep(0.2)
     return Settled(time.monotonic() - began, [])
+
+
+#: A copy sent by an instance just before its SIGKILL reaches Helsenorge's collector at
+#: most this long before the kill (the send, its settlement and the record's commit) ...
+IN_FLIGHT_BEFORE_S: Final = 1.0
+#: ... or this long after it (the broker's routing and the collector's next look).
+IN_FLIGHT_AFTER_S: Final = 3.0
+#: The re-send comes only once the dead instance's claim has run out (10 s of its clock,
+#: read by another instance's clock, which may differ by the seconds a start takes):
+#: never sooner than this after the kill, nor after the first copy.
+RESENT_NOT_BEFORE_S: Final = 2.0
+#: Dispatches one process can have in flight: its outbox sender thread and the outbox job.
+IN_FLIGHT_PER_PROCESS: Final = 2
+
+
+def resent_after_kill(
+    arrivals: dict[str, list[float]], kills: list[float]
+) -> tuple[dict[str, float], list[str]]:
+    """Which message-ids that arrived more than once are the re-send the README promises
+    after a crash ("The one message in flight at the moment of a crash is sent again,
+    with the same AMQP messageId", HITS 1216 §2.2.4 and §2.2.5: the receiver drops the
+    copy): exactly two copies, the first around a SIGKILL (``kills``, monotonic times)
+    and the second after that instance's claim ran out, at most
+    :data:`IN_FLIGHT_PER_PROCESS` of them per kill. Returns (message-id → the kill it
+    is put down to, the message-ids that no kill explains)."""
+    explained: dict[str, float] = {}
+    unexplained: list[str] = []
+    per_kill: Counter[float] = Counter()
+    for message_id, times in sorted(arrivals.items(), key=lambda kv: kv[1][0]):
+        if len(times) < 2:
+            continue
+        first, second = times[0], times[1]
+        kill = next(
+            (
+                k
+                for k in sorted(kills)
+                if k - IN_FLIGHT_BEFORE_S <= first <= k + IN_FLIGHT_AFTER_S
+                and second >= max(k, first) + RESENT_NOT_BEFORE_S
+                and per_kill[k] < IN_FLIGHT_PER_PROCESS
+            ),
+            None,
+        )
+        if len(times) == 2 and kill is not None:
+            per_kill[kill] += 1
+            explained[message_id] = kill
+        else:
+            unexplained.append(message_id)
+    return explained, unexplained
 
 
 # --- fixtures ---------------------------------------------------------------------------------
