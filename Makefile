@@ -23,9 +23,11 @@ system-deps:
 demo: setup
 	$(BIN)/epj-adapter demo $(if $(DIR),--dir $(DIR),)
 
-# ruff, mypy (strict, tests and benchmarks too) and the architecture's import rules.
+# ruff (rules and format), mypy (strict, tests and benchmarks too) and the architecture's
+# import rules.
 lint: setup
 	$(BIN)/ruff check adapter tests scripts $(wildcard bench)
+	$(BIN)/ruff format --check adapter tests scripts $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/python scripts/check_imports.py
 

@@ -87,9 +87,7 @@ def evaluate_book(root: Path, n: int = 10_000, repeats: int = 5) -> tuple[float,
         while len(slots) < n:
             days = w.weekdays(first, 7 * weeks)
             slots = [
-                s
-                for p in who
-                for s in w.day_slots(rng, ctx.clinic.key, p, "oppmote", days, 23)
+                s for p in who for s in w.day_slots(rng, ctx.clinic.key, p, "oppmote", days, 23)
             ]
             weeks += 1
         slots = slots[:n]

@@ -48,9 +48,7 @@ MAY_IMPORT: Mapping[str, frozenset[str]] = {
     ),
     # Prometheus metrics: counted from the pipeline's observer, read from the store,
     # the transport and the certificates at each scrape (a runtime only as a protocol).
-    "metrics": frozenset(
-        {"config", "crypto", "logs", "registry", "service", "store", "transport"}
-    ),
+    "metrics": frozenset({"config", "crypto", "logs", "registry", "service", "store", "transport"}),
     "daemon": frozenset({"jobs", "logs", "runtime", "store", "systemd"}),
     "bootstrap": frozenset(
         {

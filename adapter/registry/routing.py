@@ -109,4 +109,3 @@ def error_queue_for(registry: PartyLookup, her_id: str) -> str:
 def syncreply_queue_for(registry: PartyLookup, her_id: str) -> str:
     """The party's sync-reply queue: where answers to its own sync requests arrive."""
     return queue_for(registry, her_id, "syncreply")
-

@@ -359,4 +359,3 @@ def _correlation(msg: TransportMessage, env: Envelope, sync: bool) -> str:
     if sync:
         return str(msg.correlation_id)
     return as_uuid(env.ref_to_conversation or env.msg_id)
-

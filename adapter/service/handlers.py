@@ -53,9 +53,7 @@ def hent_behandlere(command: cmd.HentBehandlere, uow: UnitOfWork, scope: Request
     scope.send(scope.replies.behandlere(req, req.ctx.online_practitioners()))
 
 
-def hent_ledige_timer(
-    command: cmd.HentLedigeTimer, uow: UnitOfWork, scope: RequestScope
-) -> None:
+def hent_ledige_timer(command: cmd.HentLedigeTimer, uow: UnitOfWork, scope: RequestScope) -> None:
     """HLT: free slots in the window as the release rules show them at ``now``."""
     req, replies = scope.request, scope.replies
     ctx = req.ctx

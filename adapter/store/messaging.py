@@ -135,9 +135,7 @@ _PROCESSED: Table = ProcessedMessageRow.__table__  # type: ignore[attr-defined]
 
 # Statements of the reservation path, run on the DB-API cursor (adapter.store.prepared).
 _SEEN = Prepared(
-    select_columns(
-        _PROCESSED.c.body_sha256, _PROCESSED.c.received_at, _PROCESSED.c.result
-    ).where(
+    select_columns(_PROCESSED.c.body_sha256, _PROCESSED.c.received_at, _PROCESSED.c.result).where(
         _PROCESSED.c.clinic == bindparam("p_clinic"),
         _PROCESSED.c.msg_id == bindparam("p_msg_id"),
     )

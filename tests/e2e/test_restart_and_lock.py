@@ -198,4 +198,3 @@ def test_a_message_dropped_while_stopped_is_handled_once_after_restart(
         sim.wait_for(
             lambda s: s.original_msg_id == built.msg_id or s.ref_to_parent == built.msg_id, 0.5
         )
-

@@ -44,9 +44,7 @@ class EnvelopeChanges(TypedDict, total=False):
     patient: Person | None
 
 
-def _request(
-    msg_type: MsgType = MsgType.TIMEONSKE, **changes: Unpack[EnvelopeChanges]
-) -> Envelope:
+def _request(msg_type: MsgType = MsgType.TIMEONSKE, **changes: Unpack[EnvelopeChanges]) -> Envelope:
     sample = example_clinic()
     envelope = Envelope(
         msg_type=msg_type,

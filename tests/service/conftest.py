@@ -31,9 +31,7 @@ def transport() -> MemoryTransport:
 
 
 @pytest.fixture
-def runtime(
-    tmp_path: Path, clock: MovableClock, transport: MemoryTransport
-) -> Iterator[Runtime]:
+def runtime(tmp_path: Path, clock: MovableClock, transport: MemoryTransport) -> Iterator[Runtime]:
     """The whole adapter as bootstrap builds it (the daemon's runtime)."""
     config_dir = prepare(tmp_path, ROOT / "config")
     made = bootstrap(config_dir, config=load_config(config_dir), clock=clock, transport=transport)

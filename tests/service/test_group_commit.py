@@ -376,7 +376,7 @@ def test_a_stream_of_sync_requests_does_not_starve_the_async_queue(
     runs = "".join("s" if o == "sync" else "a" for o in order).split("a")
     assert order.count("async") == 3
     assert all(len(run) <= SYNC_STREAK for run in runs[:-1]), order
-    assert order[: SYNC_STREAK] == ["sync"] * SYNC_STREAK  # sync first all the same
+    assert order[:SYNC_STREAK] == ["sync"] * SYNC_STREAK  # sync first all the same
     assert order.index("async") == SYNC_STREAK
     assert len(runs[-1]) == 30 - 3 * SYNC_STREAK  # the RTs were all in before the end
 
