@@ -9,6 +9,7 @@ RT paths (top functions by cumulative time) to the output.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -24,6 +25,10 @@ from bench import world as w
 from bench.report import Report
 
 HERE = Path(__file__).resolve().parent
+
+
+#: Turns of the one clinic and the grown database at 3 M slots (see scale.twin).
+SCALE_PAIRS = 3
 
 
 class Sizes:
@@ -80,7 +85,7 @@ def run(quick: bool, profile: bool, out: Path) -> int:
         _timed(report, "directory hlt + rts", lambda: _mixed(report, sizes, state))
         _timed(report, "amqp + cms", lambda: _amqp(report, sizes, tmp, state))
         _timed(report, "release", lambda: _release(report, sizes, tmp))
-        _timed(report, "scale", lambda: _scale(report, sizes, state))
+        _timed(report, "scale", lambda: _scale(report, sizes, tmp, state))
         _timed(report, "directory at scale", lambda: _directory(report, sizes, state, "scale"))
         _timed(report, "http api", lambda: _http(report, sizes, tmp))
         _timed(report, "scale-out", lambda: _scaleout(report, sizes, tmp))
@@ -108,7 +113,12 @@ def _hlt(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> None
     setup = hlt.setup(world, 8)
     state["hlt"] = setup
     state["rt"] = rt.setup(
-        world, sizes.rt + 2 * sizes.directory + 4 * sizes.rt_stage + 5 * rt.WARMUP + 5
+        world,
+        sizes.rt
+        + 2 * sizes.directory
+        + (len(sizes.stages) - 1 + 2 * SCALE_PAIRS) * (sizes.rt_stage + rt.WARMUP)
+        + rt.WARMUP
+        + 5,
     )
     # Arna's book (the jordmor: open to patients on no list) for the RTs that flow
     # while the daemon answers HLTs for Benedikte, on the HLT's own clock.
@@ -366,29 +376,51 @@ def _release(report: Report, sizes: Sizes, tmp: Path) -> None:
     report.evaluate(10_000, took, floor, days)
 
 
-def _scale(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
+def _scale(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> None:
     world: w.World = state["main"]
     hlt_setup: hlt.HltSetup = state["hlt"]
     rt_setup: rt.RtSetup = state["rt"]
     db = _db(state)
     own = scale.count_slots(db)  # the example clinic's own book
-    baseline = rt.run(rt_setup, sizes.rt_stage)  # one clinic, just before the others come
-    # The HLT of one clinic just before too (the machine's speed moves within a run:
-    # the HLT section's figure is minutes older).
-    _, hlt_before = hlt.serial(hlt_setup, sizes.hlt_serial // 2)
+    # The one clinic: a copy of the database before the others come, measured in turns
+    # with the grown one at 3 M slots (scale.twin: the machine's speed moves within a
+    # run), with bookings of its own.
+    one = scale.twin(world, tmp / "one-clinic")
+    one_rt = rt.RtSetup(
+        one, rt_setup.take(SCALE_PAIRS * (sizes.rt_stage + rt.WARMUP)), base=rt_setup.base
+    )
+    one_hlt = dataclasses.replace(hlt_setup, world=one)
     filler = scale.Filler(db)
     filler.create_clinics(len(world.runtime.ctx.practitioners))
     points = []
     generation = 0.0
-    for target in sizes.stages:
+    for target in sizes.stages[:-1]:
         t0 = time.perf_counter()
         filler.grow_to(target, own)
         generation += time.perf_counter() - t0
-        slots = scale.count_slots(db)
         result = rt.run(rt_setup, sizes.rt_stage)
-        points.append((slots, stats.median(result.latencies_ms), result))
+        points.append((scale.count_slots(db), stats.median(result.latencies_ms), result))
+    t0 = time.perf_counter()
+    filler.grow_to(sizes.stages[-1], own)
+    generation += time.perf_counter() - t0
+    pairs: list[tuple[rt.RtRun, rt.RtRun, float, float]] = []
+    for turn in range(SCALE_PAIRS):
+        # Which goes first alternates: a run can leave work behind for the next (the
+        # disk's write-back of its commits).
+        if turn % 2:
+            big, small = rt.run(rt_setup, sizes.rt_stage), rt.run(one_rt, sizes.rt_stage)
+            _, hlt_big = hlt.serial(hlt_setup, sizes.hlt_serial // 2)
+            _, hlt_small = hlt.serial(one_hlt, sizes.hlt_serial // 2)
+        else:
+            small, big = rt.run(one_rt, sizes.rt_stage), rt.run(rt_setup, sizes.rt_stage)
+            _, hlt_small = hlt.serial(one_hlt, sizes.hlt_serial // 2)
+            _, hlt_big = hlt.serial(hlt_setup, sizes.hlt_serial // 2)
+        pairs.append((small, big, stats.median(hlt_small), stats.median(hlt_big)))
+    one.runtime.close()
+    at_scale = _median_run([big for _, big, _, _ in pairs])
+    points.append((scale.count_slots(db), stats.median(at_scale.latencies_ms), at_scale))
+    baseline = _median_run([small for small, _, _, _ in pairs])
     conc_per_s, latencies = hlt.concurrent(hlt_setup, sizes.hlt_per_thread)
-    _, serial_times = hlt.serial(hlt_setup, sizes.hlt_serial // 2)
     report.scale(
         baseline=(own, stats.median(baseline.latencies_ms), baseline),
         points=points,
@@ -397,10 +429,16 @@ def _scale(report: Report, sizes: Sizes, state: dict[str, Any]) -> None:
         practitioners=scale.PRACTITIONERS,
         hlt_p99=stats.percentile(latencies, 99),
         hlt_p50=stats.median(latencies),
-        hlt_serial_ms=stats.median(serial_times),
-        hlt_baseline_ms=stats.median(hlt_before),
+        hlt_serial_ms=stats.median([p[3] for p in pairs]),
+        hlt_baseline_ms=stats.median([p[2] for p in pairs]),
         conc_per_s=conc_per_s,
+        pairs=[(s.per_s, b.per_s, hs, hb) for s, b, hs, hb in pairs],
     )
+
+
+def _median_run(runs: list[rt.RtRun]) -> rt.RtRun:
+    """The run of median rate (an odd number of runs)."""
+    return sorted(runs, key=lambda r: r.per_s)[len(runs) // 2]
 
 
 def _http(report: Report, sizes: Sizes, tmp: Path) -> None:

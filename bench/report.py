@@ -400,10 +400,13 @@ class Report:
         hlt_serial_ms: float,
         conc_per_s: float,
         hlt_baseline_ms: float | None = None,
+        pairs: list[tuple[float, float, float, float]] | None = None,
     ) -> None:
-        """The scale case and RT cost against database size. ``hlt_baseline_ms``: the
-        median HLT of one clinic measured just before the others were added (else the
-        HLT section's, minutes earlier)."""
+        """The scale case and RT cost against database size. ``baseline`` and
+        ``hlt_baseline_ms``: the one clinic, on a copy of the database made before the
+        others were added; ``pairs``: each turn's (RT/s of the one clinic, RT/s at
+        scale, median HLT ms of the one clinic, at scale), measured alternately; the
+        last point and ``hlt_serial_ms`` are the grown database's medians of them."""
         xs = [p[0] for p in points]
         ys = [p[1] for p in points]
         last = points[-1][2]
@@ -433,6 +436,15 @@ class Report:
                 for x, y, r in points
             ],
             "rt_loglog_slope": _r(slope, 3),
+            "turns": [
+                {
+                    "rt_per_s_one_clinic": _r(a, 1),
+                    "rt_per_s_scale": _r(b, 1),
+                    "hlt_ms_one_clinic": _r(c, 3),
+                    "hlt_ms_scale": _r(d, 3),
+                }
+                for a, b, c, d in pairs or []
+            ],
         }
         base_p99 = self.keys.get("hlt_in_process_p99_ms")
         base_rt = baseline[2].per_s
@@ -455,7 +467,9 @@ class Report:
                 f"Scale RT/s ({xs[-1]:,} slots)",
                 last.per_s,
                 "/s",
-                f"as RT SQLite; one clinic just before: {base_rt:.1f}/s ({baseline[0]:,} slots)",
+                f"as RT SQLite, the median of {len(pairs or [])} turns with the one clinic: "
+                f"{base_rt:.1f}/s ({baseline[0]:,} slots, a copy of the database made before "
+                "the others came)",
             )
         )
         # Medians, not the p99 of 20 threads in one process (the GIL's hand-out makes
@@ -472,8 +486,10 @@ class Report:
             "x",
             "<= 1.1",
             ratios[worst] <= 1.1,
-            "the worse of scale / one clinic (each measured just before the others "
-            "came), median ms per RT and per HLT: "
+            "the worse of scale / one clinic (the one clinic on a copy of the database "
+            f"made before the others came; {len(pairs or [])} runs of each, in turns, "
+            "which goes first alternating), "
+            "medians of RT/s and of ms per HLT: "
             + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items())
             + f" ({xs[-1]:,} slots)",
         )
