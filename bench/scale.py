@@ -152,8 +152,9 @@ def twin(world: w.World, root: Path) -> w.World:
     The scale target compares one clinic with 3 M slots. Measured one after the other,
     that comparison takes in the machine's drift: here the same RT at the same size
     moved from 4.4 to 2.6 ms within ten seconds while a CPU probe stayed within 5 %
-    (the drift is the disk's fsync). A copy made before the others' slots are added is
-    the one clinic, measured in turns with the grown database, in the same minutes.
+    (not the CPU, then; most likely the disk's fsyncs). A copy made before the others'
+    slots are added is the one clinic, measured in turns with the grown database, in
+    the same minutes.
     """
     from adapter.bootstrap import bootstrap
 
