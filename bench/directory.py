@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -85,6 +85,9 @@ class MixedRun:
     rt_answered_during: int  # RT replies complete while the HLTs ran
     rt_seconds: float  # from the daemon's start to the last RT reply
     peak_rss_mb: float
+    #: Cores each side used while the HLTs ran: ``daemon``, ``bench`` (Helsenorge's
+    #: requesters and watcher), ``other``, and ``machine`` of ``cores``.
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 def start_daemon(
@@ -137,6 +140,8 @@ def hlt_under_rt(
     reply queue (one watcher thread scans that folder every 0.5 ms).
     """
     import threading
+
+    from bench.scaleout import CpuMeter  # here: bench.report imports this module
 
     queues = root / "queues"
     transport = DirectoryTransport(queues)
@@ -198,6 +203,8 @@ def hlt_under_rt(
     watcher.start()
     child, started = start_daemon(root / "config", now, root, timeout)
     try:
+        meter = CpuMeter({os.getpid(): "bench", child.pid: "daemon"})
+        cpu_before = meter.sample()
         t0 = time.perf_counter()
         workers = [threading.Thread(target=requester, args=(k,)) for k in range(len(hlt_batches))]
         for t in workers:
@@ -205,6 +212,7 @@ def hlt_under_rt(
         for t in workers:
             t.join()
         hlt_seconds = time.perf_counter() - t0
+        cpu = CpuMeter.cores(cpu_before, meter.sample())
         during = _complete(rt_folder) - rt_before
         deadline = time.monotonic() + timeout
         while _complete(rt_folder) < rt_expected:
@@ -225,4 +233,5 @@ def hlt_under_rt(
         during // 2,
         rt_seconds,
         rss,
+        cpu,
     )

@@ -697,7 +697,16 @@ class Report:
             "rt_answered_while_hlt_ran": run.rt_answered_during,
             "rt_seconds": _r(run.rt_seconds),
             "daemon_peak_rss_mb": _r(run.peak_rss_mb, 1),
+            "cores_while_hlt_ran": run.cpu,
         }
+        cpu = run.cpu
+        cores = (
+            f"; cores while the HLTs ran: daemon {cpu.get('daemon', 0):.2f}, Helsenorge's "
+            f"threads (the bench) {cpu.get('bench', 0):.2f}, machine {cpu.get('machine', 0):.2f}"
+            f" of {cpu.get('cores', 0):.0f}"
+            if cpu
+            else ""
+        )
         self.target(
             "hlt_p99_ms",
             "HLT p99, 20 concurrent, directory, RTs flowing",
@@ -713,7 +722,8 @@ class Report:
                 if implied is None
                 else f"; floor of the mean: {requesters} x {service_floor_ms:.2f} ms "
                 f"(HLT floor + directory floor) = {implied:.1f} ms"
-            ),
+            )
+            + cores,
         )
         if implied is not None:
             self.details["hlt_directory_with_rts"]["floor_of_the_mean_ms"] = _r(implied)
