@@ -386,37 +386,39 @@ def _scale(report: Report, sizes: Sizes, tmp: Path, state: dict[str, Any]) -> No
     # with the grown one at 3 M slots (scale.twin: the machine's speed moves within a
     # run), with bookings of its own.
     one = scale.twin(world, tmp / "one-clinic")
-    one_rt = rt.RtSetup(
-        one, rt_setup.take(SCALE_PAIRS * (sizes.rt_stage + rt.WARMUP)), base=rt_setup.base
-    )
-    one_hlt = dataclasses.replace(hlt_setup, world=one)
-    filler = scale.Filler(db)
-    filler.create_clinics(len(world.runtime.ctx.practitioners))
-    points = []
-    generation = 0.0
-    for target in sizes.stages[:-1]:
+    try:
+        one_rt = rt.RtSetup(
+            one, rt_setup.take(SCALE_PAIRS * (sizes.rt_stage + rt.WARMUP)), base=rt_setup.base
+        )
+        one_hlt = dataclasses.replace(hlt_setup, world=one)
+        filler = scale.Filler(db)
+        filler.create_clinics(len(world.runtime.ctx.practitioners))
+        points = []
+        generation = 0.0
+        for target in sizes.stages[:-1]:
+            t0 = time.perf_counter()
+            filler.grow_to(target, own)
+            generation += time.perf_counter() - t0
+            result = rt.run(rt_setup, sizes.rt_stage)
+            points.append((scale.count_slots(db), stats.median(result.latencies_ms), result))
         t0 = time.perf_counter()
-        filler.grow_to(target, own)
+        filler.grow_to(sizes.stages[-1], own)
         generation += time.perf_counter() - t0
-        result = rt.run(rt_setup, sizes.rt_stage)
-        points.append((scale.count_slots(db), stats.median(result.latencies_ms), result))
-    t0 = time.perf_counter()
-    filler.grow_to(sizes.stages[-1], own)
-    generation += time.perf_counter() - t0
-    pairs: list[tuple[rt.RtRun, rt.RtRun, float, float]] = []
-    for turn in range(SCALE_PAIRS):
-        # Which goes first alternates: a run can leave work behind for the next (the
-        # disk's write-back of its commits).
-        if turn % 2:
-            big, small = rt.run(rt_setup, sizes.rt_stage), rt.run(one_rt, sizes.rt_stage)
-            _, hlt_big = hlt.serial(hlt_setup, sizes.hlt_serial // 2)
-            _, hlt_small = hlt.serial(one_hlt, sizes.hlt_serial // 2)
-        else:
-            small, big = rt.run(one_rt, sizes.rt_stage), rt.run(rt_setup, sizes.rt_stage)
-            _, hlt_small = hlt.serial(one_hlt, sizes.hlt_serial // 2)
-            _, hlt_big = hlt.serial(hlt_setup, sizes.hlt_serial // 2)
-        pairs.append((small, big, stats.median(hlt_small), stats.median(hlt_big)))
-    one.runtime.close()
+        pairs: list[tuple[rt.RtRun, rt.RtRun, float, float]] = []
+        for turn in range(SCALE_PAIRS):
+            # Which goes first alternates: a run can leave work behind for the next (the
+            # disk's write-back of its commits).
+            if turn % 2:
+                big, small = rt.run(rt_setup, sizes.rt_stage), rt.run(one_rt, sizes.rt_stage)
+                _, hlt_big = hlt.serial(hlt_setup, sizes.hlt_serial // 2)
+                _, hlt_small = hlt.serial(one_hlt, sizes.hlt_serial // 2)
+            else:
+                small, big = rt.run(one_rt, sizes.rt_stage), rt.run(rt_setup, sizes.rt_stage)
+                _, hlt_small = hlt.serial(one_hlt, sizes.hlt_serial // 2)
+                _, hlt_big = hlt.serial(hlt_setup, sizes.hlt_serial // 2)
+            pairs.append((small, big, stats.median(hlt_small), stats.median(hlt_big)))
+    finally:
+        one.runtime.close()
     at_scale = _median_run([big for _, big, _, _ in pairs])
     points.append((scale.count_slots(db), stats.median(at_scale.latencies_ms), at_scale))
     baseline = _median_run([small for small, _, _, _ in pairs])

@@ -22,6 +22,7 @@ from adapter.transport.base import TransportMessage
 from adapter.transport.directory import DirectoryTransport
 from bench import stats
 from bench import world as w
+from bench.cpu import CpuMeter
 
 
 @dataclass
@@ -140,8 +141,6 @@ def hlt_under_rt(
     reply queue (one watcher thread scans that folder every 0.5 ms).
     """
     import threading
-
-    from bench.scaleout import CpuMeter  # here: bench.report imports this module
 
     queues = root / "queues"
     transport = DirectoryTransport(queues)
